@@ -1,0 +1,140 @@
+#include "apps/bench_softmax.h"
+
+#include <cstdio>
+#include <functional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "apps/timing.h"
+#include "objectives/kernels/row_kernels.h"
+#include "objectives/softmax.h"
+
+namespace softrl::apps {
+namespace {
+
+struct Row {
+  std::string pass;  // forward | forward+backward
+  std::string shape;
+  std::string op;
+  double ours_gbs = 0.0, torch_gbs = 0.0;
+  double ours_us = 0.0, torch_us = 0.0;
+};
+
+std::string shape_name(int64_t r, int64_t c) { return "[" + std::to_string(r) + ", " + std::to_string(c) + "]"; }
+
+// Bytes moved per call, counting each tensor read or written once (the roofline convention):
+// logsumexp reads x; log_softmax / softmax / copy read x and write y. Backward adds: logsumexp
+// reads x and writes gx; log_softmax / softmax read y and g and write gx.
+double bytes_per_call(const std::string& op, bool backward, int64_t n) {
+  const double f = 4.0 * static_cast<double>(n);
+  if (op == "logsumexp") return backward ? 3 * f : f;
+  if (op == "copy") return 2 * f;
+  return backward ? 5 * f : 2 * f;
+}
+
+using Unary = std::function<torch::Tensor(const torch::Tensor&)>;
+
+struct Op {
+  std::string name;
+  Unary ours, theirs;
+};
+
+std::vector<Op> ops() {
+  return {
+      {"logsumexp", [](const torch::Tensor& x) { return softrl::logsumexp(x); },
+       [](const torch::Tensor& x) { return torch::logsumexp(x, -1); }},
+      {"log_softmax", [](const torch::Tensor& x) { return softrl::log_softmax(x); },
+       [](const torch::Tensor& x) { return torch::log_softmax(x, -1); }},
+      {"softmax", [](const torch::Tensor& x) { return softrl::softmax(x); },
+       [](const torch::Tensor& x) { return torch::softmax(x, -1); }},
+  };
+}
+
+double time_forward(const Unary& f, const torch::Tensor& x, const TimingOptions& t) {
+  torch::NoGradGuard ng;
+  return median_seconds_per_call([&] { (void)f(x); }, t);
+}
+
+double time_forward_backward(const Unary& f, const torch::Tensor& x, const TimingOptions& t) {
+  const torch::Tensor xg = x.detach().requires_grad_(true);
+  torch::Tensor g;
+  {
+    torch::NoGradGuard ng;
+    g = torch::rand_like(f(x));
+  }
+  return median_seconds_per_call(
+      [&] {
+        torch::Tensor y = f(xg);
+        y.backward(g);
+        xg.mutable_grad() = torch::Tensor();
+      },
+      t);
+}
+
+void print_table(std::ostream& out, const std::vector<Row>& rows, const std::string& pass) {
+  char buf[256];
+  out << "\n" << pass << " (GB/s; per-call microseconds for short rows)\n";
+  std::snprintf(buf, sizeof buf, "%-16s %-12s %10s %10s %8s %10s %10s\n", "shape", "op", "ours GB/s", "torch GB/s",
+                "speedup", "ours us", "torch us");
+  out << buf;
+  for (const Row& r : rows) {
+    if (r.pass != pass) continue;
+    const double speed = r.op == "copy" ? 1.0 : r.torch_us / r.ours_us;
+    std::snprintf(buf, sizeof buf, "%-16s %-12s %10.2f %10.2f %7.2fx %10.2f %10.2f\n", r.shape.c_str(),
+                  r.op.c_str(), r.ours_gbs, r.torch_gbs, speed, r.ours_us, r.torch_us);
+    out << buf;
+  }
+}
+
+}  // namespace
+
+int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
+  if (opt.threads > 0) torch::set_num_threads(opt.threads);
+  const TimingOptions t{opt.quick ? 0.01 : 0.1, opt.quick ? 3 : 5};
+  std::vector<std::pair<int64_t, int64_t>> shapes = {
+      {opt.quick ? 8 : 64, opt.quick ? 131072 : 1048576}, {16384, 1000}, {4096, 4}, {256, 4}};
+  torch::manual_seed(0);
+  std::vector<Row> rows;
+  for (const auto& [r, c] : shapes) {
+    const torch::Tensor x = torch::randn({r, c}) * 4.0;
+    const int64_t n = r * c;
+    for (bool backward : {false, true}) {
+      const std::string pass = backward ? "forward+backward" : "forward";
+      if (!backward) {
+        torch::Tensor dst = torch::empty_like(x);
+        const double s = median_seconds_per_call([&] { dst.copy_(x); }, t);
+        const double gbs = bytes_per_call("copy", false, n) / s / 1e9;
+        rows.push_back({pass, shape_name(r, c), "copy", gbs, gbs, s * 1e6, s * 1e6});
+      }
+      for (const Op& op : ops()) {
+        const double so = backward ? time_forward_backward(op.ours, x, t) : time_forward(op.ours, x, t);
+        const double st = backward ? time_forward_backward(op.theirs, x, t) : time_forward(op.theirs, x, t);
+        const double b = bytes_per_call(op.name, backward, n);
+        rows.push_back({pass, shape_name(r, c), op.name, b / so / 1e9, b / st / 1e9, so * 1e6, st * 1e6});
+      }
+    }
+  }
+  if (opt.json) {
+    out << "{\"isa\": \"" << kernels::isa_name(kernels::active_isa()) << "\", \"threads\": " << torch::get_num_threads()
+        << ", \"results\": [";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Row& r = rows[i];
+      out << (i ? ", " : "") << "{\"pass\": \"" << r.pass << "\", \"shape\": \"" << r.shape << "\", \"op\": \""
+          << r.op << "\", \"ours_gbs\": " << r.ours_gbs << ", \"torch_gbs\": " << r.torch_gbs
+          << ", \"ours_us\": " << r.ours_us << ", \"torch_us\": " << r.torch_us << "}";
+    }
+    out << "]}\n";
+    return 0;
+  }
+  out << "softrl bench softmax: kernels " << kernels::isa_name(kernels::active_isa()) << ", "
+      << torch::get_num_threads() << " threads, LibTorch " << TORCH_VERSION << "\n";
+  out << "bytes: each tensor read or written counted once; copy = the memory-bandwidth ceiling\n";
+  print_table(out, rows, "forward");
+  print_table(out, rows, "forward+backward");
+  return 0;
+}
+
+}  // namespace softrl::apps

@@ -1,0 +1,15 @@
+#pragma once
+// Wall-clock measurement for benchmarks: repeat a callable until a time budget is used, report
+// the median of several trials (seconds per call).
+#include <functional>
+
+namespace softrl::apps {
+
+struct TimingOptions {
+  double min_seconds_per_trial = 0.05;
+  int trials = 5;
+};
+
+double median_seconds_per_call(const std::function<void()>& fn, const TimingOptions& opt = {});
+
+}  // namespace softrl::apps

@@ -1,0 +1,72 @@
+#pragma once
+// Fused float32 kernels over contiguous rows: the bottom of the softmax / log-sum-exp core.
+//
+// Every kernel works on `rows` contiguous rows of `cols` floats and evaluates the row on the
+// scaled logits x * scale (scale = 1 / temperature). Conventions shared by all kernels:
+//   * -inf entries take no part (probability exactly 0, log-probability -inf);
+//   * a row whose entries are all -inf (or a row with cols == 0) has logsumexp -inf,
+//     softmax 0, log_softmax -inf and zero gradient;
+//   * +inf or NaN inputs give NaN rows (undefined input).
+// The kernels hold no state, allocate nothing and are called on disjoint row ranges from
+// several threads; a row's result never depends on how rows are split between threads.
+#include <cstdint>
+
+namespace softrl::kernels {
+
+enum class Isa { scalar, avx2 };
+
+// The instruction set the kernels use: AVX2+FMA when the CPU has it, unless forced.
+Isa active_isa();
+bool cpu_has_avx2_fma();
+// Forces a path (tests compare them). Forcing avx2 on a CPU without it is ignored.
+void force_isa(Isa isa);
+void clear_forced_isa();
+const char* isa_name(Isa isa);
+
+struct RowsIn {
+  const float* x;
+  int64_t rows;
+  int64_t cols;
+  float scale;
+};
+
+// Forward. `lse` has one float per row.
+void logsumexp_rows(Isa isa, RowsIn in, float* lse);
+void log_softmax_rows(Isa isa, RowsIn in, float* y);
+void softmax_rows(Isa isa, RowsIn in, float* y);
+
+// Backward, from the saved forward output. `g` is the upstream gradient, shaped like the
+// output; `gx` receives the gradient with respect to x (not to x * scale).
+// logsumexp: gx = g_row * scale * exp(x * scale - lse)
+void logsumexp_backward_rows(Isa isa, RowsIn in, const float* lse, const float* g, float* gx);
+// log_softmax: gx = scale * (g - exp(y) * sum_{j: y_j > -inf} g_j), and 0 where y = -inf
+void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
+                               int64_t cols, float scale);
+// softmax: gx = scale * y * (g - <g, y>)
+void softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
+                           int64_t cols, float scale);
+
+// Per-ISA entry points (used by the dispatchers above).
+namespace scalar {
+void logsumexp_rows(RowsIn in, float* lse);
+void log_softmax_rows(RowsIn in, float* y);
+void softmax_rows(RowsIn in, float* y);
+void logsumexp_backward_rows(RowsIn in, const float* lse, const float* g, float* gx);
+void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                               float scale);
+void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                           float scale);
+}  // namespace scalar
+
+namespace avx2 {
+void logsumexp_rows(RowsIn in, float* lse);
+void log_softmax_rows(RowsIn in, float* y);
+void softmax_rows(RowsIn in, float* y);
+void logsumexp_backward_rows(RowsIn in, const float* lse, const float* g, float* gx);
+void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                               float scale);
+void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                           float scale);
+}  // namespace avx2
+
+}  // namespace softrl::kernels
