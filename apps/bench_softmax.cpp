@@ -4,6 +4,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <torch/torch.h>
@@ -92,7 +93,7 @@ void print_table(std::ostream& out, const std::vector<Row>& rows, const std::str
 }  // namespace
 
 int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
-  if (opt.threads > 0) torch::set_num_threads(opt.threads);
+  torch::set_num_threads(opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const TimingOptions t{opt.quick ? 0.01 : 0.1, opt.quick ? 3 : 5};
   std::vector<std::pair<int64_t, int64_t>> shapes = {
       {opt.quick ? 8 : 64, opt.quick ? 131072 : 1048576}, {16384, 1000}, {4096, 4}, {256, 4}};

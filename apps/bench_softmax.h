@@ -6,7 +6,7 @@ namespace softrl::apps {
 struct SoftmaxBenchOptions {
   bool json = false;
   bool quick = false;  // smaller long-row shape and shorter trials (smoke runs)
-  int threads = 0;     // 0 = LibTorch's default
+  int threads = 0;     // 0 = all cores
 };
 
 // `softrl bench softmax`: GB/s of ours vs LibTorch for logsumexp, log_softmax, softmax and a

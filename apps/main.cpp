@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   CLI::App* bench_sm = bench->add_subcommand("softmax", "GB/s of the softmax core vs LibTorch and a plain copy");
   bench_sm->add_flag("--json", sm.json, "Print one JSON object instead of tables");
   bench_sm->add_flag("--quick", sm.quick, "Smaller long-row shape and shorter trials");
-  bench_sm->add_option("--threads", sm.threads, "Intra-op threads (default: LibTorch's)")->check(CLI::NonNegativeNumber);
+  bench_sm->add_option("--threads", sm.threads, "Intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);
