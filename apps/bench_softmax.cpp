@@ -27,11 +27,12 @@ struct Row {
 std::string shape_name(int64_t r, int64_t c) { return "[" + std::to_string(r) + ", " + std::to_string(c) + "]"; }
 
 // Bytes moved per call, counting each tensor read or written once (the roofline convention):
-// logsumexp reads x; log_softmax / softmax / copy read x and write y. Backward adds: logsumexp
+// logsumexp and the row sum read x; log_softmax / softmax / copy read x and write y. Backward adds: logsumexp
 // reads x and writes gx; log_softmax / softmax read y and g and write gx.
 double bytes_per_call(const std::string& op, bool backward, int64_t n) {
   const double f = 4.0 * static_cast<double>(n);
   if (op == "logsumexp") return backward ? 3 * f : f;
+  if (op == "read") return f;
   if (op == "copy") return 2 * f;
   return backward ? 5 * f : 2 * f;
 }
@@ -83,7 +84,7 @@ void print_table(std::ostream& out, const std::vector<Row>& rows, const std::str
   out << buf;
   for (const Row& r : rows) {
     if (r.pass != pass) continue;
-    const double speed = r.op == "copy" ? 1.0 : r.torch_us / r.ours_us;
+    const double speed = r.torch_us / r.ours_us;
     std::snprintf(buf, sizeof buf, "%-16s %-12s %10.2f %10.2f %7.2fx %10.2f %10.2f\n", r.shape.c_str(),
                   r.op.c_str(), r.ours_gbs, r.torch_gbs, speed, r.ours_us, r.torch_us);
     out << buf;
@@ -109,6 +110,10 @@ int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
         const double s = median_seconds_per_call([&] { dst.copy_(x); }, t);
         const double gbs = bytes_per_call("copy", false, n) / s / 1e9;
         rows.push_back({pass, shape_name(r, c), "copy", gbs, gbs, s * 1e6, s * 1e6});
+        torch::Tensor total = torch::empty({r});
+        const double sr = median_seconds_per_call([&] { torch::sum_out(total, x, -1); }, t);
+        const double rgbs = bytes_per_call("read", false, n) / sr / 1e9;
+        rows.push_back({pass, shape_name(r, c), "read (sum)", rgbs, rgbs, sr * 1e6, sr * 1e6});
       }
       for (const Op& op : ops()) {
         const double so = backward ? time_forward_backward(op.ours, x, t) : time_forward(op.ours, x, t);
@@ -132,7 +137,7 @@ int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
   }
   out << "softrl bench softmax: kernels " << kernels::isa_name(kernels::active_isa()) << ", "
       << torch::get_num_threads() << " threads, LibTorch " << TORCH_VERSION << "\n";
-  out << "bytes: each tensor read or written counted once; copy = the memory-bandwidth ceiling\n";
+  out << "bytes: each tensor read or written counted once; ceilings: copy (read+write), read (sum) (read only)\n";
   print_table(out, rows, "forward");
   print_table(out, rows, "forward+backward");
   return 0;

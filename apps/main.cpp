@@ -1,13 +1,24 @@
 // softrl: the command-line entry point. Subcommands are added here as they land.
 #include <malloc.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "apps/bench_mlp.h"
 #include "apps/bench_softmax.h"
 
 int main(int argc, char** argv) {
+  // libgomp reads OMP_WAIT_POLICY once, at load time. Its default (spinning idle workers) steals
+  // the second core from OpenBLAS and halves MLP update throughput with 2 threads, so restart
+  // once with PASSIVE unless the user chose a policy.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: then run with the default policy
+  }
   // Keep freed tensor memory in the heap instead of returning it to the OS: without this every
   // large tensor is a fresh mmap and its first touch costs a page fault per 4 KiB, which
   // dominates training loops and benchmarks that allocate same-sized tensors each step.
@@ -24,6 +35,14 @@ int main(int argc, char** argv) {
   bench_sm->add_flag("--quick", sm.quick, "Smaller long-row shape and shorter trials");
   bench_sm->add_option("--threads", sm.threads, "Intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
 
+  softrl::apps::MlpBenchOptions mlp;
+  CLI::App* bench_mlp = bench->add_subcommand("mlp", "Adam updates/s of an MLP (BLAS and thread settings)");
+  bench_mlp->add_option("--threads", mlp.threads, "Intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  bench_mlp->add_option("--hidden", mlp.hidden, "Hidden width")->check(CLI::PositiveNumber);
+  bench_mlp->add_option("--layers", mlp.layers, "Hidden layers")->check(CLI::PositiveNumber);
+  bench_mlp->add_option("--batch", mlp.batch, "Batch size")->check(CLI::PositiveNumber);
+  bench_mlp->add_flag("--json", mlp.json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -31,5 +50,6 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   if (bench_sm->parsed()) return softrl::apps::run_softmax_bench(sm, std::cout);
+  if (bench_mlp->parsed()) return softrl::apps::run_mlp_bench(mlp, std::cout);
   return 0;
 }

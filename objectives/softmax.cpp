@@ -14,7 +14,7 @@ using torch::autograd::variable_list;
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 // Rows are split between threads in chunks of at least this many elements.
-constexpr int64_t kGrainElements = 1 << 15;
+constexpr int64_t kGrainElements = 1 << 13;
 
 void check_options(const torch::Tensor& x, const SoftmaxOptions& opt, const char* fn) {
   TORCH_CHECK(x.defined(), "softrl::", fn, ": input tensor is undefined");

@@ -16,6 +16,14 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# LibTorch must reach OpenBLAS, not the reference BLAS (~18x slower on our MLPs); the pthread
+# build was the fastest single-threaded (see README, "BLAS choice").
+BLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
+if [[ "$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)" != "$(readlink -f "$BLAS")" ]]; then
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO update-alternatives --set libblas.so.3-x86_64-linux-gnu "$BLAS"
+fi
+
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
 # Each TU with <torch/torch.h> needs ~1.5 GB of RAM to compile; one job per core fits in 24 GiB.

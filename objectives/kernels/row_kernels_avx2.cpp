@@ -162,23 +162,16 @@ RowSum row_sum_ext(const float* x, int64_t cols, float scale) {
     a1.add(b);
   }
 
-  alignas(32) float ms[16];
-  alignas(32) float es[16];
-  _mm256_store_ps(ms, a0.m);
-  _mm256_store_ps(ms + 8, a1.m);
-  _mm256_store_ps(es, a0.e);
-  _mm256_store_ps(es + 8, a1.e);
-  float e_max = es[0];
-  for (int k = 1; k < 16; ++k) e_max = es[k] > e_max ? es[k] : e_max;
-  float m = 0.0f;
-  for (int k = 0; k < 16; ++k) {
-    const float d = es[k] - e_max;
-    if (d > -127.0f) m += ms[k] * ldexpf(1.0f, static_cast<int>(d));
-  }
-  // NaN anywhere in the row ends up in the mantissa.
-  for (int k = 0; k < 16; ++k)
-    if (ms[k] != ms[k]) m = ms[k];
-  return {m, e_max};
+  // Merge the 16 lanes: E = max e, m = sum m_k 2^(e_k - E). A NaN mantissa stays NaN.
+  __m256 e_max = _mm256_max_ps(a0.e, a1.e);
+  e_max = _mm256_max_ps(e_max, _mm256_permute2f128_ps(e_max, e_max, 1));
+  e_max = _mm256_max_ps(e_max, _mm256_shuffle_ps(e_max, e_max, _MM_SHUFFLE(1, 0, 3, 2)));
+  e_max = _mm256_max_ps(e_max, _mm256_shuffle_ps(e_max, e_max, _MM_SHUFFLE(2, 3, 0, 1)));
+  const __m256 merged = _mm256_fmadd_ps(a0.m, pow2_clamped(_mm256_sub_ps(a0.e, e_max)),
+                                        _mm256_mul_ps(a1.m, pow2_clamped(_mm256_sub_ps(a1.e, e_max))));
+  const float m = hsum(merged);
+  const float e = _mm256_cvtss_f32(e_max);
+  return {m, e};
 }
 
 // Rows this long are written with streaming stores: the output will not be read back soon and

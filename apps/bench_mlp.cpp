@@ -1,0 +1,41 @@
+#include "apps/bench_mlp.h"
+
+#include <ostream>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "apps/timing.h"
+
+namespace softrl::apps {
+
+int run_mlp_bench(const MlpBenchOptions& opt, std::ostream& out) {
+  torch::set_num_threads(opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  torch::manual_seed(0);
+  torch::nn::Sequential net;
+  int64_t in = 32;
+  for (int l = 0; l < opt.layers; ++l) {
+    net->push_back(torch::nn::Linear(in, opt.hidden));
+    net->push_back(torch::nn::ReLU());
+    in = opt.hidden;
+  }
+  net->push_back(torch::nn::Linear(in, 1));
+  torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(3e-4));
+  const torch::Tensor x = torch::randn({opt.batch, 32});
+  const torch::Tensor y = torch::randn({opt.batch, 1});
+  const double s = median_seconds_per_call(
+      [&] {
+        adam.zero_grad();
+        torch::mse_loss(net->forward(x), y).backward();
+        adam.step();
+      },
+      {0.3, 5});
+  if (opt.json)
+    out << "{\"threads\": " << torch::get_num_threads() << ", \"updates_per_s\": " << 1.0 / s << "}\n";
+  else
+    out << "softrl bench mlp: " << opt.layers << "x" << opt.hidden << " MLP, batch " << opt.batch << ", "
+        << torch::get_num_threads() << " threads: " << 1.0 / s << " Adam updates/s\n";
+  return 0;
+}
+
+}  // namespace softrl::apps
