@@ -8,7 +8,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/bench_envs.h"
 #include "apps/bench_mlp.h"
+#include "apps/validate_envs.h"
 #include "apps/bench_softmax.h"
 
 int main(int argc, char** argv) {
@@ -43,6 +45,18 @@ int main(int argc, char** argv) {
   bench_mlp->add_option("--batch", mlp.batch, "Batch size")->check(CLI::PositiveNumber);
   bench_mlp->add_flag("--json", mlp.json, "Print JSON");
 
+  softrl::apps::EnvBenchOptions envb;
+  CLI::App* bench_envs = bench->add_subcommand("envs", "Environment steps/s, single env and 16-env vector env");
+  bench_envs->add_flag("--json", envb.json, "Print JSON");
+  bench_envs->add_option("--seconds", envb.seconds, "Seconds per measurement")->check(CLI::PositiveNumber);
+
+  softrl::apps::ValidateOptions val;
+  CLI::App* validate = app.add_subcommand("validate-envs", "Heuristic scores of every task against the spec's targets");
+  validate->add_option("--episodes", val.episodes, "Episodes per task")->check(CLI::PositiveNumber);
+  validate->add_option("--seed", val.seed, "First episode seed");
+  validate->add_option("--threads", val.threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  validate->add_flag("--json", val.json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,5 +65,7 @@ int main(int argc, char** argv) {
   }
   if (bench_sm->parsed()) return softrl::apps::run_softmax_bench(sm, std::cout);
   if (bench_mlp->parsed()) return softrl::apps::run_mlp_bench(mlp, std::cout);
+  if (bench_envs->parsed()) return softrl::apps::run_env_bench(envb, std::cout);
+  if (validate->parsed()) return softrl::apps::run_validate_envs(val, std::cout);
   return 0;
 }

@@ -1,0 +1,91 @@
+#include "apps/bench_envs.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+#include <random>
+
+#include "envs/registry.h"
+#include "envs/vector_env.h"
+
+namespace softrl::apps {
+namespace {
+using clock_type = std::chrono::steady_clock;
+
+std::vector<float> random_action(const envs::Space& s, std::mt19937& gen) {
+  if (s.kind == envs::Space::Kind::discrete) return {static_cast<float>(gen() % s.n)};
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> a(s.low.size());
+  for (float& x : a) x = u(gen);
+  return a;
+}
+
+double single_env_steps_per_s(const std::string& id, double seconds) {
+  auto env = envs::make_env(id);
+  std::mt19937 gen(0);
+  env->reset(0);
+  int64_t steps = 0;
+  const auto start = clock_type::now();
+  double elapsed = 0;
+  while (elapsed < seconds) {
+    for (int k = 0; k < 200; ++k) {
+      const auto r = env->step(random_action(env->spec().action_space, gen));
+      ++steps;
+      if (r.terminated || r.truncated) env->reset();
+    }
+    elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+  }
+  return static_cast<double>(steps) / elapsed;
+}
+
+double vector_steps_per_s(const std::string& id, int threads, double seconds) {
+  envs::VectorEnv venv(id, 16, {}, threads);
+  venv.reset(0);
+  torch::manual_seed(0);
+  const auto& as = venv.spec().action_space;
+  int64_t steps = 0;
+  const auto start = clock_type::now();
+  double elapsed = 0;
+  while (elapsed < seconds) {
+    const torch::Tensor a = as.kind == envs::Space::Kind::discrete ? torch::randint(0, as.n, {16})
+                                                                   : torch::rand({16, as.dim()}) * 2 - 1;
+    venv.step(a);
+    steps += 16;
+    elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
+  }
+  return static_cast<double>(steps) / elapsed;
+}
+}  // namespace
+
+int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
+  struct Row {
+    std::string id;
+    double single, vec1, vec2;
+  };
+  std::vector<Row> rows;
+  for (const auto& id : envs::env_ids())
+    rows.push_back({id, single_env_steps_per_s(id, opt.seconds), vector_steps_per_s(id, 1, opt.seconds),
+                    vector_steps_per_s(id, 2, opt.seconds)});
+  if (opt.json) {
+    out << "{\"results\": [";
+    for (size_t i = 0; i < rows.size(); ++i)
+      out << (i ? ", " : "") << "{\"id\": \"" << rows[i].id << "\", \"single_steps_per_s\": " << rows[i].single
+          << ", \"vector16_1thread_steps_per_s\": " << rows[i].vec1 << ", \"vector16_2threads_steps_per_s\": "
+          << rows[i].vec2 << "}";
+    out << "]}\n";
+    return 0;
+  }
+  char buf[200];
+  out << "softrl bench envs: random actions, steps/s (vector env: 16 envs)\n";
+  std::snprintf(buf, sizeof buf, "%-26s %12s %14s %14s %8s\n", "task", "1 env", "vec 1 thread", "vec 2 threads",
+                "scaling");
+  out << buf;
+  for (const auto& r : rows) {
+    std::snprintf(buf, sizeof buf, "%-26s %12.0f %14.0f %14.0f %7.2fx\n", r.id.c_str(), r.single, r.vec1, r.vec2,
+                  r.vec2 / r.vec1);
+    out << buf;
+  }
+  return 0;
+}
+
+}  // namespace softrl::apps

@@ -1,0 +1,83 @@
+#include "apps/validate_envs.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ostream>
+#include <thread>
+
+#include "envs/registry.h"
+#include "envs/rollout.h"
+
+namespace softrl::apps {
+
+const std::vector<HeuristicTarget>& heuristic_targets() {
+  static const std::vector<HeuristicTarget> t = {
+      {"LunarLanderContinuous-v3", 283.0, 2.5, 215},
+      {"LunarLander-v3", 238.0, 10.0, 274},
+      {"BipedalWalker-v3", 117.0, 12.0, 990},
+      {"BipedalWalkerHardcore-v3", -62.0, 2.5, 360},
+  };
+  return t;
+}
+
+std::vector<HeuristicResult> validate_heuristics(int episodes, uint64_t seed, int threads) {
+  const auto& targets = heuristic_targets();
+  std::vector<HeuristicResult> results(targets.size());
+  // Episodes are independent: split them over threads, each with its own env and policy.
+  const int nt = std::max(1, threads);
+  for (size_t k = 0; k < targets.size(); ++k) {
+    std::vector<envs::EpisodeStats> eps(episodes);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < nt; ++t) {
+      pool.emplace_back([&, t] {
+        auto env = envs::make_env(targets[k].id);
+        auto policy = envs::make_heuristic(targets[k].id);
+        for (int e = t; e < episodes; e += nt) eps[e] = envs::run_episode(*env, *policy, seed + static_cast<uint64_t>(e));
+      });
+    }
+    for (auto& th : pool) th.join();
+    const envs::Summary s = envs::summarize(eps);
+    HeuristicResult& r = results[k];
+    r.target = targets[k];
+    r.episodes = episodes;
+    r.mean = s.mean;
+    r.stderr_ = s.stderr_;
+    r.mean_length = s.mean_length;
+    r.band = targets[k].tolerance * std::sqrt(1000.0 / std::max(1, episodes));
+    r.pass = std::abs(s.mean - targets[k].mean) <= r.band;
+  }
+  return results;
+}
+
+int run_validate_envs(const ValidateOptions& opt, std::ostream& out) {
+  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const auto results = validate_heuristics(opt.episodes, opt.seed, threads);
+  bool all = true;
+  for (const auto& r : results) all = all && r.pass;
+  if (opt.json) {
+    out << "{\"episodes\": " << opt.episodes << ", \"seed\": " << opt.seed << ", \"tasks\": [";
+    for (size_t i = 0; i < results.size(); ++i) {
+      const auto& r = results[i];
+      out << (i ? ", " : "") << "{\"id\": \"" << r.target.id << "\", \"mean_return\": " << r.mean
+          << ", \"stderr\": " << r.stderr_ << ", \"mean_length\": " << r.mean_length
+          << ", \"target\": " << r.target.mean << ", \"band\": " << r.band
+          << ", \"target_length\": " << r.target.mean_length << ", \"pass\": " << (r.pass ? "true" : "false") << "}";
+    }
+    out << "], \"pass\": " << (all ? "true" : "false") << "}\n";
+    return all ? 0 : 1;
+  }
+  char buf[256];
+  out << "softrl validate-envs: Gymnasium heuristics, " << opt.episodes << " episodes per task (seeds " << opt.seed
+      << ".." << opt.seed + opt.episodes - 1 << "), targets from spec envs.md §11.3\n";
+  std::snprintf(buf, sizeof buf, "%-26s %9s %7s %9s %8s %9s %8s %s\n", "task", "return", "s.e.", "length", "target",
+                "band", "len ref", "");
+  out << buf;
+  for (const auto& r : results) {
+    std::snprintf(buf, sizeof buf, "%-26s %9.2f %7.2f %9.1f %8.1f %9.2f %8.0f %s\n", r.target.id.c_str(), r.mean,
+                  r.stderr_, r.mean_length, r.target.mean, r.band, r.target.mean_length, r.pass ? "ok" : "OUT OF BAND");
+    out << buf;
+  }
+  return all ? 0 : 1;
+}
+
+}  // namespace softrl::apps

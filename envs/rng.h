@@ -1,0 +1,37 @@
+#pragma once
+// The tasks' random stream: std::mt19937_64 with NumPy-like helpers (Gymnasium draws with
+// NumPy's PCG64; bit-exact terrains would need PCG64 + SeedSequence, see spec envs.md §8, and
+// are not reproduced - scores are statistically equivalent instead).
+#include <cstdint>
+#include <random>
+
+namespace softrl::envs {
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed = 0) : gen_(seed) {}
+  void seed(uint64_t s) {
+    gen_.seed(s);
+    draws_ = 0;
+  }
+  // U[0, 1) with 53 random bits.
+  double random() {
+    ++draws_;
+    return static_cast<double>(gen_() >> 11) * 0x1.0p-53;
+  }
+  double uniform(double lo, double hi) { return lo + (hi - lo) * random(); }
+  // Integer in [lo, hi) like NumPy's Generator.integers: a range of one value draws nothing.
+  int64_t integers(int64_t lo, int64_t hi) {
+    const uint64_t n = static_cast<uint64_t>(hi - lo);
+    if (n <= 1) return lo;
+    return lo + static_cast<int64_t>(random() * static_cast<double>(n));
+  }
+  // Number of draws since the last seed (tests check the per-reset / per-step counts).
+  uint64_t draws() const { return draws_; }
+
+ private:
+  std::mt19937_64 gen_;
+  uint64_t draws_ = 0;
+};
+
+}  // namespace softrl::envs

@@ -1,0 +1,83 @@
+#include "envs/vector_env.h"
+
+#include <omp.h>
+
+#include <cstring>
+
+namespace softrl::envs {
+
+VectorEnv::VectorEnv(const std::string& id, int num_envs, const EnvOptions& options, int threads)
+    : threads_(std::max(1, threads)) {
+  if (num_envs < 1) throw EnvError("VectorEnv: num_envs must be >= 1, got " + std::to_string(num_envs));
+  for (int i = 0; i < num_envs; ++i) envs_.push_back(make_env(id, options));
+  returns_.assign(num_envs, 0.0);
+  lengths_.assign(num_envs, 0);
+}
+
+torch::Tensor VectorEnv::reset(uint64_t base_seed) {
+  const int64_t n = num_envs(), d = spec().observation_space.dim();
+  torch::Tensor obs = torch::empty({n, d});
+  float* po = obs.data_ptr<float>();
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<float> o = envs_[i]->reset(base_seed + static_cast<uint64_t>(i));
+    std::memcpy(po + i * d, o.data(), sizeof(float) * d);
+  }
+  std::fill(returns_.begin(), returns_.end(), 0.0);
+  std::fill(lengths_.begin(), lengths_.end(), 0);
+  return obs;
+}
+
+VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
+  const int64_t n = num_envs(), d = spec().observation_space.dim(), a = spec().action_space.dim();
+  const torch::Tensor actions = actions_in.to(torch::kFloat32).contiguous().reshape({n, -1});
+  if (actions.size(1) != a) {
+    throw EnvError(spec().id + ": VectorEnv.step got actions of shape " + std::to_string(actions_in.dim()) +
+                   "-d with " + std::to_string(actions.size(1)) + " values per env, expected " + std::to_string(a));
+  }
+  VectorStep out;
+  out.obs = torch::empty({n, d});
+  out.final_obs = torch::zeros({n, d});
+  out.reward = torch::empty({n}, torch::kFloat64);
+  out.terminated = torch::empty({n}, torch::kBool);
+  out.truncated = torch::empty({n}, torch::kBool);
+  const float* pa = actions.data_ptr<float>();
+  float* po = out.obs.data_ptr<float>();
+  float* pf = out.final_obs.data_ptr<float>();
+  double* pr = out.reward.data_ptr<double>();
+  bool* pt = out.terminated.data_ptr<bool>();
+  bool* pu = out.truncated.data_ptr<bool>();
+  std::vector<char> done(n, 0);
+  std::vector<std::string> errors(n);
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    try {
+      StepResult r = envs_[i]->step(std::span<const float>(pa + i * a, a));
+      pr[i] = r.reward;
+      pt[i] = r.terminated;
+      pu[i] = r.truncated;
+      returns_[i] += r.reward;
+      lengths_[i] += 1;
+      if (r.terminated || r.truncated) {
+        done[i] = 1;
+        std::memcpy(pf + i * d, r.obs.data(), sizeof(float) * d);
+        r.obs = envs_[i]->reset();
+      }
+      std::memcpy(po + i * d, r.obs.data(), sizeof(float) * d);
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+    }
+  }
+  for (int64_t i = 0; i < n; ++i)
+    if (!errors[i].empty()) throw EnvError("env " + std::to_string(i) + ": " + errors[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    if (!done[i]) continue;
+    out.finished_returns.push_back(returns_[i]);
+    out.finished_lengths.push_back(lengths_[i]);
+    returns_[i] = 0.0;
+    lengths_[i] = 0;
+  }
+  return out;
+}
+
+}  // namespace softrl::envs

@@ -1,0 +1,247 @@
+// The Box2D tasks against spec envs.md: §11.1 spec unit tests, §11.2 reset-state checks,
+// §11.3 heuristic regression (CI-sized: 100 episodes, bands widened by sqrt(10)), determinism,
+// the vector env, and bad input.
+#include <box2d/box2d.h>
+
+#include <cmath>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "apps/validate_envs.h"
+#include "envs/bipedal_walker.h"
+#include "envs/lunar_lander.h"
+#include "envs/registry.h"
+#include "envs/vector_env.h"
+
+using namespace softrl::envs;
+
+namespace {
+std::vector<float> random_action(const Space& s, std::mt19937& gen) {
+  if (s.kind == Space::Kind::discrete) return {static_cast<float>(gen() % s.n)};
+  std::uniform_real_distribution<float> u(-1.2f, 1.2f);
+  std::vector<float> a(s.low.size());
+  for (float& x : a) x = u(gen);
+  return a;
+}
+}  // namespace
+
+TEST_CASE("LunarLander spec: masses, positions, terrain, reference angles, RNG draws", "[envs][lander]") {
+  LunarLander env({.continuous = true});
+  const std::vector<float> obs = env.reset(3);
+  CHECK(env.lander()->GetMass() == Approx(4.816667).epsilon(1e-5));
+  CHECK(env.leg(0)->GetMass() == Approx(0.071111).epsilon(1e-4));
+  CHECK(env.leg(1)->GetMass() == Approx(0.071111).epsilon(1e-4));
+  // Created at (10, 13.333); the reset step moves it by at most ~4 m/s * 0.02 s.
+  CHECK(std::abs(env.lander()->GetPosition().x - 10.0) < 0.1);
+  CHECK(std::abs(env.lander()->GetPosition().y - 13.3333) < 0.1);
+  for (int i = 4; i <= 6; ++i) CHECK(env.terrain_y()[i] == Approx(3.3).epsilon(1e-12));
+  CHECK(env.helipad_y() == Approx(400.0 / 30 / 4));
+  // legs[0] is the i = -1 leg: angle -0.05, referenceAngle -0.05 (pybox2d's implicit value).
+  CHECK(env.leg_joint(0)->GetReferenceAngle() == Approx(-0.05f));
+  CHECK(env.leg_joint(1)->GetReferenceAngle() == Approx(0.05f));
+  CHECK(env.leg_joint(0)->GetLowerLimit() == Approx(0.4f));
+  CHECK(env.leg_joint(1)->GetUpperLimit() == Approx(-0.4f));
+  // Reset draws 12 heights + 2 push + 2 dispersion; every step draws 2.
+  CHECK(env.rng().draws() == 16);
+  env.step(std::vector<float>{0.0f, 0.0f});
+  CHECK(env.rng().draws() == 18);
+  LunarLander windy({.enable_wind = true});
+  windy.reset(3);
+  CHECK(windy.rng().draws() == 18);
+  // Observation scales against the body state (§2.5).
+  const b2Vec2 v = env.lander()->GetLinearVelocity();
+  const auto o = env.step(std::vector<float>{0.0f, 0.0f}).obs;
+  const b2Vec2 p = env.lander()->GetPosition();
+  const b2Vec2 v2 = env.lander()->GetLinearVelocity();
+  CHECK(o[0] == Approx((p.x - 10.0) / 10.0));
+  CHECK(o[1] == Approx((p.y - (400.0 / 120.0 + 18.0 / 30.0)) / (400.0 / 60.0)));
+  CHECK(o[2] == Approx(0.2 * v2.x));
+  CHECK(o[3] == Approx(v2.y * (400.0 / 60.0) / 50.0));
+  CHECK(o[4] == Approx(env.lander()->GetAngle()));
+  CHECK(o[5] == Approx(0.4 * env.lander()->GetAngularVelocity()));
+  (void)v;
+  (void)obs;
+}
+
+TEST_CASE("LunarLander reset state: legs snap inside their limits", "[envs][lander]") {
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    LunarLander env;
+    env.reset(seed);
+    const float a0 = env.leg_joint(0)->GetJointAngle(), a1 = env.leg_joint(1)->GetJointAngle();
+    CHECK(a0 >= 0.4f - 0.02f);
+    CHECK(a0 <= 0.9f + 0.02f);
+    CHECK(a1 >= -0.9f - 0.02f);
+    CHECK(a1 <= -0.4f + 0.02f);
+  }
+}
+
+TEST_CASE("BipedalWalker spec: masses, positions, reference angles, RNG use", "[envs][walker]") {
+  BipedalWalker env;
+  env.reset(1);
+  CHECK(env.hull()->GetMass() == Approx(5.422222).epsilon(1e-5));
+  CHECK(env.leg(0)->GetMass() == Approx(0.302222).epsilon(1e-5));
+  CHECK(env.leg(1)->GetMass() == Approx(0.241778).epsilon(1e-5));
+  CHECK(std::abs(env.hull()->GetPosition().x - 4.6667) < 0.05);
+  CHECK(std::abs(env.hull()->GetPosition().y - 5.6) < 0.1);
+  CHECK(env.joint(0)->GetReferenceAngle() == Approx(-0.05f));
+  CHECK(env.joint(2)->GetReferenceAngle() == Approx(0.05f));
+  CHECK(env.joint(1)->GetReferenceAngle() == 0.0f);
+  CHECK(env.joint(3)->GetReferenceAngle() == 0.0f);
+  CHECK(env.terrain_x().size() == 200);
+  CHECK(env.terrain_x()[199] == Approx(199 * 14.0 / 30));
+  // Normal terrain: flat start pad (no draws before column 21), no obstacles.
+  for (int i = 0; i <= 20; ++i) CHECK(std::abs(env.terrain_y()[i] - 400.0 / 30 / 4) < 0.05);
+  CHECK(env.obstacles().empty());
+  // Steps draw nothing; a reset draws terrain + 110 cloud uniforms + 1 push.
+  const uint64_t after_reset = env.rng().draws();
+  CHECK(after_reset > 111);
+  for (int k = 0; k < 10; ++k) env.step(std::vector<float>{0.3f, -0.2f, 0.1f, 0.5f});
+  CHECK(env.rng().draws() == after_reset);
+  BipedalWalker hard(true);
+  hard.reset(1);
+  CHECK_FALSE(hard.obstacles().empty());
+  CHECK(hard.spec().max_episode_steps == 2000);
+}
+
+TEST_CASE("BipedalWalker reset state matches the recorded joint angles", "[envs][walker]") {
+  // spec §11.2: over 20 terrains, identical on Box2D 2.3 and 2.4.1 to +-1e-3.
+  double o0 = 0, o4 = 0, o6 = 0, o9 = 0, o11 = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    BipedalWalker env;
+    const auto o = env.reset(seed);
+    o0 += o[0] / 20;
+    o4 += o[4] / 20;
+    o6 += o[6] / 20;
+    o9 += o[9] / 20;
+    o11 += o[11] / 20;
+  }
+  CHECK(o4 == Approx(0.092).margin(2e-3));
+  CHECK(o6 == Approx(0.860).margin(2e-3));
+  CHECK(o9 == Approx(0.033).margin(2e-3));
+  CHECK(o11 == Approx(0.854).margin(2e-3));
+  CHECK(o0 == Approx(0.0027).margin(1e-3));
+}
+
+TEST_CASE("heuristic regression (CI size)", "[envs][heuristic]") {
+  const auto results = softrl::apps::validate_heuristics(100, 0, 2);
+  for (const auto& r : results) {
+    INFO(r.target.id << ": mean " << r.mean << " +- " << r.stderr_ << ", target " << r.target.mean << " +- " << r.band
+                     << ", length " << r.mean_length);
+    CHECK(r.pass);
+  }
+}
+
+TEST_CASE("same seed and actions give the same trajectory bit for bit", "[envs]") {
+  for (const auto& id : env_ids()) {
+    auto run = [&] {
+      auto env = make_env(id, id == "LunarLander-v3" ? EnvOptions{{"enable_wind", 1}} : EnvOptions{});
+      std::mt19937 gen(42);
+      std::vector<float> trace = env->reset(7);
+      for (int t = 0; t < 300; ++t) {
+        const auto r = env->step(random_action(env->spec().action_space, gen));
+        trace.insert(trace.end(), r.obs.begin(), r.obs.end());
+        trace.push_back(static_cast<float>(r.reward));
+        if (r.terminated || r.truncated) trace.push_back(-1), env->reset();
+      }
+      return trace;
+    };
+    INFO(id);
+    CHECK(run() == run());
+  }
+}
+
+TEST_CASE("vector env: auto-reset keeps the final observation; thread count does not matter", "[envs][vector]") {
+  auto run = [](int threads) {
+    VectorEnv venv("LunarLander-v3", 6, {}, threads);
+    std::vector<torch::Tensor> out{venv.reset(100)};
+    torch::manual_seed(0);
+    int finished = 0;
+    for (int t = 0; t < 400; ++t) {
+      const VectorStep s = venv.step(torch::randint(0, 4, {6}));
+      out.push_back(s.obs);
+      out.push_back(s.reward);
+      out.push_back(s.final_obs);
+      finished += static_cast<int>(s.finished_returns.size());
+      const torch::Tensor done = s.terminated | s.truncated;
+      // Finished envs report a final observation; the returned one is the new episode's.
+      for (int i = 0; i < 6; ++i)
+        if (done[i].item<bool>()) CHECK_FALSE(torch::equal(s.final_obs[i], s.obs[i]));
+    }
+    CHECK(finished > 0);
+    return out;
+  };
+  const auto a = run(1), b = run(2);
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+}
+
+namespace {
+// A task that terminates at step `end`, under a time limit of 5 steps.
+class CountingTask final : public Env {
+ public:
+  explicit CountingTask(int end) : Env(make_spec()), end_(end) {}
+
+ protected:
+  std::vector<float> reset_task(std::optional<uint64_t>) override {
+    t_ = 0;
+    return {0.0f};
+  }
+  StepResult step_task(std::span<const float>) override {
+    ++t_;
+    return {{static_cast<float>(t_)}, 1.0, t_ == end_, false};
+  }
+
+ private:
+  static EnvSpec make_spec() {
+    EnvSpec s;
+    s.id = "Counting";
+    s.max_episode_steps = 5;
+    s.observation_space = Space::box({0}, {10});
+    s.action_space = Space::box({-1}, {1});
+    return s;
+  }
+  int end_, t_ = 0;
+};
+}  // namespace
+
+TEST_CASE("time limit truncation never hides a termination", "[envs]") {
+  for (int end : {3, 5, 9}) {
+    CountingTask env(end);
+    env.reset(0);
+    StepResult r;
+    int steps = 0;
+    do {
+      r = env.step(std::vector<float>{0});
+      ++steps;
+    } while (!r.terminated && !r.truncated);
+    INFO("terminates at " << end);
+    CHECK(steps == std::min(end, 5));
+    CHECK(r.terminated == (end <= 5));
+    CHECK(r.truncated == (end >= 5));  // at step 5 both are true
+    CHECK(env.needs_reset());
+  }
+}
+
+TEST_CASE("bad input is rejected with clear messages; continuous actions are clipped", "[envs]") {
+  auto env = make_env("LunarLander-v3");
+  CHECK_THROWS_WITH(env->step(std::vector<float>{0}), Catch::Contains("before reset()"));
+  env->reset(0);
+  CHECK_THROWS_WITH(env->step(std::vector<float>{4}), Catch::Contains("not one of 0..3"));
+  CHECK_THROWS_WITH(env->step(std::vector<float>{1.5f}), Catch::Contains("not one of 0..3"));
+  CHECK_THROWS_WITH(env->step(std::vector<float>{0, 1}), Catch::Contains("expected 1"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v2"), Catch::Contains("valid ids: LunarLander-v3"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"wind", 1}}), Catch::Contains("valid options: enable_wind"));
+  CHECK_THROWS_WITH(make_env("BipedalWalker-v3", {{"wind", 1}}), Catch::Contains("valid options: none"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"gravity", -20}}), Catch::Contains("gravity must be in (-12, 0)"));
+  // Step after the episode ended.
+  StepResult r;
+  do r = env->step(std::vector<float>{0});
+  while (!r.terminated && !r.truncated);
+  CHECK_THROWS_WITH(env->step(std::vector<float>{0}), Catch::Contains("after the episode ended"));
+  // Out-of-box continuous actions behave like the clipped ones.
+  auto a = make_env("LunarLanderContinuous-v3"), b = make_env("LunarLanderContinuous-v3");
+  a->reset(5);
+  b->reset(5);
+  for (int t = 0; t < 50; ++t) CHECK(a->step(std::vector<float>{5.0f, -3.0f}).obs == b->step(std::vector<float>{1.0f, -1.0f}).obs);
+}
