@@ -12,6 +12,7 @@
 #include "apps/bench_mlp.h"
 #include "apps/validate_envs.h"
 #include "apps/bench_softmax.h"
+#include "apps/eval_command.h"
 
 int main(int argc, char** argv) {
   // libgomp reads OMP_WAIT_POLICY once, at load time. Its default (spinning idle workers) steals
@@ -57,6 +58,15 @@ int main(int argc, char** argv) {
   validate->add_option("--threads", val.threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   validate->add_flag("--json", val.json, "Print JSON");
 
+  softrl::apps::EvalOptions ev;
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a policy: heuristic:ENV_ID");
+  eval->add_option("policy", ev.target, "heuristic:ENV_ID")->required();
+  eval->add_option("--episodes", ev.episodes, "Episodes")->check(CLI::PositiveNumber);
+  eval->add_option("--seed", ev.seed, "Seed of the first episode (episode k uses seed + k)");
+  eval->add_flag("--stochastic", ev.stochastic, "Sample actions instead of the deterministic policy");
+  eval->add_option("--record", ev.record, "Write episode 0 as an animated .gif (or its last frame as .png)");
+  eval->add_flag("--json", ev.json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -66,6 +76,7 @@ int main(int argc, char** argv) {
   if (bench_sm->parsed()) return softrl::apps::run_softmax_bench(sm, std::cout);
   if (bench_mlp->parsed()) return softrl::apps::run_mlp_bench(mlp, std::cout);
   if (bench_envs->parsed()) return softrl::apps::run_env_bench(envb, std::cout);
+  if (eval->parsed()) return softrl::apps::run_eval(ev, std::cout, std::cerr);
   if (validate->parsed()) return softrl::apps::run_validate_envs(val, std::cout);
   return 0;
 }
