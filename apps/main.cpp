@@ -13,6 +13,7 @@
 #include "apps/validate_envs.h"
 #include "apps/bench_softmax.h"
 #include "apps/eval_command.h"
+#include "apps/train_command.h"
 
 int main(int argc, char** argv) {
   // libgomp reads OMP_WAIT_POLICY once, at load time. Its default (spinning idle workers) steals
@@ -58,6 +59,14 @@ int main(int argc, char** argv) {
   validate->add_option("--threads", val.threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   validate->add_flag("--json", val.json, "Print JSON");
 
+  softrl::apps::TrainOptions tr;
+  CLI::App* train = app.add_subcommand("train", "Train from a YAML config: softrl train CONFIG.yaml [key=value ...]");
+  train->add_option("config", tr.config_path, "CONFIG.yaml");
+  train->add_option("overrides", tr.overrides, "dotted.key=value overrides");
+  train->add_option("--run-dir", tr.run_dir, "Run directory (default runs/<env>-sac-seed<S>-<time>)");
+  train->add_option("--resume", tr.resume_dir, "Continue RUN_DIR from its latest checkpoint");
+  train->add_flag("!--no-progress", tr.progress, "No live progress line");
+
   softrl::apps::EvalOptions ev;
   CLI::App* eval = app.add_subcommand("eval", "Evaluate a policy: heuristic:ENV_ID");
   eval->add_option("policy", ev.target, "heuristic:ENV_ID")->required();
@@ -76,6 +85,10 @@ int main(int argc, char** argv) {
   if (bench_sm->parsed()) return softrl::apps::run_softmax_bench(sm, std::cout);
   if (bench_mlp->parsed()) return softrl::apps::run_mlp_bench(mlp, std::cout);
   if (bench_envs->parsed()) return softrl::apps::run_env_bench(envb, std::cout);
+  if (train->parsed()) {
+    softrl::apps::install_interrupt_handlers();
+    return softrl::apps::run_train(tr, std::cout, std::cerr);
+  }
   if (eval->parsed()) return softrl::apps::run_eval(ev, std::cout, std::cerr);
   if (validate->parsed()) return softrl::apps::run_validate_envs(val, std::cout);
   return 0;

@@ -12,15 +12,20 @@ VectorEnv::VectorEnv(const std::string& id, int num_envs, const EnvOptions& opti
   for (int i = 0; i < num_envs; ++i) envs_.push_back(make_env(id, options));
   returns_.assign(num_envs, 0.0);
   lengths_.assign(num_envs, 0);
+  episode_index_.assign(num_envs, 0);
+  episode_actions_.assign(num_envs, {});
 }
 
 torch::Tensor VectorEnv::reset(uint64_t base_seed) {
   const int64_t n = num_envs(), d = spec().observation_space.dim();
   torch::Tensor obs = torch::empty({n, d});
   float* po = obs.data_ptr<float>();
+  base_seed_ = base_seed;
+  std::fill(episode_index_.begin(), episode_index_.end(), 0);
+  for (auto& a : episode_actions_) a.clear();
 #pragma omp parallel for num_threads(threads_) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const std::vector<float> o = envs_[i]->reset(base_seed + static_cast<uint64_t>(i));
+    const std::vector<float> o = envs_[i]->reset(episode_seed(i));
     std::memcpy(po + i * d, o.data(), sizeof(float) * d);
   }
   std::fill(returns_.begin(), returns_.end(), 0.0);
@@ -53,6 +58,7 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
   for (int64_t i = 0; i < n; ++i) {
     try {
       StepResult r = envs_[i]->step(std::span<const float>(pa + i * a, a));
+      episode_actions_[i].insert(episode_actions_[i].end(), pa + i * a, pa + (i + 1) * a);
       pr[i] = r.reward;
       pt[i] = r.terminated;
       pu[i] = r.truncated;
@@ -61,7 +67,9 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
       if (r.terminated || r.truncated) {
         done[i] = 1;
         std::memcpy(pf + i * d, r.obs.data(), sizeof(float) * d);
-        r.obs = envs_[i]->reset();
+        ++episode_index_[i];
+        episode_actions_[i].clear();
+        r.obs = envs_[i]->reset(episode_seed(i));
       }
       std::memcpy(po + i * d, r.obs.data(), sizeof(float) * d);
     } catch (const std::exception& e) {
@@ -78,6 +86,39 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
     lengths_[i] = 0;
   }
   return out;
+}
+
+}  // namespace softrl::envs
+
+namespace softrl::envs {
+
+VectorEnvSnapshot VectorEnv::snapshot() const {
+  return {base_seed_, episode_index_, episode_actions_, returns_, lengths_};
+}
+
+torch::Tensor VectorEnv::restore(const VectorEnvSnapshot& snap) {
+  const int64_t n = num_envs(), d = spec().observation_space.dim(), a = spec().action_space.dim();
+  if (static_cast<int64_t>(snap.episode_index.size()) != n || static_cast<int64_t>(snap.episode_actions.size()) != n)
+    throw EnvError("VectorEnv::restore: snapshot is for " + std::to_string(snap.episode_index.size()) + " envs, not " +
+                   std::to_string(n));
+  base_seed_ = snap.base_seed;
+  episode_index_ = snap.episode_index;
+  episode_actions_ = snap.episode_actions;
+  returns_ = snap.returns;
+  lengths_ = snap.lengths;
+  torch::Tensor obs = torch::empty({n, d});
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<float> o = envs_[i]->reset(episode_seed(i));
+    const auto& acts = episode_actions_[i];
+    if (acts.size() % static_cast<size_t>(a) != 0) throw EnvError("VectorEnv::restore: action history has a bad size");
+    for (size_t k = 0; k < acts.size(); k += static_cast<size_t>(a)) {
+      StepResult r = envs_[i]->step(std::span<const float>(acts.data() + k, static_cast<size_t>(a)));
+      if (r.terminated || r.truncated) throw EnvError("VectorEnv::restore: replayed episode ended early");
+      o = std::move(r.obs);
+    }
+    std::memcpy(obs.data_ptr<float>() + i * d, o.data(), sizeof(float) * d);
+  }
+  return obs;
 }
 
 }  // namespace softrl::envs

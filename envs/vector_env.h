@@ -1,7 +1,8 @@
 #pragma once
 // N environments stepped as a batch on a small thread pool, with auto-reset. Results are the
-// same for any thread count: each env owns its RNG, seeded base_seed + index at the first reset,
-// and later episodes continue that env's stream.
+// same for any thread count: episode e of env i is reset with seed base_seed + i + N * e, so every
+// episode is reproducible on its own and the whole vector env can be restored from its seeds and
+// the actions of the running episodes (see Snapshot).
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,15 @@ struct VectorStep {
   std::vector<int> finished_lengths;
 };
 
+// What it takes to rebuild a VectorEnv exactly: replaying each env's running episode.
+struct VectorEnvSnapshot {
+  uint64_t base_seed = 0;
+  std::vector<int64_t> episode_index;
+  std::vector<std::vector<float>> episode_actions;  // flattened actions of the running episodes
+  std::vector<double> returns;
+  std::vector<int> lengths;
+};
+
 class VectorEnv {
  public:
   VectorEnv(const std::string& id, int num_envs, const EnvOptions& options = {}, int threads = 1);
@@ -34,7 +44,17 @@ class VectorEnv {
   // actions: [N, act_dim] float (continuous) or [N] / [N, 1] integers or floats (discrete).
   VectorStep step(const torch::Tensor& actions);
 
+  VectorEnvSnapshot snapshot() const;
+  // Returns the current observations after replaying the running episodes.
+  torch::Tensor restore(const VectorEnvSnapshot& snap);
+
  private:
+  uint64_t episode_seed(int64_t i) const {
+    return base_seed_ + static_cast<uint64_t>(i) + static_cast<uint64_t>(envs_.size()) * static_cast<uint64_t>(episode_index_[i]);
+  }
+  uint64_t base_seed_ = 0;
+  std::vector<int64_t> episode_index_;
+  std::vector<std::vector<float>> episode_actions_;
   std::vector<std::unique_ptr<Env>> envs_;
   std::vector<double> returns_;
   std::vector<int> lengths_;

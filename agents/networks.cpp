@@ -1,0 +1,93 @@
+#include "agents/networks.h"
+
+#include <cmath>
+
+#include "objectives/gumbel.h"
+#include "objectives/primitives.h"
+
+namespace softrl::agents {
+
+MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
+  int64_t d = in;
+  for (int64_t h : hidden) {
+    layers->push_back(torch::nn::Linear(d, h));
+    layers->push_back(torch::nn::ReLU());
+    d = h;
+  }
+  layers->push_back(torch::nn::Linear(d, out));
+  register_module("layers", layers);
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return layers->forward(x); }
+
+EnsembleMlpImpl::EnsembleMlpImpl(int64_t e, int64_t in, const std::vector<int64_t>& hidden, int64_t out)
+    : members(e) {
+  std::vector<int64_t> dims = {in};
+  dims.insert(dims.end(), hidden.begin(), hidden.end());
+  dims.push_back(out);
+  for (size_t l = 0; l + 1 < dims.size(); ++l) {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(dims[l]));
+    weights.push_back(register_parameter("w" + std::to_string(l), torch::empty({e, dims[l], dims[l + 1]}).uniform_(-bound, bound)));
+    biases.push_back(register_parameter("b" + std::to_string(l), torch::empty({e, 1, dims[l + 1]}).uniform_(-bound, bound)));
+  }
+}
+
+torch::Tensor EnsembleMlpImpl::forward(const torch::Tensor& x) {
+  torch::Tensor h = x.unsqueeze(0).expand({members, x.size(0), x.size(1)});
+  for (size_t l = 0; l < weights.size(); ++l) {
+    h = torch::baddbmm(biases[l], h, weights[l]);
+    if (l + 1 < weights.size()) h = torch::relu(h);
+  }
+  return h;
+}
+
+GaussianPolicyImpl::GaussianPolicyImpl(int64_t obs_dim, int64_t a, const std::vector<int64_t>& hidden)
+    : trunk(obs_dim, hidden, 2 * a), act_dim(a) {
+  register_module("trunk", trunk);
+}
+
+namespace {
+constexpr double kLogStdMin = -5.0, kLogStdMax = 2.0;
+}
+
+PolicySample GaussianPolicyImpl::sample(const torch::Tensor& obs, c10::optional<at::Generator> gen) {
+  const torch::Tensor out = trunk->forward(obs);
+  const torch::Tensor mu = out.narrow(-1, 0, act_dim);
+  const torch::Tensor log_std =
+      kLogStdMin + 0.5 * (kLogStdMax - kLogStdMin) * (torch::tanh(out.narrow(-1, act_dim, act_dim)) + 1);
+  const torch::Tensor eps = at::normal(0.0, 1.0, mu.sizes(), gen, mu.options());
+  const torch::Tensor u = mu + log_std.exp() * eps;
+  PolicySample s;
+  s.action = torch::tanh(u);
+  s.log_prob = squashed_gaussian_log_prob(u, mu, log_std, torch::ones({1}, mu.options()));
+  return s;
+}
+
+torch::Tensor GaussianPolicyImpl::deterministic(const torch::Tensor& obs) {
+  return torch::tanh(trunk->forward(obs).narrow(-1, 0, act_dim));
+}
+
+CategoricalPolicyImpl::CategoricalPolicyImpl(int64_t obs_dim, int64_t n, const std::vector<int64_t>& hidden)
+    : net(obs_dim, hidden, n) {
+  register_module("net", net);
+}
+
+torch::Tensor CategoricalPolicyImpl::logits(const torch::Tensor& obs) { return net->forward(obs); }
+
+torch::Tensor CategoricalPolicyImpl::sample(const torch::Tensor& obs, c10::optional<at::Generator> gen) {
+  torch::NoGradGuard ng;
+  const torch::Tensor l = logits(obs);
+  // Gumbel-max: an exact sample of softmax(l).
+  return (l + gumbel_noise(l.sizes(), l.options(), gen)).argmax(-1);
+}
+
+torch::Tensor CategoricalPolicyImpl::deterministic(const torch::Tensor& obs) { return logits(obs).argmax(-1); }
+
+void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, double tau) {
+  torch::NoGradGuard ng;
+  const auto tp = target.parameters();
+  const auto sp = source.parameters();
+  for (size_t i = 0; i < tp.size(); ++i) tp[i].mul_(1.0 - tau).add_(sp[i], tau);
+}
+
+}  // namespace softrl::agents

@@ -1,0 +1,57 @@
+#pragma once
+// Networks of the learners: MLPs, a batched critic ensemble (both Qs in one matmul chain) and
+// the two policy heads (tanh-squashed Gaussian, categorical).
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace softrl::agents {
+
+// Linear layers with ReLU between them; no activation on the output.
+struct MlpImpl : torch::nn::Module {
+  MlpImpl(int64_t in, const std::vector<int64_t>& hidden, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Sequential layers;
+};
+TORCH_MODULE(Mlp);
+
+// E independent MLPs evaluated together: weights [E, in, out], so each layer is one batched
+// matmul (baddbmm) for all members. Input [B, in] (shared) -> output [E, B, out].
+// Initialized like torch::nn::Linear (uniform in +-1/sqrt(fan_in)).
+struct EnsembleMlpImpl : torch::nn::Module {
+  EnsembleMlpImpl(int64_t members, int64_t in, const std::vector<int64_t>& hidden, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x);
+  std::vector<torch::Tensor> weights, biases;
+  int64_t members;
+};
+TORCH_MODULE(EnsembleMlp);
+
+struct PolicySample {
+  torch::Tensor action;  // continuous: in [-1, 1]; discrete: int64 indices
+  torch::Tensor log_prob;  // continuous: [B]; discrete: undefined (the learner uses logits)
+  torch::Tensor logits;    // discrete: [B, A]
+};
+
+// Tanh-squashed Gaussian over [-1, 1]^A; log-std mapped into [-5, 2] through tanh (CleanRL).
+struct GaussianPolicyImpl : torch::nn::Module {
+  GaussianPolicyImpl(int64_t obs_dim, int64_t act_dim, const std::vector<int64_t>& hidden);
+  PolicySample sample(const torch::Tensor& obs, c10::optional<at::Generator> gen);  // reparameterized
+  torch::Tensor deterministic(const torch::Tensor& obs);
+  Mlp trunk{nullptr};
+  int64_t act_dim;
+};
+TORCH_MODULE(GaussianPolicy);
+
+struct CategoricalPolicyImpl : torch::nn::Module {
+  CategoricalPolicyImpl(int64_t obs_dim, int64_t num_actions, const std::vector<int64_t>& hidden);
+  torch::Tensor logits(const torch::Tensor& obs);
+  torch::Tensor sample(const torch::Tensor& obs, c10::optional<at::Generator> gen);
+  torch::Tensor deterministic(const torch::Tensor& obs);
+  Mlp net{nullptr};
+};
+TORCH_MODULE(CategoricalPolicy);
+
+// target <- tau * source + (1 - tau) * target, parameter by parameter.
+void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, double tau);
+
+}  // namespace softrl::agents
