@@ -1,7 +1,9 @@
 #pragma once
-// Checkpoint files: a LibTorch archive (a zip with CRCs) holding a header (format version, env id,
-// network shapes, the resolved config) and the learner's and trainer's state. Written to a
-// temporary file and renamed into place, so an existing checkpoint is never half-overwritten.
+// Checkpoint files: "SOFTRLCK", a format version, the payload length and its FNV-1a 64 checksum,
+// then a LibTorch archive holding a header (env id, network shapes, the resolved config) and the
+// learner's and trainer's state. LibTorch does not verify its zip CRCs, so the checksum is what
+// catches corrupted bytes. Written to a temporary file and renamed into place, so an existing
+// checkpoint is never half-overwritten.
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -37,6 +39,9 @@ struct OpenedCheckpoint {
   torch::serialize::InputArchive archive;
 };
 OpenedCheckpoint open_checkpoint(const std::string& path);
+
+// Reads one tensor into a fresh tensor (InputArchive::read resizes a defined target in place).
+torch::Tensor read_tensor(torch::serialize::InputArchive& ar, const std::string& key);
 
 // Throws CheckpointError unless the checkpoint was made for this env and these shapes.
 void check_compatible(const CheckpointHeader& h, const std::string& path, const std::string& env_id, int64_t obs_dim,

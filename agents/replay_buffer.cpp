@@ -1,5 +1,7 @@
 #include "agents/replay_buffer.h"
 
+#include "agents/checkpoint.h"
+
 namespace softrl::agents {
 
 ReplayBuffer::ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t act_dim)
@@ -45,15 +47,15 @@ void ReplayBuffer::save(torch::serialize::OutputArchive& ar) const {
 
 void ReplayBuffer::load(torch::serialize::InputArchive& ar) {
   torch::Tensor t;
-  ar.read("rb_pos", t);
+  t = read_tensor(ar, "rb_pos");
   pos_ = t.item<int64_t>();
-  ar.read("rb_size", t);
+  t = read_tensor(ar, "rb_size");
   size_ = t.item<int64_t>();
   TORCH_CHECK(size_ <= capacity_ && pos_ < capacity_, "replay buffer in checkpoint holds ", size_,
               " transitions, more than buffer_size ", capacity_);
   for (auto [key, dst] : {std::pair{"rb_obs", &obs_}, {"rb_actions", &actions_}, {"rb_rewards", &rewards_},
                           {"rb_next_obs", &next_obs_}, {"rb_terminated", &terminated_}}) {
-    ar.read(key, t);
+    t = read_tensor(ar, key);
     TORCH_CHECK(t.size(0) == size_ && t.sizes().slice(1) == dst->sizes().slice(1), "replay buffer field ", key,
                 " has shape ", t.sizes(), ", expected [", size_, ", ", dst->sizes().slice(1), "]");
     dst->narrow(0, 0, size_).copy_(t);

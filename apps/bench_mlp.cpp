@@ -5,12 +5,14 @@
 
 #include <torch/torch.h>
 
+#include "apps/threads.h"
+
 #include "apps/timing.h"
 
 namespace softrl::apps {
 
 int run_mlp_bench(const MlpBenchOptions& opt, std::ostream& out) {
-  torch::set_num_threads(opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  set_compute_threads(opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   torch::manual_seed(0);
   torch::nn::Sequential net;
   int64_t in = 32;

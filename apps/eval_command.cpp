@@ -3,9 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <sstream>
 #include <ostream>
 #include <vector>
 
+#include "agents/checkpoint.h"
+#include "agents/sac.h"
+#include "apps/config.h"
 #include "envs/registry.h"
 #include "envs/render.h"
 
@@ -38,24 +46,82 @@ ReturnStats return_stats(const std::vector<double>& returns, const std::vector<i
   return s;
 }
 
-int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
-  const std::string prefix = "heuristic:";
-  if (opt.target.rfind(prefix, 0) != 0) {
-    err << "softrl eval: '" << opt.target
-        << "' is not supported yet: give heuristic:ENV_ID (checkpoint evaluation arrives with SAC training)\n";
-    return 2;
+namespace {
+namespace fs = std::filesystem;
+
+// One policy to evaluate: an env factory and a per-episode action function.
+struct Evaluated {
+  std::string label, env_id;
+  envs::EnvOptions env_options;
+  std::function<void()> begin_episode;
+  std::function<std::vector<float>(const std::vector<float>&)> act;
+  fs::path report_dir;  // where eval_report.json goes (empty: nowhere)
+};
+
+Evaluated heuristic_policy(const std::string& id) {
+  auto policy = std::shared_ptr<envs::Policy>(envs::make_heuristic(id));
+  return {"heuristic:" + id, id, {}, [policy] { policy->begin_episode(); },
+          [policy](const std::vector<float>& o) { return policy->act(o); }, {}};
+}
+
+Evaluated checkpoint_policy(const std::string& target, bool stochastic) {
+  fs::path ckpt = target;
+  fs::path report_dir;
+  if (fs::is_directory(ckpt)) {
+    report_dir = ckpt;
+    ckpt = ckpt / "checkpoints" / "latest.pt";
+  } else {
+    report_dir = ckpt.parent_path();
   }
+  agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
+  const TrainConfig cfg = parse_config(c.header.config_yaml, ckpt.string() + " (embedded config)");
+  auto env = envs::make_env(cfg.env_id, cfg.env_options);
+  const auto& as = env->spec().action_space;
+  const bool discrete = as.kind == envs::Space::Kind::discrete;
+  agents::check_compatible(c.header, ckpt.string(), cfg.env_id, env->spec().observation_space.dim(),
+                           discrete ? 1 : as.dim(), discrete ? as.n : 0, cfg.sac.net_arch);
+  auto agent = std::make_shared<agents::Sac>(cfg.sac, c.header.obs_dim, c.header.act_dim, c.header.num_actions, cfg.seed);
+  torch::serialize::InputArchive learner;
+  try {
+    c.archive.read("learner", learner);
+    agent->load(learner);
+  } catch (const c10::Error& e) {
+    throw agents::CheckpointError(ckpt.string() + ": learner state does not match its header (" +
+                                  std::string(e.what_without_backtrace()).substr(0, 160) + ")");
+  }
+  return {ckpt.string(), cfg.env_id, cfg.env_options, [] {},
+          [agent, stochastic](const std::vector<float>& o) {
+            const torch::Tensor x = torch::tensor(o).reshape({1, -1});
+            const torch::Tensor a = agent->act(x, !stochastic).to(torch::kFloat32).reshape({-1}).contiguous();
+            return std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+          },
+          report_dir};
+}
+
+std::string stats_json(const Evaluated& p, const EvalOptions& opt, const ReturnStats& s, double threshold) {
+  std::ostringstream o;
+  o << "{\"policy\": \"" << p.label << "\", \"env\": \"" << p.env_id << "\", \"episodes\": " << s.episodes
+    << ", \"seed\": " << opt.seed << ", \"deterministic\": " << (opt.stochastic ? "false" : "true")
+    << ", \"mean\": " << s.mean << ", \"std\": " << s.std << ", \"median\": " << s.median << ", \"iqm\": " << s.iqm
+    << ", \"min\": " << s.min << ", \"max\": " << s.max << ", \"success_rate\": " << s.success_rate
+    << ", \"threshold\": " << threshold << ", \"mean_length\": " << s.mean_length << "}";
+  return o.str();
+}
+}  // namespace
+
+int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
   if (!opt.record.empty() && !(opt.record.ends_with(".gif") || opt.record.ends_with(".png"))) {
     err << "softrl eval: --record " << opt.record << ": expected a .gif or .png file name\n";
     return 2;
   }
-  const std::string id = opt.target.substr(prefix.size());
+  const std::string prefix = "heuristic:";
+  Evaluated p;
   std::unique_ptr<envs::Env> env;
-  std::unique_ptr<envs::Policy> policy;
   try {
-    env = envs::make_env(id);
-    policy = envs::make_heuristic(id);
-  } catch (const envs::EnvError& e) {
+    p = opt.target.rfind(prefix, 0) == 0 ? heuristic_policy(opt.target.substr(prefix.size()))
+                                         : checkpoint_policy(opt.target, opt.stochastic);
+    env = envs::make_env(p.env_id, p.env_options);
+  } catch (const std::exception& e) {
     err << "softrl eval: " << e.what() << "\n";
     return 2;
   }
@@ -64,13 +130,13 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
   std::vector<envs::Image> frames;
   for (int ep = 0; ep < opt.episodes; ++ep) {
     std::vector<float> obs = env->reset(opt.seed + static_cast<uint64_t>(ep));
-    policy->begin_episode();
+    p.begin_episode();
     const bool record = ep == 0 && !opt.record.empty();
     if (record) frames.push_back(envs::render(*env));
     double ret = 0;
     int len = 0;
     while (true) {
-      envs::StepResult r = env->step(policy->act(obs));
+      envs::StepResult r = env->step(p.act(obs));
       ret += r.reward;
       ++len;
       obs = std::move(r.obs);
@@ -80,28 +146,36 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
     returns.push_back(ret);
     lengths.push_back(len);
   }
-  const ReturnStats s = return_stats(returns, lengths, env->spec().reward_threshold);
-  if (!opt.record.empty()) {
-    if (opt.record.ends_with(".gif")) envs::write_gif(opt.record, frames, 4);
-    else envs::write_png(opt.record, frames.back());
+  const double threshold = env->spec().reward_threshold;
+  const ReturnStats s = return_stats(returns, lengths, threshold);
+  try {
+    if (!opt.record.empty()) {
+      if (opt.record.ends_with(".gif")) envs::write_gif(opt.record, frames, 4);
+      else envs::write_png(opt.record, frames.back());
+    }
+    if (!p.report_dir.empty()) {
+      const fs::path tmp = p.report_dir / "eval_report.json.tmp";
+      std::ofstream(tmp) << stats_json(p, opt, s, threshold) << "\n";
+      fs::rename(tmp, p.report_dir / "eval_report.json");
+    }
+  } catch (const std::exception& e) {
+    err << "softrl eval: " << e.what() << "\n";
+    return 2;
   }
   if (opt.json) {
-    out << "{\"policy\": \"" << opt.target << "\", \"env\": \"" << id << "\", \"episodes\": " << s.episodes
-        << ", \"seed\": " << opt.seed << ", \"mean\": " << s.mean << ", \"std\": " << s.std << ", \"median\": "
-        << s.median << ", \"iqm\": " << s.iqm << ", \"min\": " << s.min << ", \"max\": " << s.max
-        << ", \"success_rate\": " << s.success_rate << ", \"threshold\": " << env->spec().reward_threshold
-        << ", \"mean_length\": " << s.mean_length << "}\n";
+    out << stats_json(p, opt, s, threshold) << "\n";
     return 0;
   }
   char buf[512];
   std::snprintf(buf, sizeof buf,
-                "%s on %s, %d episodes (seeds %llu..%llu)\n  return mean %.2f  std %.2f  median %.2f  IQM %.2f  "
+                "%s on %s, %d episodes (seeds %llu..%llu, %s)\n  return mean %.2f  std %.2f  median %.2f  IQM %.2f  "
                 "min %.2f  max %.2f\n  success (return >= %.0f) %.1f %%  mean length %.1f\n",
-                opt.target.c_str(), id.c_str(), s.episodes, static_cast<unsigned long long>(opt.seed),
-                static_cast<unsigned long long>(opt.seed + opt.episodes - 1), s.mean, s.std, s.median, s.iqm, s.min,
-                s.max, env->spec().reward_threshold, 100 * s.success_rate, s.mean_length);
+                p.label.c_str(), p.env_id.c_str(), s.episodes, static_cast<unsigned long long>(opt.seed),
+                static_cast<unsigned long long>(opt.seed + opt.episodes - 1), opt.stochastic ? "stochastic" : "deterministic",
+                s.mean, s.std, s.median, s.iqm, s.min, s.max, threshold, 100 * s.success_rate, s.mean_length);
   out << buf;
   if (!opt.record.empty()) out << "  recorded episode 0 to " << opt.record << "\n";
+  if (!p.report_dir.empty()) out << "  report: " << (p.report_dir / "eval_report.json").string() << "\n";
   return 0;
 }
 

@@ -1,11 +1,12 @@
 #pragma once
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace softrl::apps {
 
 struct EvalOptions {
-  std::string target;  // heuristic:ENV_ID (checkpoints and run directories arrive with SAC)
+  std::string target;  // RUN_DIR, CHECKPOINT file, or heuristic:ENV_ID
   int episodes = 10;
   uint64_t seed = 0;
   bool stochastic = false;

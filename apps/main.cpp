@@ -68,8 +68,8 @@ int main(int argc, char** argv) {
   train->add_flag("!--no-progress", tr.progress, "No live progress line");
 
   softrl::apps::EvalOptions ev;
-  CLI::App* eval = app.add_subcommand("eval", "Evaluate a policy: heuristic:ENV_ID");
-  eval->add_option("policy", ev.target, "heuristic:ENV_ID")->required();
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a policy: RUN_DIR, CHECKPOINT or heuristic:ENV_ID");
+  eval->add_option("policy", ev.target, "RUN_DIR | CHECKPOINT | heuristic:ENV_ID")->required();
   eval->add_option("--episodes", ev.episodes, "Episodes")->check(CLI::PositiveNumber);
   eval->add_option("--seed", ev.seed, "Seed of the first episode (episode k uses seed + k)");
   eval->add_flag("--stochastic", ev.stochastic, "Sample actions instead of the deterministic policy");

@@ -17,6 +17,7 @@
 #include "agents/checkpoint.h"
 #include "agents/sac.h"
 #include "apps/config.h"
+#include "apps/threads.h"
 #include "apps/eval_command.h"
 #include "envs/vector_env.h"
 
@@ -146,9 +147,18 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
     return 2;
   }
 
-  torch::set_num_threads(cfg.threads);
+  set_compute_threads(cfg.threads);
   envs::VectorEnv venv(cfg.env_id, static_cast<int>(cfg.n_envs), cfg.env_options, cfg.threads);
   const Learner shp = shapes_of(venv.spec());
+  {
+    const double bytes = static_cast<double>(cfg.sac.buffer_size) * (2 * shp.obs_dim + shp.act_dim + 2) * 4.0;
+    const double ram = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+    if (bytes > 0.8 * ram) {
+      err << "softrl train: sac.buffer_size: " << cfg.sac.buffer_size << " transitions need " << bytes / (1 << 30)
+          << " GiB, more than 80% of this machine's " << ram / (1 << 30) << " GiB\n";
+      return 2;
+    }
+  }
   agents::Sac agent(cfg.sac, shp.obs_dim, shp.act_dim, shp.num_actions, cfg.seed);
   agents::ReplayBuffer buffer(cfg.sac.buffer_size, shp.obs_dim, shp.act_dim);
   const fs::path ckpt_path = run_dir / "checkpoints" / "latest.pt";
@@ -168,23 +178,23 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
       agent.load(learner);
       c.archive.read("trainer", trainer);
       torch::Tensor t;
-      trainer.read("counters", t);
+      t = agents::read_tensor(trainer, "counters");
       step = t[0].item<int64_t>(), updates = t[1].item<int64_t>(), episodes = t[2].item<int64_t>(),
       iteration = t[3].item<int64_t>();
       envs::VectorEnvSnapshot snap;
-      trainer.read("venv_base_seed", t);
+      t = agents::read_tensor(trainer, "venv_base_seed");
       snap.base_seed = static_cast<uint64_t>(t.item<int64_t>());
-      trainer.read("venv_episode_index", t);
+      t = agents::read_tensor(trainer, "venv_episode_index");
       for (int64_t i = 0; i < t.numel(); ++i) snap.episode_index.push_back(t[i].item<int64_t>());
-      trainer.read("venv_returns", t);
+      t = agents::read_tensor(trainer, "venv_returns");
       for (int64_t i = 0; i < t.numel(); ++i) snap.returns.push_back(t[i].item<double>());
-      trainer.read("venv_lengths", t);
+      t = agents::read_tensor(trainer, "venv_lengths");
       for (int64_t i = 0; i < t.numel(); ++i) snap.lengths.push_back(static_cast<int>(t[i].item<int64_t>()));
       for (int64_t i = 0; i < cfg.n_envs; ++i) {
-        trainer.read("venv_actions_" + std::to_string(i), t);
+        t = agents::read_tensor(trainer, "venv_actions_" + std::to_string(i));
         snap.episode_actions.emplace_back(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
       }
-      trainer.read("has_replay_buffer", t);
+      t = agents::read_tensor(trainer, "has_replay_buffer");
       if (t.item<bool>()) buffer.load(trainer);
       else err << "softrl train: the checkpoint holds no replay buffer (checkpoint.save_replay_buffer: false); "
                   "the resumed run refills it\n";

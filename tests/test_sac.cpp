@@ -1,0 +1,305 @@
+// SAC end to end: update wiring, learning on LunarLanderContinuous-v3 within a CI budget, config
+// validation under mutation, checkpoints (round trip, corruption, compatibility), resume
+// equivalence and evaluation output.
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include <catch2/catch.hpp>
+
+#include "agents/checkpoint.h"
+#include "agents/sac.h"
+#include "apps/config.h"
+#include "apps/eval_command.h"
+#include "apps/train_command.h"
+#include "envs/registry.h"
+
+using namespace softrl;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path fresh_dir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("softrl_test_" + name);
+  fs::remove_all(p);
+  return p;
+}
+
+const char* kBaseConfig = R"(env:
+  id: LunarLanderContinuous-v3
+algo: sac
+seed: 3
+total_steps: 400
+n_envs: 1
+threads: 1
+eval:
+  every: 0
+  episodes: 1
+checkpoint:
+  every: 0
+  save_replay_buffer: true
+log:
+  every: 100
+sac:
+  net_arch: [32, 32]
+  learning_rate: lin_1e-3
+  batch_size: 32
+  buffer_size: 5000
+  gamma: 0.99
+  tau: 0.01
+  train_freq: 1
+  gradient_steps: 1
+  learning_starts: 100
+  ent_coef: auto
+  target_entropy: auto
+)";
+
+fs::path write_config(const fs::path& dir, const std::string& text) {
+  fs::create_directories(dir);
+  const fs::path p = dir / "config.yaml";
+  std::ofstream(p) << text;
+  return p;
+}
+
+int train(const fs::path& config, const fs::path& run_dir, std::vector<std::string> overrides = {},
+          int64_t interrupt_at = -1, std::string* output = nullptr) {
+  apps::TrainOptions o;
+  o.config_path = config.string();
+  o.run_dir = run_dir.string();
+  o.overrides = std::move(overrides);
+  o.progress = false;
+  o.interrupt_after_steps = interrupt_at;
+  std::ostringstream out, err;
+  const int rc = apps::run_train(o, out, err);
+  if (output) *output = out.str() + err.str();
+  return rc;
+}
+
+std::vector<torch::Tensor> checkpoint_parameters(const fs::path& ckpt) {
+  agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
+  const apps::TrainConfig cfg = apps::parse_config(c.header.config_yaml, "embedded");
+  agents::Sac agent(cfg.sac, c.header.obs_dim, c.header.act_dim, c.header.num_actions, 99);
+  torch::serialize::InputArchive learner;
+  c.archive.read("learner", learner);
+  agent.load(learner);
+  std::vector<torch::Tensor> p;
+  for (const auto& t : agent.all_parameters()) p.push_back(t.detach().clone());
+  return p;
+}
+
+agents::Batch random_batch(int64_t b, int64_t obs_dim, int64_t act_dim, bool terminal) {
+  torch::manual_seed(1);
+  return {torch::randn({b, obs_dim}), torch::rand({b, act_dim}) * 2 - 1, torch::randn({b}), torch::randn({b, obs_dim}),
+          torch::full({b}, terminal ? 1.0f : 0.0f)};
+}
+}  // namespace
+
+TEST_CASE("SAC update: Polyak targets and the temperature's direction", "[sac]") {
+  agents::SacConfig cfg;
+  cfg.net_arch = {16, 16};
+  cfg.tau = 0.25;
+  cfg.learning_rate.initial = 1e-2;
+  for (bool discrete : {false, true}) {
+    agents::Sac agent(cfg, 5, discrete ? 1 : 2, discrete ? 3 : 0, 0);
+    const auto before = agent.all_parameters();
+    std::vector<torch::Tensor> old;
+    for (const auto& t : before) old.push_back(t.detach().clone());
+    agents::Batch b = random_batch(16, 5, discrete ? 1 : 2, false);
+    if (discrete) b.actions = torch::randint(0, 3, {16, 1}).to(torch::kFloat32);
+    agent.update(b);
+    const auto after = agent.all_parameters();
+    // Layout: policy params, critic params, target params, log_alpha.
+    const size_t n_policy = agent.policy_parameters().size();
+    const size_t n_critic = (after.size() - n_policy - 1) / 2;
+    for (size_t i = 0; i < n_critic; ++i) {
+      const torch::Tensor critic_new = after[n_policy + i];
+      const torch::Tensor target_old = old[n_policy + n_critic + i];
+      const torch::Tensor target_new = after[n_policy + n_critic + i];
+      CHECK(torch::allclose(target_new, 0.75 * target_old + 0.25 * critic_new, 1e-6, 1e-7));
+    }
+  }
+  // The temperature rises when the policy's entropy is below the target and falls when above.
+  for (double target : {50.0, -50.0}) {
+    agents::SacConfig c = cfg;
+    c.target_entropy = target;
+    agents::Sac agent(c, 5, 2, 0, 0);
+    const double a0 = agent.alpha();
+    agent.update(random_batch(16, 5, 2, false));
+    CHECK((target > 0 ? agent.alpha() > a0 : agent.alpha() < a0));
+  }
+}
+
+TEST_CASE("SAC learns LunarLanderContinuous-v3 within a CI budget", "[sac][learning]") {
+  // Budget: 15k env steps, 14k updates of a 64x64 network (about 80 s on one core). The same
+  // 10 evaluation seeds are played by a uniformly random policy as the baseline.
+  const fs::path dir = fresh_dir("learn");
+  const fs::path cfg = write_config(dir, kBaseConfig);
+  std::string log;
+  const int rc = train(cfg, dir / "run",
+                       {"total_steps=15000", "seed=0", "sac.learning_starts=1000", "sac.net_arch=[64,64]",
+                        "sac.learning_rate=1e-3", "sac.batch_size=128", "sac.buffer_size=20000", "eval.episodes=10",
+                        "checkpoint.save_replay_buffer=false"},
+                       -1, &log);
+  INFO(log);
+  REQUIRE(rc == 0);
+  std::ifstream in(dir / "run" / "eval.csv");
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  const double trained = std::stod(last.substr(last.find(',') + 1));
+
+  auto env = envs::make_env("LunarLanderContinuous-v3");
+  std::mt19937 gen(0);
+  std::uniform_real_distribution<float> u(-1, 1);
+  double random_mean = 0;
+  for (int k = 0; k < 10; ++k) {
+    env->reset(1000000 + k);
+    while (true) {
+      const auto r = env->step(std::vector<float>{u(gen), u(gen)});
+      random_mean += r.reward / 10;
+      if (r.terminated || r.truncated) break;
+    }
+  }
+  INFO("trained " << trained << " vs random " << random_mean);
+  // Random play crashes (about -180 +- 100 per episode, so +-30 for a 10-episode mean); the
+  // margin of 75 is 2.5 of those standard errors. Our recorded run reaches about -80.
+  CHECK(trained > random_mean + 75);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("mutated configs end in a clear error or a valid config, never a crash", "[sac][config]") {
+  std::mt19937 gen(12345);
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(kBaseConfig);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  const std::vector<std::string> junk = {"-1", "0", "1e30", "abc", "[1, 2]", "{a: 1}", "", "true", "0.5", "-0.0",
+                                         "lin_", "auto_x", "nan", "\"\"", "[[]]", "1e-400", "99999999999999999999"};
+  int errors = 0, valid = 0, runs = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<std::string> l = lines;
+    const int kind = static_cast<int>(gen() % 4);
+    const size_t i = gen() % l.size();
+    if (kind == 0) {  // replace a value
+      const auto colon = l[i].find(':');
+      if (colon != std::string::npos) l[i] = l[i].substr(0, colon + 1) + " " + junk[gen() % junk.size()];
+    } else if (kind == 1) {  // delete a line
+      l.erase(l.begin() + static_cast<long>(i));
+    } else if (kind == 2) {  // unknown key at the same indentation
+      const size_t ind = l[i].find_first_not_of(' ');
+      l.insert(l.begin() + static_cast<long>(i), std::string(ind == std::string::npos ? 0 : ind, ' ') + "bogus_key: 1");
+    } else {  // break the syntax
+      l[i] += gen() % 2 ? " : :" : "\t[";
+    }
+    std::string text;
+    for (const auto& s : l) text += s + "\n";
+    try {
+      const apps::TrainConfig c = apps::parse_config(text, "mutant.yaml");
+      ++valid;
+      if (runs < 12 && c.sac.buffer_size <= 100000) {  // some valid mutants also run, briefly
+        const fs::path dir = fresh_dir("mutant");
+        const fs::path cfgp = write_config(dir, text);
+        const int rc = train(cfgp, dir / "run", {"total_steps=64", "eval.episodes=1"});
+        CHECK((rc == 0 || rc == 2));
+        fs::remove_all(dir);
+        ++runs;
+      }
+    } catch (const apps::InputError& e) {
+      ++errors;
+      INFO(e.what());
+      CHECK(std::string(e.what()).find("mutant.yaml") != std::string::npos);
+    }
+  }
+  CHECK(errors > 50);
+  CHECK(valid > 20);
+  // A few precise messages.
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.batch_size=abc"}),
+                    Catch::Contains("c.yaml: sac.batch_size: expected an integer in [1, 1048576], got \"abc\""));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.bogus=1"}),
+                    Catch::Contains("sac.bogus: unknown key; valid keys here: batch_size"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"env.id=Pong-v5"}),
+                    Catch::Contains("unknown environment id 'Pong-v5'"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.gamma=1.5"}), Catch::Contains("sac.gamma"));
+  // The resolved YAML reads back to the same config.
+  const apps::TrainConfig a = apps::parse_config(kBaseConfig, "c.yaml");
+  CHECK(apps::to_yaml(apps::parse_config(apps::to_yaml(a), "resolved")) == apps::to_yaml(a));
+}
+
+TEST_CASE("checkpoints: round trip, corruption and compatibility", "[sac][checkpoint]") {
+  const fs::path dir = fresh_dir("ckpt");
+  const fs::path cfg = write_config(dir, kBaseConfig);
+  REQUIRE(train(cfg, dir / "run", {"total_steps=300"}) == 0);
+  const fs::path ckpt = dir / "run" / "checkpoints" / "latest.pt";
+  const auto p1 = checkpoint_parameters(ckpt);
+  const auto p2 = checkpoint_parameters(ckpt);
+  REQUIRE(p1.size() == p2.size());
+  for (size_t i = 0; i < p1.size(); ++i) CHECK(torch::equal(p1[i], p2[i]));
+
+  // Truncated and bit-flipped copies are refused with the file named.
+  std::ifstream in(ckpt, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir / "trunc.pt", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  CHECK_THROWS_WITH(agents::open_checkpoint((dir / "trunc.pt").string()), Catch::Contains("trunc.pt: truncated checkpoint"));
+  std::string flipped = bytes;
+  for (size_t k = flipped.size() / 3; k < flipped.size() / 3 + 64; ++k) flipped[k] = static_cast<char>(~flipped[k]);
+  std::ofstream(dir / "flip.pt", std::ios::binary) << flipped;
+  bool refused = false;
+  try {
+    checkpoint_parameters(dir / "flip.pt");
+  } catch (const std::exception&) {
+    refused = true;
+  }
+  CHECK(refused);
+  std::ostringstream out, err;
+  CHECK(apps::run_eval({.target = (dir / "trunc.pt").string(), .episodes = 1}, out, err) == 2);
+
+  // Made for another env or architecture: refused.
+  const agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
+  CHECK_THROWS_WITH(agents::check_compatible(c.header, "x.pt", "BipedalWalker-v3", 24, 4, 0, {32, 32}),
+                    Catch::Contains("made for LunarLanderContinuous-v3, not BipedalWalker-v3"));
+  CHECK_THROWS_WITH(agents::check_compatible(c.header, "x.pt", "LunarLanderContinuous-v3", 8, 2, 0, {64, 64}),
+                    Catch::Contains("architecture [32, 32] differs from [64, 64]"));
+  // A new run into an existing run directory is refused and leaves its checkpoint intact.
+  CHECK(train(cfg, dir / "run", {"total_steps=300"}) == 2);
+  const auto p3 = checkpoint_parameters(ckpt);
+  for (size_t i = 0; i < p1.size(); ++i) CHECK(torch::equal(p1[i], p3[i]));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an interrupted then resumed run ends with the same parameters", "[sac][resume]") {
+  for (const char* env_id : {"LunarLanderContinuous-v3", "LunarLander-v3"}) {
+    const fs::path dir = fresh_dir("resume");
+    const fs::path cfg = write_config(dir, kBaseConfig);
+    const std::vector<std::string> ov = {std::string("env.id=") + env_id, "total_steps=500"};
+    REQUIRE(train(cfg, dir / "straight", ov) == 0);
+    REQUIRE(train(cfg, dir / "split", ov, 230) == 130);
+    apps::TrainOptions r;
+    r.resume_dir = (dir / "split").string();
+    r.progress = false;
+    std::ostringstream out, err;
+    REQUIRE(apps::run_train(r, out, err) == 0);
+    const auto a = checkpoint_parameters(dir / "straight" / "checkpoints" / "latest.pt");
+    const auto b = checkpoint_parameters(dir / "split" / "checkpoints" / "latest.pt");
+    REQUIRE(a.size() == b.size());
+    INFO(env_id);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("eval of a run directory prints and writes every statistic", "[sac][eval]") {
+  const fs::path dir = fresh_dir("eval");
+  const fs::path cfg = write_config(dir, kBaseConfig);
+  REQUIRE(train(cfg, dir / "run", {"total_steps=200"}) == 0);
+  std::ostringstream out, err;
+  REQUIRE(apps::run_eval({.target = (dir / "run").string(), .episodes = 3, .seed = 5, .json = true}, out, err) == 0);
+  for (const char* key : {"\"mean\"", "\"std\"", "\"median\"", "\"iqm\"", "\"min\"", "\"max\"", "\"success_rate\"",
+                          "\"mean_length\"", "\"episodes\": 3", "\"env\": \"LunarLanderContinuous-v3\""})
+    CHECK(out.str().find(key) != std::string::npos);
+  CHECK(fs::exists(dir / "run" / "eval_report.json"));
+  const apps::ReturnStats s = apps::return_stats({1, 2, 3, 4, 100, -50, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}, 5);
+  CHECK(s.median == Approx(3.5));
+  CHECK(s.iqm == Approx((2 + 3 + 4 + 7) / 4.0));
+  CHECK(s.success_rate == Approx(3.0 / 8));
+  fs::remove_all(dir);
+}
