@@ -10,6 +10,7 @@
 
 #include "apps/bench_envs.h"
 #include "apps/bench_mlp.h"
+#include "apps/bench_sac.h"
 #include "apps/validate_envs.h"
 #include "apps/bench_softmax.h"
 #include "apps/eval_command.h"
@@ -52,6 +53,11 @@ int main(int argc, char** argv) {
   bench_envs->add_flag("--json", envb.json, "Print JSON");
   bench_envs->add_option("--seconds", envb.seconds, "Seconds per measurement")->check(CLI::PositiveNumber);
 
+  softrl::apps::SacBenchOptions sacb;
+  CLI::App* bench_sac = bench->add_subcommand("sac", "SAC updates/s at [400, 300], batch 256, one thread");
+  bench_sac->add_flag("--json", sacb.json, "Print JSON");
+  bench_sac->add_option("--seconds", sacb.seconds, "Measurement time")->check(CLI::PositiveNumber);
+
   softrl::apps::ValidateOptions val;
   CLI::App* validate = app.add_subcommand("validate-envs", "Heuristic scores of every task against the spec's targets");
   validate->add_option("--episodes", val.episodes, "Episodes per task")->check(CLI::PositiveNumber);
@@ -84,6 +90,7 @@ int main(int argc, char** argv) {
   }
   if (bench_sm->parsed()) return softrl::apps::run_softmax_bench(sm, std::cout);
   if (bench_mlp->parsed()) return softrl::apps::run_mlp_bench(mlp, std::cout);
+  if (bench_sac->parsed()) return softrl::apps::run_sac_bench(sacb, std::cout);
   if (bench_envs->parsed()) return softrl::apps::run_env_bench(envb, std::cout);
   if (train->parsed()) {
     softrl::apps::install_interrupt_handlers();

@@ -299,18 +299,18 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
     if (step / cfg.log_every != prev_step / cfg.log_every || step >= cfg.total_steps) {
       metrics_csv << step << "," << w << "," << episodes << "," << recent.mean_return() << "," << recent.mean_length()
                   << "," << m.critic_loss << "," << m.actor_loss << "," << m.alpha_loss << "," << m.alpha << ","
-                  << m.entropy << "," << m.q1 << "," << m.q2 << "," << m.target_q << "," << sps << "," << ups << "\n";
+                  << m.entropy << "," << m.q1 << "," << m.q2 << "," << m.target_q << "," << sps << "," << ups << std::endl;
       metrics_jsonl << std::setprecision(10) << "{\"step\": " << step << ", \"wall_time\": " << w
                     << ", \"episodes\": " << episodes << ", \"ep_return_mean\": " << (std::isnan(recent.mean_return()) ? 0.0 : recent.mean_return())
                     << ", \"critic_loss\": " << m.critic_loss << ", \"actor_loss\": " << m.actor_loss
                     << ", \"alpha\": " << m.alpha << ", \"entropy\": " << m.entropy << ", \"q1_mean\": " << m.q1
-                    << ", \"steps_per_s\": " << sps << ", \"updates_per_s\": " << ups << "}\n";
+                    << ", \"steps_per_s\": " << sps << ", \"updates_per_s\": " << ups << "}" << std::endl;
     }
     if (cfg.eval_every > 0 && step / cfg.eval_every != prev_step / cfg.eval_every && step < cfg.total_steps) do_eval();
     if (cfg.checkpoint_every > 0 && step / cfg.checkpoint_every != prev_step / cfg.checkpoint_every &&
         step < cfg.total_steps)
       save_checkpoint();
-    if (opt.progress && (w - last_progress >= 1.0 || step >= cfg.total_steps)) {
+    if (opt.progress && (w - last_progress >= (tty ? 1.0 : 10.0) || step >= cfg.total_steps)) {
       last_progress = w;
       char buf[256];
       std::snprintf(buf, sizeof buf, "step %lld/%lld (%.0f%%) | %.0f steps/s, %.0f updates/s | return %.1f (last %zu) | eval %s | ETA %s",

@@ -1,0 +1,52 @@
+#include "apps/bench_sac.h"
+
+#include <ostream>
+
+#include "agents/sac.h"
+#include "apps/threads.h"
+#include "apps/timing.h"
+
+namespace softrl::apps {
+namespace {
+// Multiply-add FLOPs of one forward pass of an MLP at batch b.
+double mlp_flops(double b, const std::vector<int64_t>& dims) {
+  double f = 0;
+  for (size_t i = 0; i + 1 < dims.size(); ++i) f += 2.0 * b * static_cast<double>(dims[i] * dims[i + 1]);
+  return f;
+}
+}  // namespace
+
+int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
+  set_compute_threads(1);
+  const int64_t obs = 8, act = 2, batch = 256;
+  agents::SacConfig cfg;
+  cfg.net_arch = {400, 300};
+  cfg.batch_size = batch;
+  agents::Sac agent(cfg, obs, act, 0, 0);
+  torch::manual_seed(0);
+  const agents::Batch b{torch::randn({batch, obs}), torch::rand({batch, act}) * 2 - 1, torch::randn({batch}),
+                        torch::randn({batch, obs}), torch::zeros({batch})};
+  const double s = median_seconds_per_call([&] { agent.update(b); }, {opt.seconds / 5, 5});
+  // Forward passes: actor at s and s', critic ensemble at (s, a), (s, a~) and target at (s', a').
+  // Backward (about twice a forward): critic loss through the critics, actor loss through the
+  // critics and the actor.
+  const double fa = mlp_flops(batch, {obs, 400, 300, 2 * act});
+  const double fc = 2 * mlp_flops(batch, {obs + act, 400, 300, 1});
+  const double flops = 2 * fa + 3 * fc + 2 * 2 * fc + 2 * fa;
+  const torch::Tensor x = torch::randn({batch, 400}), w = torch::randn({400, 300});
+  torch::Tensor y = torch::empty({batch, 300});
+  const double sg = median_seconds_per_call([&] { torch::mm_out(y, x, w); }, {opt.seconds / 5, 5});
+  const double sgemm_rate = 2.0 * batch * 400 * 300 / sg;
+  const double rate = flops / s;
+  if (opt.json) {
+    out << "{\"updates_per_s\": " << 1.0 / s << ", \"update_gflops\": " << rate / 1e9 << ", \"sgemm_gflops\": "
+        << sgemm_rate / 1e9 << ", \"fraction_of_sgemm\": " << rate / sgemm_rate << "}\n";
+    return 0;
+  }
+  out << "softrl bench sac: net [400, 300], batch 256, 1 thread (LunarLanderContinuous shapes)\n"
+      << "  " << 1.0 / s << " updates/s; " << rate / 1e9 << " GFLOP/s of matmul work per update = "
+      << 100 * rate / sgemm_rate << " % of a plain sgemm [256x400]x[400x300] at " << sgemm_rate / 1e9 << " GFLOP/s\n";
+  return 0;
+}
+
+}  // namespace softrl::apps

@@ -1,0 +1,15 @@
+#pragma once
+#include <iosfwd>
+
+namespace softrl::apps {
+
+struct SacBenchOptions {
+  bool json = false;
+  double seconds = 3.0;
+};
+// `softrl bench sac`: SAC gradient updates/s at net [400, 300], batch 256, one thread
+// (LunarLanderContinuous shapes), and the update's matmul FLOP rate as a fraction of a plain
+// sgemm's measured in the same run.
+int run_sac_bench(const SacBenchOptions& opt, std::ostream& out);
+
+}  // namespace softrl::apps
