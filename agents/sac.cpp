@@ -7,7 +7,6 @@
 
 namespace softrl::agents {
 namespace {
-double mean_of(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).mean().item<double>(); }
 }  // namespace
 
 Sac::Sac(const SacConfig& cfg, int64_t obs_dim, int64_t act_dim, int64_t num_actions, uint64_t seed)
@@ -54,79 +53,63 @@ torch::Tensor Sac::act(const torch::Tensor& obs, bool deterministic) {
   return deterministic ? gaussian_->deterministic(obs) : gaussian_->sample(obs, gen_).action;
 }
 
+namespace {
+void minimize(torch::optim::Optimizer& opt, const torch::Tensor& loss) {
+  opt.zero_grad();
+  loss.backward();
+  opt.step();
+}
+}  // namespace
+
+torch::Tensor Sac::critic_target(const Batch& b, double alpha) {
+  torch::NoGradGuard ng;
+  if (discrete())
+    return sac::discrete_critic_target(b.rewards, b.terminated, critic_target_->forward(b.next_obs),
+                                       categorical_->logits(b.next_obs), alpha, cfg_.gamma);
+  const PolicySample next = gaussian_->sample(b.next_obs, gen_);
+  const torch::Tensor nq = critic_target_->forward(torch::cat({b.next_obs, next.action}, -1)).squeeze(-1);
+  return sac::continuous_critic_target(b.rewards, b.terminated, nq, next.log_prob, alpha, cfg_.gamma);
+}
+
+torch::Tensor Sac::critic_at(const torch::Tensor& obs, const torch::Tensor& actions) {
+  if (!discrete()) return critic_->forward(torch::cat({obs, actions}, -1)).squeeze(-1);
+  const torch::Tensor idx = actions.to(torch::kLong).reshape({1, -1, 1}).expand({2, -1, 1});
+  return critic_->forward(obs).gather(-1, idx).squeeze(-1);
+}
+
 SacMetrics Sac::update(const Batch& b) {
   SacMetrics m;
   const double alpha = this->alpha();  // this update uses the temperature before its own step
-  if (discrete()) {
-    const torch::Tensor logits = categorical_->logits(b.obs);
-    if (cfg_.auto_ent_coef) {
-      sac::TemperatureLossInfo ti;
-      const torch::Tensor la = sac::discrete_temperature_loss(log_alpha_, logits, target_entropy_, &ti);
-      alpha_opt_->zero_grad();
-      la.backward();
-      alpha_opt_->step();
-      m.alpha_loss = la.item<double>();
-    }
-    torch::Tensor y;
-    {
-      torch::NoGradGuard ng;
-      y = sac::discrete_critic_target(b.rewards, b.terminated, critic_target_->forward(b.next_obs),
-                                      categorical_->logits(b.next_obs), alpha, cfg_.gamma);
-    }
-    const torch::Tensor idx = b.actions.to(torch::kLong).reshape({1, -1, 1}).expand({2, -1, 1});
-    const torch::Tensor q = critic_->forward(b.obs).gather(-1, idx).squeeze(-1);
-    sac::CriticLossInfo ci;
-    const torch::Tensor lq = sac::critic_loss(q, y, &ci);
-    critic_opt_->zero_grad();
-    lq.backward();
-    critic_opt_->step();
-    sac::ActorLossInfo ai;
-    const torch::Tensor lp = sac::discrete_actor_loss(logits, critic_->forward(b.obs).detach(), alpha, &ai);
-    actor_opt_->zero_grad();
-    lp.backward();
-    actor_opt_->step();
-    m.critic_loss = lq.item<double>();
-    m.actor_loss = lp.item<double>();
-    m.entropy = ai.entropy;
-    m.q1 = ci.q1_mean;
-    m.q2 = ci.q2_mean;
-    m.target_q = ci.target_mean;
-  } else {
-    const PolicySample pi = gaussian_->sample(b.obs, gen_);
-    if (cfg_.auto_ent_coef) {
-      const torch::Tensor la = sac::continuous_temperature_loss(log_alpha_, pi.log_prob, target_entropy_);
-      alpha_opt_->zero_grad();
-      la.backward();
-      alpha_opt_->step();
-      m.alpha_loss = la.item<double>();
-    }
-    torch::Tensor y;
-    {
-      torch::NoGradGuard ng;
-      const PolicySample next = gaussian_->sample(b.next_obs, gen_);
-      const torch::Tensor nq = critic_target_->forward(torch::cat({b.next_obs, next.action}, -1)).squeeze(-1);
-      y = sac::continuous_critic_target(b.rewards, b.terminated, nq, next.log_prob, alpha, cfg_.gamma);
-    }
-    const torch::Tensor q = critic_->forward(torch::cat({b.obs, b.actions}, -1)).squeeze(-1);
-    sac::CriticLossInfo ci;
-    const torch::Tensor lq = sac::critic_loss(q, y, &ci);
-    critic_opt_->zero_grad();
-    lq.backward();
-    critic_opt_->step();
-    const torch::Tensor q_pi = critic_->forward(torch::cat({b.obs, pi.action}, -1)).squeeze(-1);
-    sac::ActorLossInfo ai;
-    const torch::Tensor lp = sac::continuous_actor_loss(pi.log_prob, q_pi, alpha, &ai);
-    actor_opt_->zero_grad();
-    lp.backward();
-    actor_opt_->step();
-    m.critic_loss = lq.item<double>();
-    m.actor_loss = lp.item<double>();
-    m.entropy = ai.entropy;
-    m.q1 = ci.q1_mean;
-    m.q2 = ci.q2_mean;
-    m.target_q = ci.target_mean;
+  // The policy at s: logits (discrete) or a reparameterized sample (continuous).
+  torch::Tensor logits;
+  PolicySample pi;
+  if (discrete()) logits = categorical_->logits(b.obs);
+  else pi = gaussian_->sample(b.obs, gen_);
+
+  if (cfg_.auto_ent_coef) {
+    const torch::Tensor la = discrete() ? sac::discrete_temperature_loss(log_alpha_, logits, target_entropy_)
+                                        : sac::continuous_temperature_loss(log_alpha_, pi.log_prob, target_entropy_);
+    minimize(*alpha_opt_, la);
+    m.alpha_loss = la.item<double>();
   }
+
+  sac::CriticLossInfo ci;
+  const torch::Tensor lq = sac::critic_loss(critic_at(b.obs, b.actions), critic_target(b, alpha), &ci);
+  minimize(*critic_opt_, lq);
+
+  sac::ActorLossInfo ai;
+  const torch::Tensor lp =
+      discrete() ? sac::discrete_actor_loss(logits, critic_->forward(b.obs).detach(), alpha, &ai)
+                 : sac::continuous_actor_loss(pi.log_prob, critic_at(b.obs, pi.action), alpha, &ai);
+  minimize(*actor_opt_, lp);
+
   polyak_update(*critic_target_, *critic_, cfg_.tau);
+  m.critic_loss = lq.item<double>();
+  m.actor_loss = lp.item<double>();
+  m.entropy = ai.entropy;
+  m.q1 = ci.q1_mean;
+  m.q2 = ci.q2_mean;
+  m.target_q = ci.target_mean;
   m.alpha = this->alpha();
   return m;
 }

@@ -60,6 +60,9 @@ class Sac {
   std::vector<torch::Tensor> all_parameters() const;
 
  private:
+  torch::Tensor critic_target(const Batch& b, double alpha);  // y, under no_grad
+  torch::Tensor critic_at(const torch::Tensor& obs, const torch::Tensor& actions);  // [2, B]
+
   SacConfig cfg_;
   int64_t obs_dim_, act_dim_, num_actions_;
   double target_entropy_;

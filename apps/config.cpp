@@ -82,7 +82,6 @@ class Reader {
   std::string source_;
 };
 
-YAML::Node child(const YAML::Node& n, const std::string& key) { return n.IsMap() ? n[key] : YAML::Node(); }
 
 void apply_override(YAML::Node root, const std::string& source, const std::string& ov) {
   const auto eq = ov.find('=');

@@ -8,11 +8,11 @@
 
 #include <CLI/CLI.hpp>
 
-#include "apps/bench_envs.h"
-#include "apps/bench_mlp.h"
-#include "apps/bench_sac.h"
+#include "bench/bench_envs.h"
+#include "bench/bench_mlp.h"
+#include "bench/bench_sac.h"
 #include "apps/validate_envs.h"
-#include "apps/bench_softmax.h"
+#include "bench/bench_softmax.h"
 #include "apps/eval_command.h"
 #include "apps/train_command.h"
 

@@ -32,23 +32,6 @@ b2Vec2 v(double x, double y) { return b2Vec2(static_cast<float>(x), static_cast<
 enum TerrainState { kGrass = 0, kStump = 1, kStairs = 2, kPit = 3, kStates = 4 };
 }  // namespace
 
-class BipedalWalker::Contacts final : public b2ContactListener {
- public:
-  explicit Contacts(BipedalWalker& env) : env_(env) {}
-  void BeginContact(b2Contact* c) override { update(c, true); }
-  void EndContact(b2Contact* c) override { update(c, false); }
-
- private:
-  void update(b2Contact* c, bool begin) {
-    const b2Body* a = c->GetFixtureA()->GetBody();
-    const b2Body* b = c->GetFixtureB()->GetBody();
-    if (begin && (a == env_.hull_ || b == env_.hull_)) env_.game_over_ = true;
-    for (int i : {1, 3})  // only the lower legs report ground contact
-      if (a == env_.legs_[i] || b == env_.legs_[i]) env_.leg_contact_[i] = begin;
-  }
-  BipedalWalker& env_;
-};
-
 // Closest ground hit: non-ground fixtures are filtered (-1), others clip the ray (fraction).
 class BipedalWalker::Lidar final : public b2RayCastCallback {
  public:
@@ -63,7 +46,7 @@ class BipedalWalker::Lidar final : public b2RayCastCallback {
 };
 
 BipedalWalker::BipedalWalker(bool hardcore)
-    : Env(make_spec(hardcore)), hardcore_(hardcore), contacts_(std::make_unique<Contacts>(*this)) {}
+    : Env(make_spec(hardcore)), hardcore_(hardcore), contacts_(std::make_unique<b2::GroundContacts>()) {}
 
 BipedalWalker::~BipedalWalker() = default;
 
@@ -164,9 +147,7 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
   world_.reset();
   world_ = std::make_unique<b2World>(b2Vec2(0.0f, -10.0f));
   world_->SetContactListener(contacts_.get());
-  game_over_ = false;
   has_prev_shaping_ = false;
-  leg_contact_ = {false, false, false, false};
   generate_terrain();
   generate_clouds();
 
@@ -209,6 +190,7 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
     legs_[2 * k] = upper;
     legs_[2 * k + 1] = lower;
   }
+  contacts_->track(hull_, {legs_[1], legs_[3]});  // only the lower legs report ground contact
   return advance({0, 0, 0, 0}).obs;
 }
 
@@ -247,12 +229,12 @@ StepResult BipedalWalker::advance(const std::array<double, 4>& a) {
       joint_speed(0) / kSpeedHip,
       joint_angle(1) + 1.0,
       joint_speed(1) / kSpeedKnee,
-      leg_contact_[1] ? 1.0 : 0.0,
+      contacts_->leg(0) ? 1.0 : 0.0,
       joint_angle(2),
       joint_speed(2) / kSpeedHip,
       joint_angle(3) + 1.0,
       joint_speed(3) / kSpeedKnee,
-      leg_contact_[3] ? 1.0 : 0.0,
+      contacts_->leg(1) ? 1.0 : 0.0,
   };
   s.insert(s.end(), lidar.begin(), lidar.end());
   StepResult r;
@@ -262,7 +244,7 @@ StepResult BipedalWalker::advance(const std::array<double, 4>& a) {
   prev_shaping_ = shaping;
   has_prev_shaping_ = true;
   for (double ak : a) r.reward -= 0.00035 * kMotorsTorque * std::clamp(std::abs(ak), 0.0, 1.0);
-  if (game_over_ || pos.x < 0) {
+  if (contacts_->game_over() || pos.x < 0) {
     r.reward = -100;
     r.terminated = true;
   }

@@ -10,6 +10,10 @@ class b2World;
 class b2Body;
 class b2RevoluteJoint;
 
+namespace softrl::envs::b2 {
+class GroundContacts;
+}
+
 namespace softrl::envs {
 
 namespace walker {
@@ -50,7 +54,6 @@ class BipedalWalker final : public Env {
   StepResult step_task(std::span<const float> action) override;
 
  private:
-  class Contacts;
   class Lidar;
   void generate_terrain();
   void generate_clouds();
@@ -59,13 +62,11 @@ class BipedalWalker final : public Env {
 
   bool hardcore_;
   Rng rng_;
-  std::unique_ptr<Contacts> contacts_;
+  std::unique_ptr<b2::GroundContacts> contacts_;
   std::unique_ptr<b2World> world_;
   b2Body* hull_ = nullptr;
   std::array<b2Body*, 4> legs_{};
   std::array<b2RevoluteJoint*, 4> joints_{};
-  std::array<bool, 4> leg_contact_{};
-  bool game_over_ = false;
   bool has_prev_shaping_ = false;
   double prev_shaping_ = 0.0;
   std::vector<double> terrain_x_, terrain_y_;

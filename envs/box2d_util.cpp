@@ -56,6 +56,21 @@ b2RevoluteJoint* make_revolute(b2World& world, b2Body* a, b2Body* b, const Revol
   return static_cast<b2RevoluteJoint*>(world.CreateJoint(&jd));
 }
 
+void GroundContacts::track(const b2Body* terminal, std::vector<const b2Body*> legs) {
+  terminal_ = terminal;
+  legs_ = std::move(legs);
+  flags_.assign(legs_.size(), false);
+  game_over_ = false;
+}
+
+void GroundContacts::update(b2Contact* c, bool begin) {
+  const b2Body* a = c->GetFixtureA()->GetBody();
+  const b2Body* b = c->GetFixtureB()->GetBody();
+  if (begin && (a == terminal_ || b == terminal_)) game_over_ = true;
+  for (size_t i = 0; i < legs_.size(); ++i)
+    if (a == legs_[i] || b == legs_[i]) flags_[i] = begin;
+}
+
 void set_motor(b2RevoluteJoint* joint, float speed, float max_torque) {
   joint->SetMotorSpeed(speed);
   joint->SetMaxMotorTorque(max_torque);

@@ -32,6 +32,25 @@ struct RevoluteParams {
 // referenceAngle = bodyB.angle - bodyA.angle, as pybox2d's revoluteJointDef sets silently.
 b2RevoluteJoint* make_revolute(b2World& world, b2Body* a, b2Body* b, const RevoluteParams& p);
 
+// Gymnasium's contact listener for both tasks: a contact that begins on the `terminal` body ends
+// the episode; each tracked leg has a single flag that any BeginContact sets and any EndContact
+// clears (not a counter: a leg touching two edges and leaving one reads false - kept as is).
+class GroundContacts final : public b2ContactListener {
+ public:
+  void track(const b2Body* terminal, std::vector<const b2Body*> legs);
+  bool game_over() const { return game_over_; }
+  bool leg(size_t i) const { return flags_[i]; }
+  void BeginContact(b2Contact* c) override { update(c, true); }
+  void EndContact(b2Contact* c) override { update(c, false); }
+
+ private:
+  void update(b2Contact* c, bool begin);
+  const b2Body* terminal_ = nullptr;
+  std::vector<const b2Body*> legs_;
+  std::vector<bool> flags_;
+  bool game_over_ = false;
+};
+
 // pybox2d's setters always wake both bodies; 2.4.1's only when the value changes.
 void set_motor(b2RevoluteJoint* joint, float speed, float max_torque);
 

@@ -24,27 +24,8 @@ EnvSpec make_spec(bool continuous) {
 }
 }  // namespace
 
-// Leg contact is one boolean per leg, set by any BeginContact and cleared by any EndContact
-// (Gymnasium's listener, kept as is); a contact involving the lander body ends the episode.
-class LunarLander::Contacts final : public b2ContactListener {
- public:
-  explicit Contacts(LunarLander& env) : env_(env) {}
-  void BeginContact(b2Contact* c) override { update(c, true); }
-  void EndContact(b2Contact* c) override { update(c, false); }
-
- private:
-  void update(b2Contact* c, bool begin) {
-    const b2Body* a = c->GetFixtureA()->GetBody();
-    const b2Body* b = c->GetFixtureB()->GetBody();
-    if (begin && (a == env_.lander_ || b == env_.lander_)) env_.game_over_ = true;
-    for (int i = 0; i < 2; ++i)
-      if (a == env_.legs_[i] || b == env_.legs_[i]) env_.leg_contact_[i] = begin;
-  }
-  LunarLander& env_;
-};
-
 LunarLander::LunarLander(const LunarLanderOptions& opt)
-    : Env(make_spec(opt.continuous)), opt_(opt), contacts_(std::make_unique<Contacts>(*this)) {
+    : Env(make_spec(opt.continuous)), opt_(opt), contacts_(std::make_unique<b2::GroundContacts>()) {
   if (!(opt.gravity > -12.0 && opt.gravity < 0.0))
     throw EnvError(spec().id + ": gravity must be in (-12, 0), got " + std::to_string(opt.gravity));
   if (opt.wind_power < 0 || opt.turbulence_power < 0)
@@ -53,14 +34,14 @@ LunarLander::LunarLander(const LunarLanderOptions& opt)
 
 LunarLander::~LunarLander() = default;
 
+bool LunarLander::leg_contact(int i) const { return contacts_->leg(static_cast<size_t>(i)); }
+
 std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
   if (seed) rng_.seed(*seed);
   world_.reset();  // a fresh world per reset (v3 determinism fix); the listener goes with it
   world_ = std::make_unique<b2World>(b2Vec2(0.0f, static_cast<float>(opt_.gravity)));
   world_->SetContactListener(contacts_.get());
-  game_over_ = false;
   has_prev_shaping_ = false;
-  leg_contact_ = {false, false};
 
   // Terrain: 12 heights drawn, 5 overwritten by the pad, smoothed with 0.33 and height[-1].
   std::array<double, kChunks + 1> height{};
@@ -109,6 +90,7 @@ std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
     jp.upper = k == 0 ? 0.9f : -0.9f + 0.5f;
     joints_[k] = b2::make_revolute(*world_, lander_, legs_[k], jp);
   }
+  contacts_->track(lander_, {legs_[0], legs_[1]});
   return advance(0.0, 0.0, 0).obs;  // the reset step: a no-op physics step
 }
 
@@ -122,7 +104,7 @@ StepResult LunarLander::step_task(std::span<const float> action) {
 
 StepResult LunarLander::advance(double a0, double a1, int discrete_action) {
   const bool continuous = discrete_action < 0;
-  if (opt_.enable_wind && !(leg_contact_[0] || leg_contact_[1])) {
+  if (opt_.enable_wind && !(contacts_->leg(0) || contacts_->leg(1))) {
     const double w = static_cast<double>(wind_idx_), t = static_cast<double>(torque_idx_);
     const double wind_mag = std::tanh(std::sin(0.02 * w) + std::sin(M_PI * 0.01 * w)) * opt_.wind_power;
     ++wind_idx_;
@@ -174,8 +156,8 @@ StepResult LunarLander::advance(double a0, double a1, int discrete_action) {
       vel.y * (kH / 2) / kFps,
       static_cast<double>(lander_->GetAngle()),
       20.0 * lander_->GetAngularVelocity() / kFps,
-      leg_contact_[0] ? 1.0 : 0.0,
-      leg_contact_[1] ? 1.0 : 0.0,
+      contacts_->leg(0) ? 1.0 : 0.0,
+      contacts_->leg(1) ? 1.0 : 0.0,
   };
   StepResult r;
   r.obs.assign(s.begin(), s.end());
@@ -186,7 +168,7 @@ StepResult LunarLander::advance(double a0, double a1, int discrete_action) {
   has_prev_shaping_ = true;
   r.reward -= m_power * 0.30;
   r.reward -= s_power * 0.03;
-  if (game_over_ || std::abs(s[0]) >= 1.0) {
+  if (contacts_->game_over() || std::abs(s[0]) >= 1.0) {
     r.terminated = true;
     r.reward = -100;
   }

@@ -10,6 +10,10 @@ class b2World;
 class b2Body;
 class b2RevoluteJoint;
 
+namespace softrl::envs::b2 {
+class GroundContacts;
+}
+
 namespace softrl::envs {
 
 struct LunarLanderOptions {
@@ -41,7 +45,7 @@ class LunarLander final : public Env {
   const b2Body* lander() const { return lander_; }
   const b2Body* leg(int i) const { return legs_[i]; }
   const b2RevoluteJoint* leg_joint(int i) const { return joints_[i]; }
-  bool leg_contact(int i) const { return leg_contact_[i]; }
+  bool leg_contact(int i) const;
   const std::array<double, lunar::kChunks>& terrain_x() const { return chunk_x_; }
   const std::array<double, lunar::kChunks>& terrain_y() const { return smooth_y_; }
   double helipad_y() const { return helipad_y_; }
@@ -53,19 +57,16 @@ class LunarLander final : public Env {
   StepResult step_task(std::span<const float> action) override;
 
  private:
-  class Contacts;
   StepResult advance(double main_throttle, double lateral, int discrete_action);
 
   LunarLanderOptions opt_;
   Rng rng_;
-  std::unique_ptr<Contacts> contacts_;
+  std::unique_ptr<b2::GroundContacts> contacts_;
   std::unique_ptr<b2World> world_;
   b2Body* moon_ = nullptr;
   b2Body* lander_ = nullptr;
   std::array<b2Body*, 2> legs_{};
   std::array<b2RevoluteJoint*, 2> joints_{};
-  std::array<bool, 2> leg_contact_{};
-  bool game_over_ = false;
   bool has_prev_shaping_ = false;
   double prev_shaping_ = 0.0;
   int64_t wind_idx_ = 0, torque_idx_ = 0;

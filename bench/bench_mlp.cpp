@@ -1,4 +1,4 @@
-#include "apps/bench_mlp.h"
+#include "bench/bench_mlp.h"
 
 #include <ostream>
 #include <thread>
@@ -7,7 +7,7 @@
 
 #include "apps/threads.h"
 
-#include "apps/timing.h"
+#include "bench/timing.h"
 
 namespace softrl::apps {
 

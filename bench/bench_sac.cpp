@@ -1,10 +1,10 @@
-#include "apps/bench_sac.h"
+#include "bench/bench_sac.h"
 
 #include <ostream>
 
 #include "agents/sac.h"
 #include "apps/threads.h"
-#include "apps/timing.h"
+#include "bench/timing.h"
 
 namespace softrl::apps {
 namespace {

@@ -1,4 +1,4 @@
-#include "apps/bench_softmax.h"
+#include "bench/bench_softmax.h"
 
 #include <cstdio>
 #include <functional>
@@ -11,7 +11,7 @@
 
 #include "apps/threads.h"
 
-#include "apps/timing.h"
+#include "bench/timing.h"
 #include "objectives/kernels/row_kernels.h"
 #include "objectives/softmax.h"
 

@@ -1,4 +1,4 @@
-#include "apps/bench_envs.h"
+#include "bench/bench_envs.h"
 
 #include <chrono>
 #include <cstdio>
