@@ -1,0 +1,105 @@
+// The `softrl` binary as a user runs it: exit codes, messages, and SIGINT during training.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "agents/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(SOFTRL_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("softrl_cli_" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+const char* kConfig = R"(env: {id: LunarLanderContinuous-v3}
+total_steps: 1000000
+eval: {every: 0, episodes: 1}
+checkpoint: {every: 0}
+log: {every: 50}
+sac: {net_arch: [16, 16], batch_size: 16, buffer_size: 10000, learning_starts: 50}
+)";
+}  // namespace
+
+TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]") {
+  const fs::path dir = fresh_dir("bad");
+  std::ofstream(dir / "bad.yaml") << "env: {id: LunarLander-v3}\nsac: {batch_size: -3}\n";
+  Result r = run("train " + (dir / "bad.yaml").string());
+  CHECK(r.code == 2);
+  CHECK(r.output.find("bad.yaml: sac.batch_size: expected an integer in [1, 1048576], got \"-3\"") != std::string::npos);
+  r = run("train " + (dir / "missing.yaml").string());
+  CHECK(r.code == 2);
+  CHECK(r.output.find("missing.yaml: cannot read the config file") != std::string::npos);
+  r = run("frobnicate");
+  CHECK(r.code == 2);
+  r = run("eval heuristic:Nope-v0");
+  CHECK(r.code == 2);
+  CHECK(r.output.find("valid ids") != std::string::npos);
+  r = run("eval heuristic:LunarLander-v3 --episodes 2 --json");
+  CHECK(r.code == 0);
+  CHECK(r.output.find("\"iqm\"") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("SIGINT during training saves a checkpoint that resumes", "[cli]") {
+  const fs::path dir = fresh_dir("sigint");
+  std::ofstream(dir / "c.yaml") << kConfig;
+  const fs::path run_dir = dir / "run";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const std::string cfg = (dir / "c.yaml").string(), rd = run_dir.string();
+    freopen("/dev/null", "w", stdout);
+    execl(SOFTRL_BIN, SOFTRL_BIN, "train", cfg.c_str(), "--run-dir", rd.c_str(), "--no-progress", nullptr);
+    _exit(127);
+  }
+  // Wait until training has logged a few hundred steps, then interrupt.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream m(run_dir / "metrics.csv");
+    int lines = 0;
+    for (std::string l; std::getline(m, l);) ++lines;
+    if (lines >= 6) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  const fs::path ckpt = run_dir / "checkpoints" / "latest.pt";
+  REQUIRE(fs::exists(ckpt));
+  const auto c = softrl::agents::open_checkpoint(ckpt.string());
+  CHECK(c.header.env_steps >= 250);
+  CHECK(c.header.env_steps < 1000000);
+  const Result e = run("eval " + run_dir.string() + " --episodes 1");
+  CHECK(e.code == 0);
+  fs::remove_all(dir);
+}
