@@ -47,6 +47,7 @@ class BipedalWalker final : public Env {
   const std::vector<TerrainPolygon>& obstacles() const { return obstacles_; }
   const std::array<std::array<double, 2>, walker::kLidarRays>& lidar_hits() const { return lidar_p2_; }
   const Rng& rng() const { return rng_; }
+  Rng& rng() { return rng_; }  // tests script draws before reset()
   bool hardcore() const { return hardcore_; }
 
  protected:

@@ -3,6 +3,7 @@
 // NumPy's PCG64; bit-exact terrains would need PCG64 + SeedSequence, see spec envs.md §8, and
 // are not reproduced - scores are statistically equivalent instead).
 #include <cstdint>
+#include <deque>
 #include <random>
 
 namespace softrl::envs {
@@ -17,8 +18,15 @@ class Rng {
   // U[0, 1) with 53 random bits.
   double random() {
     ++draws_;
+    if (!script_.empty()) {
+      const double v = script_.front();
+      script_.pop_front();
+      return v;
+    }
     return static_cast<double>(gen_() >> 11) * 0x1.0p-53;
   }
+  // Tests: the next random() values, in order, before the generator resumes.
+  void script(std::deque<double> values) { script_ = std::move(values); }
   double uniform(double lo, double hi) { return lo + (hi - lo) * random(); }
   // Integer in [lo, hi) like NumPy's Generator.integers: a range of one value draws nothing.
   int64_t integers(int64_t lo, int64_t hi) {
@@ -31,6 +39,7 @@ class Rng {
 
  private:
   std::mt19937_64 gen_;
+  std::deque<double> script_;
   uint64_t draws_ = 0;
 };
 

@@ -245,3 +245,48 @@ TEST_CASE("bad input is rejected with clear messages; continuous actions are cli
   b->reset(5);
   for (int t = 0; t < 50; ++t) CHECK(a->step(std::vector<float>{5.0f, -3.0f}).obs == b->step(std::vector<float>{1.0f, -1.0f}).obs);
 }
+
+TEST_CASE("walker terrain state machine on hand-built draw sequences", "[envs][walker]") {
+  const double ts = 14.0 / 30, h0 = 400.0 / 30 / 4;
+  SECTION("hardcore: the start pad ends, a stump of size 2 follows") {
+    BipedalWalker env(true);
+    env.reset(0);
+    // After column 19 the pad counter runs out: counter = integers(5, 10) -> 5 (r = 0),
+    // state = integers(1, 4) -> STUMP (r = 0.1); column 20: size = integers(1, 3) -> 2 (r = 0.7).
+    env.rng().script({0.0, 0.1, 0.7});
+    env.reset();
+    REQUIRE_FALSE(env.obstacles().empty());
+    const auto& p = env.obstacles()[0].v;
+    CHECK(p[0][0] == Approx(20 * ts));
+    CHECK(p[0][1] == Approx(h0));
+    CHECK(p[1][0] == Approx(22 * ts));
+    CHECK(p[2][1] == Approx(h0 + 2 * ts));
+    for (int i = 0; i <= 20; ++i) CHECK(env.terrain_y()[i] == Approx(h0));
+  }
+  SECTION("hardcore: a pit is two walls 4 steps deep, counter + 1 apart; the ground drops inside") {
+    BipedalWalker env(true);
+    env.reset(0);
+    // counter -> 5, state -> PIT (r = 0.9 -> 1 + floor(2.7) = 3), pit counter -> 3 (r = 0.2).
+    env.rng().script({0.0, 0.9, 0.2});
+    env.reset();
+    REQUIRE(env.obstacles().size() >= 2);
+    CHECK(env.obstacles()[0].v[0][0] == Approx(20 * ts));
+    CHECK(env.obstacles()[1].v[0][0] == Approx(23 * ts));
+    CHECK(env.obstacles()[0].v[2][1] == Approx(h0 - 4 * ts));
+    CHECK(env.terrain_y()[20] == Approx(h0));
+    CHECK(env.terrain_y()[21] == Approx(h0 - 4 * ts));  // inside the pit
+    CHECK(env.terrain_y()[24] == Approx(h0));           // counter <= 1: back at the rim height
+  }
+  SECTION("stairs draw random(), nothing for the width, and integers(3, 5) for the steps") {
+    BipedalWalker env(true);
+    env.reset(0);
+    // counter -> 5, state -> STAIRS (r = 0.5 -> 2), up (r = 0.6 > 0.5), steps -> 4 (r = 0.5).
+    env.rng().script({0.0, 0.5, 0.6, 0.5});
+    env.reset();
+    REQUIRE(env.obstacles().size() >= 4);
+    for (int s = 0; s < 4; ++s) {
+      CHECK(env.obstacles()[s].v[0][0] == Approx(20 * ts + s * 4 * ts));
+      CHECK(env.obstacles()[s].v[0][1] == Approx(h0 + s * ts));
+    }
+  }
+}
