@@ -300,10 +300,13 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
       metrics_csv << step << "," << w << "," << episodes << "," << recent.mean_return() << "," << recent.mean_length()
                   << "," << m.critic_loss << "," << m.actor_loss << "," << m.alpha_loss << "," << m.alpha << ","
                   << m.entropy << "," << m.q1 << "," << m.q2 << "," << m.target_q << "," << sps << "," << ups << std::endl;
+      const double ret = recent.mean_return(), len = recent.mean_length();
       metrics_jsonl << std::setprecision(10) << "{\"step\": " << step << ", \"wall_time\": " << w
-                    << ", \"episodes\": " << episodes << ", \"ep_return_mean\": " << (std::isnan(recent.mean_return()) ? 0.0 : recent.mean_return())
+                    << ", \"episodes\": " << episodes << ", \"ep_return_mean\": " << (std::isnan(ret) ? "null" : std::to_string(ret))
+                    << ", \"ep_length_mean\": " << (std::isnan(len) ? "null" : std::to_string(len))
                     << ", \"critic_loss\": " << m.critic_loss << ", \"actor_loss\": " << m.actor_loss
-                    << ", \"alpha\": " << m.alpha << ", \"entropy\": " << m.entropy << ", \"q1_mean\": " << m.q1
+                    << ", \"alpha_loss\": " << m.alpha_loss << ", \"alpha\": " << m.alpha << ", \"entropy\": " << m.entropy
+                    << ", \"q1_mean\": " << m.q1 << ", \"q2_mean\": " << m.q2 << ", \"target_q_mean\": " << m.target_q
                     << ", \"steps_per_s\": " << sps << ", \"updates_per_s\": " << ups << "}" << std::endl;
     }
     if (cfg.eval_every > 0 && step / cfg.eval_every != prev_step / cfg.eval_every && step < cfg.total_steps) do_eval();
