@@ -132,9 +132,12 @@ struct LogSumExpFn : torch::autograd::Function<LogSumExpFn> {
   }
 };
 
-struct LogSoftmaxFn : torch::autograd::Function<LogSoftmaxFn> {
+// log_softmax and softmax share their autograd plumbing; an Op supplies the kernels and the
+// differentiable backward formula used for double backward.
+template <class Op>
+struct RowwiseFn : torch::autograd::Function<RowwiseFn<Op>> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, double temperature) {
-    const torch::Tensor y = rowwise_forward<k::log_softmax_rows>(x, static_cast<float>(1.0 / temperature));
+    const torch::Tensor y = rowwise_forward<Op::forward_kernel>(x, static_cast<float>(1.0 / temperature));
     ctx->save_for_backward({x, y});
     ctx->saved_data["temperature"] = temperature;
     return y;
@@ -142,34 +145,32 @@ struct LogSoftmaxFn : torch::autograd::Function<LogSoftmaxFn> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const double tau = ctx->saved_data["temperature"].toDouble();
-    if (torch::GradMode::is_enabled()) {
-      const torch::Tensor y = detail::log_softmax_composed(saved[0], {.temperature = tau});
-      const torch::Tensor g = grads[0].masked_fill(y == kNegInf, 0.0);
-      return {(g - y.exp() * g.sum(-1, true)) / tau, torch::Tensor()};
-    }
-    return {rowwise_backward<k::log_softmax_backward_rows>(saved[1], grads[0], static_cast<float>(1.0 / tau)),
+    if (torch::GradMode::is_enabled()) return {Op::composed_backward(saved[0], grads[0], tau), torch::Tensor()};
+    return {rowwise_backward<Op::backward_kernel>(saved[1], grads[0], static_cast<float>(1.0 / tau)),
             torch::Tensor()};
   }
 };
 
-struct SoftmaxFn : torch::autograd::Function<SoftmaxFn> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, double temperature) {
-    const torch::Tensor y = rowwise_forward<k::softmax_rows>(x, static_cast<float>(1.0 / temperature));
-    ctx->save_for_backward({x, y});
-    ctx->saved_data["temperature"] = temperature;
-    return y;
-  }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const double tau = ctx->saved_data["temperature"].toDouble();
-    if (torch::GradMode::is_enabled()) {
-      const torch::Tensor y = detail::softmax_composed(saved[0], {.temperature = tau});
-      return {y * (grads[0] - (grads[0] * y).sum(-1, true)) / tau, torch::Tensor()};
-    }
-    return {rowwise_backward<k::softmax_backward_rows>(saved[1], grads[0], static_cast<float>(1.0 / tau)),
-            torch::Tensor()};
+struct LogSoftmaxOp {
+  static constexpr auto forward_kernel = k::log_softmax_rows;
+  static constexpr auto backward_kernel = k::log_softmax_backward_rows;
+  static torch::Tensor composed_backward(const torch::Tensor& x, const torch::Tensor& grad, double tau) {
+    const torch::Tensor y = detail::log_softmax_composed(x, {.temperature = tau});
+    const torch::Tensor g = grad.masked_fill(y == kNegInf, 0.0);
+    return (g - y.exp() * g.sum(-1, true)) / tau;
   }
 };
+using LogSoftmaxFn = RowwiseFn<LogSoftmaxOp>;
+
+struct SoftmaxOp {
+  static constexpr auto forward_kernel = k::softmax_rows;
+  static constexpr auto backward_kernel = k::softmax_backward_rows;
+  static torch::Tensor composed_backward(const torch::Tensor& x, const torch::Tensor& grad, double tau) {
+    const torch::Tensor y = detail::softmax_composed(x, {.temperature = tau});
+    return y * (grad - (grad * y).sum(-1, true)) / tau;
+  }
+};
+using SoftmaxFn = RowwiseFn<SoftmaxOp>;
 
 bool needs_graph(const torch::Tensor& x) { return x.requires_grad() && torch::GradMode::is_enabled(); }
 
