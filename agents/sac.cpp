@@ -59,6 +59,21 @@ void minimize(torch::optim::Optimizer& opt, const torch::Tensor& loss) {
   loss.backward();
   opt.step();
 }
+
+// The actor loss differentiates through Q into the action only: freezing the critic while the
+// loss is built skips its weight gradients (about a tenth of an update's matmul work).
+class Frozen {
+ public:
+  explicit Frozen(torch::nn::Module& m) : params_(m.parameters()) {
+    for (auto& p : params_) p.requires_grad_(false);
+  }
+  ~Frozen() {
+    for (auto& p : params_) p.requires_grad_(true);
+  }
+
+ private:
+  std::vector<torch::Tensor> params_;
+};
 }  // namespace
 
 torch::Tensor Sac::critic_target(const Batch& b, double alpha) {
@@ -98,9 +113,12 @@ SacMetrics Sac::update(const Batch& b) {
   minimize(*critic_opt_, lq);
 
   sac::ActorLossInfo ai;
-  const torch::Tensor lp =
-      discrete() ? sac::discrete_actor_loss(logits, critic_->forward(b.obs).detach(), alpha, &ai)
-                 : sac::continuous_actor_loss(pi.log_prob, critic_at(b.obs, pi.action), alpha, &ai);
+  torch::Tensor lp;
+  {
+    const Frozen frozen(*critic_);
+    lp = discrete() ? sac::discrete_actor_loss(logits, critic_->forward(b.obs).detach(), alpha, &ai)
+                    : sac::continuous_actor_loss(pi.log_prob, critic_at(b.obs, pi.action), alpha, &ai);
+  }
   minimize(*actor_opt_, lp);
 
   polyak_update(*critic_target_, *critic_, cfg_.tau);

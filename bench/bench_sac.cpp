@@ -28,11 +28,11 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
                         torch::randn({batch, obs}), torch::zeros({batch})};
   const double s = median_seconds_per_call([&] { agent.update(b); }, {opt.seconds / 5, 5});
   // Forward passes: actor at s and s', critic ensemble at (s, a), (s, a~) and target at (s', a').
-  // Backward (about twice a forward): critic loss through the critics, actor loss through the
-  // critics and the actor.
+  // Backward (about twice a forward): critic loss through the critics; actor loss through the
+  // frozen critics (input gradients only, about one forward) and the actor.
   const double fa = mlp_flops(batch, {obs, 400, 300, 2 * act});
   const double fc = 2 * mlp_flops(batch, {obs + act, 400, 300, 1});
-  const double flops = 2 * fa + 3 * fc + 2 * 2 * fc + 2 * fa;
+  const double flops = 2 * fa + 3 * fc + 2 * fc + fc + 2 * fa;
   const torch::Tensor x = torch::randn({batch, 400}), w = torch::randn({400, 300});
   torch::Tensor y = torch::empty({batch, 300});
   const double sg = median_seconds_per_call([&] { torch::mm_out(y, x, w); }, {opt.seconds / 5, 5});
