@@ -128,7 +128,7 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
       if (!fs::exists(run_dir / "checkpoints" / "latest.pt"))
         throw InputError(run_dir.string() + ": no checkpoints/latest.pt to resume from");
     } else {
-      if (opt.config_path.empty()) throw InputError("softrl train: give a CONFIG.yaml or --resume RUN_DIR");
+      if (opt.config_path.empty()) throw InputError("give a CONFIG.yaml or --resume RUN_DIR");
       cfg = load_config(opt.config_path, opt.overrides);
       run_dir = opt.run_dir.empty()
                     ? fs::path("runs") / (cfg.env_id + "-sac-seed" + std::to_string(cfg.seed) + "-" + timestamp())
