@@ -3,16 +3,9 @@
 #include <array>
 #include <memory>
 
+#include "envs/box2d_fwd.h"
 #include "envs/env.h"
 #include "envs/rng.h"
-
-class b2World;
-class b2Body;
-class b2RevoluteJoint;
-
-namespace softrl::envs::b2 {
-class GroundContacts;
-}
 
 namespace softrl::envs {
 
