@@ -50,6 +50,32 @@ struct Recent {
   }
 };
 
+// Throughput over the last minute: the cumulative average would mix the fast random-action warm-up
+// into the ETA of the (slower) learning phase.
+class RecentRate {
+ public:
+  void add(double wall, int64_t steps, int64_t updates) {
+    samples_.push_back({wall, steps, updates});
+    while (samples_.size() > 2 && samples_[1].wall <= wall - 60.0) samples_.pop_front();
+  }
+  double steps_per_s() const { return rate(&Sample::steps); }
+  double updates_per_s() const { return rate(&Sample::updates); }
+
+ private:
+  struct Sample {
+    double wall;
+    int64_t steps, updates;
+  };
+  double rate(int64_t Sample::*field) const {
+    if (samples_.size() < 2) return std::nan("");
+    const Sample &a = samples_.front(), &b = samples_.back();
+    return b.wall - a.wall >= 1.0 ? (b.*field - a.*field) / (b.wall - a.wall) : std::nan("");
+  }
+  std::deque<Sample> samples_;
+};
+
+std::string rate_text(double per_s) { return std::isfinite(per_s) ? std::to_string(std::lround(per_s)) : "-"; }
+
 std::string timestamp() {
   const std::time_t t = std::time(nullptr);
   char buf[32];
@@ -250,6 +276,8 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
   auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const int64_t start_step = step, start_updates = updates;
   double last_progress = -1.0;
+  RecentRate recent_rate;
+  recent_rate.add(0.0, step, updates);
   agents::SacMetrics m;
   const auto& as = venv.spec().action_space;
   const int64_t n = cfg.n_envs;
@@ -315,12 +343,14 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
       save_checkpoint();
     if (opt.progress && (w - last_progress >= (tty ? 1.0 : 10.0) || step >= cfg.total_steps)) {
       last_progress = w;
+      recent_rate.add(w, step, updates);
+      const double recent_sps = recent_rate.steps_per_s(), recent_ups = recent_rate.updates_per_s();
       char buf[256];
-      std::snprintf(buf, sizeof buf, "step %lld/%lld (%.0f%%) | %.0f steps/s, %.0f updates/s | return %.1f (last %zu) | eval %s | ETA %s",
+      std::snprintf(buf, sizeof buf, "step %lld/%lld (%.0f%%) | %s steps/s, %s updates/s | return %.1f (last %zu) | eval %s | ETA %s",
                     static_cast<long long>(step), static_cast<long long>(cfg.total_steps),
-                    100.0 * step / cfg.total_steps, sps, ups, recent.mean_return(), recent.returns.size(),
+                    100.0 * step / cfg.total_steps, rate_text(recent_sps).c_str(), rate_text(recent_ups).c_str(), recent.mean_return(), recent.returns.size(),
                     last_eval_step < 0 ? "-" : (std::to_string(static_cast<int>(last_eval)) + " @" + std::to_string(last_eval_step)).c_str(),
-                    hms((cfg.total_steps - step) / std::max(sps, 1e-9)).c_str());
+                    hms((cfg.total_steps - step) / recent_sps).c_str());
       out << (tty ? "\r" : "") << buf << (tty ? "" : "\n") << std::flush;
     }
   }
