@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -111,6 +112,17 @@ void apply_override(YAML::Node root, const std::string& source, const std::strin
   chain.back()[parts.back()] = val;
 }
 
+// The whole text as a number ("3e-4"), or nothing ("3e-4x", "").
+std::optional<double> parse_whole_double(const std::string& text) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
 agents::Schedule parse_lr(const Reader& r, const YAML::Node& n, const std::string& path, std::string* text) {
   const char* expected = "a positive number or lin_<number> (e.g. 3e-4, lin_7.3e-4)";
   if (!n.IsScalar()) r.fail(path, expected, n);
@@ -121,13 +133,9 @@ agents::Schedule parse_lr(const Reader& r, const YAML::Node& n, const std::strin
     sch.linear = true;
     s = s.substr(4);
   }
-  try {
-    size_t used = 0;
-    sch.initial = std::stod(s, &used);
-    if (used != s.size()) throw std::invalid_argument(s);
-  } catch (const std::exception&) {
-    r.fail(path, expected, n);
-  }
+  const std::optional<double> v = parse_whole_double(s);
+  if (!v) r.fail(path, expected, n);
+  sch.initial = *v;
   if (!(sch.initial > 0 && sch.initial < 1)) r.fail(path, "a learning rate in (0, 1)", n);
   return sch;
 }
@@ -148,13 +156,9 @@ void parse_ent_coef(const Reader& r, const YAML::Node& n, const std::string& pat
     if (s.rfind("auto_", 0) != 0) r.fail(path, expected, n);
     num = s.substr(5);
   }
-  try {
-    size_t used = 0;
-    sac.ent_coef_init = std::stod(num, &used);
-    if (used != num.size()) throw std::invalid_argument(num);
-  } catch (const std::exception&) {
-    r.fail(path, expected, n);
-  }
+  const std::optional<double> v = parse_whole_double(num);
+  if (!v) r.fail(path, expected, n);
+  sac.ent_coef_init = *v;
   if (!(sac.ent_coef_init > 0 && std::isfinite(sac.ent_coef_init))) r.fail(path, expected, n);
 }
 
