@@ -283,12 +283,18 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
   const int64_t n = cfg.n_envs;
 
   auto do_eval = [&] {
+    const double started = wall();
     const ReturnStats s = evaluate(agent, cfg, cfg.eval_episodes);
     last_eval = s.mean;
     last_eval_step = step;
     eval_csv << step << "," << s.mean << "," << s.std << "," << s.median << "," << s.iqm << "," << s.min << ","
              << s.max << "," << s.success_rate << "," << s.mean_length << "\n"
              << std::flush;
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "eval @%lld: mean %.1f +- %.1f | median %.1f | IQM %.1f | success %.0f%% | length %.0f (%lld episodes, %s)",
+                  static_cast<long long>(step), s.mean, s.std, s.median, s.iqm, 100.0 * s.success_rate, s.mean_length,
+                  static_cast<long long>(cfg.eval_episodes), hms(wall() - started).c_str());
+    out << (tty && opt.progress ? "\r\033[K" : "") << buf << "\n" << std::flush;
   };
 
   while (step < cfg.total_steps) {
@@ -351,7 +357,7 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
                     100.0 * step / cfg.total_steps, rate_text(recent_sps).c_str(), rate_text(recent_ups).c_str(), recent.mean_return(), recent.returns.size(),
                     last_eval_step < 0 ? "-" : (std::to_string(static_cast<int>(last_eval)) + " @" + std::to_string(last_eval_step)).c_str(),
                     hms((cfg.total_steps - step) / recent_sps).c_str());
-      out << (tty ? "\r" : "") << buf << (tty ? "" : "\n") << std::flush;
+      out << (tty ? "\r\033[K" : "") << buf << (tty ? "" : "\n") << std::flush;
     }
   }
   if (tty && opt.progress) out << "\n";

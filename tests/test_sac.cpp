@@ -290,7 +290,9 @@ TEST_CASE("an interrupted then resumed run ends with the same parameters", "[sac
 TEST_CASE("eval of a run directory prints and writes every statistic", "[sac][eval]") {
   const fs::path dir = fresh_dir("eval");
   const fs::path cfg = write_config(dir, kBaseConfig);
-  REQUIRE(train(cfg, dir / "run", {"total_steps=200"}) == 0);
+  std::string train_output;
+  REQUIRE(train(cfg, dir / "run", {"total_steps=200"}, -1, &train_output) == 0);
+  CHECK(train_output.find("eval @200: mean ") != std::string::npos);
   std::ostringstream out, err;
   REQUIRE(apps::run_eval({.target = (dir / "run").string(), .episodes = 3, .seed = 5, .json = true}, out, err) == 0);
   for (const char* key : {"\"mean\"", "\"std\"", "\"median\"", "\"iqm\"", "\"min\"", "\"max\"", "\"success_rate\"",
