@@ -10,7 +10,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
-#include <iomanip>
+#include <limits>
 #include <ostream>
 #include <sstream>
 
@@ -19,6 +19,7 @@
 #include "apps/config.h"
 #include "apps/threads.h"
 #include "apps/eval_command.h"
+#include "apps/run_logs.h"
 #include "envs/vector_env.h"
 
 namespace softrl::apps {
@@ -187,11 +188,12 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
   }
   agents::Sac agent(cfg.sac, shp.obs_dim, shp.act_dim, shp.num_actions, cfg.seed);
   agents::ReplayBuffer buffer(cfg.sac.buffer_size, shp.obs_dim, shp.act_dim);
-  const fs::path ckpt_path = run_dir / "checkpoints" / "latest.pt";
+  const fs::path ckpt_path = run_dir / "checkpoints" / "latest.pt", best_path = run_dir / "checkpoints" / "best.pt";
   int64_t step = 0, updates = 0, episodes = 0, iteration = 0;
   Recent recent;
   double last_eval = std::nan("");
   int64_t last_eval_step = -1;
+  double best_eval = -std::numeric_limits<double>::infinity(), wall_before = 0;  // wall_before: earlier sessions
   torch::Tensor obs;
 
   if (resuming) {
@@ -207,6 +209,10 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
       t = agents::read_tensor(trainer, "counters");
       step = t[0].item<int64_t>(), updates = t[1].item<int64_t>(), episodes = t[2].item<int64_t>(),
       iteration = t[3].item<int64_t>();
+      if (torch::Tensor p; trainer.try_read("progress", p)) {  // absent from checkpoints of older versions
+        wall_before = p[0].item<double>();
+        best_eval = p[1].item<double>();
+      }
       envs::VectorEnvSnapshot snap;
       t = agents::read_tensor(trainer, "venv_base_seed");
       snap.base_seed = static_cast<uint64_t>(t.item<int64_t>());
@@ -234,7 +240,10 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
     obs = venv.reset(cfg.seed);
   }
 
-  auto save_checkpoint = [&] {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  // best.pt holds no replay buffer: it is for evaluation, latest.pt for resuming.
+  auto save_checkpoint = [&](const fs::path& path, bool with_replay_buffer) {
     agents::CheckpointHeader h;
     h.env_id = cfg.env_id;
     h.obs_dim = shp.obs_dim;
@@ -244,10 +253,11 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
     h.config_yaml = to_yaml(cfg);
     h.env_steps = step;
     const envs::VectorEnvSnapshot snap = venv.snapshot();
-    agents::write_checkpoint(ckpt_path.string(), h, [&](torch::serialize::OutputArchive& ar) {
+    agents::write_checkpoint(path.string(), h, [&](torch::serialize::OutputArchive& ar) {
       torch::serialize::OutputArchive learner, trainer;
       agent.save(learner);
       trainer.write("counters", torch::tensor({step, updates, episodes, iteration}));
+      trainer.write("progress", torch::tensor({wall_before + wall(), best_eval}, torch::kFloat64));
       trainer.write("venv_base_seed", torch::tensor(static_cast<int64_t>(snap.base_seed)));
       trainer.write("venv_episode_index", torch::tensor(snap.episode_index));
       trainer.write("venv_returns", torch::tensor(snap.returns, torch::kFloat64));
@@ -257,23 +267,16 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
         trainer.write("venv_actions_" + std::to_string(i),
                       torch::tensor(snap.episode_actions[i].empty() ? std::vector<float>{} : snap.episode_actions[i],
                                     torch::kFloat32));
-      trainer.write("has_replay_buffer", torch::tensor(cfg.save_replay_buffer));
-      if (cfg.save_replay_buffer) buffer.save(trainer);
+      trainer.write("has_replay_buffer", torch::tensor(with_replay_buffer));
+      if (with_replay_buffer) buffer.save(trainer);
       ar.write("learner", learner);
       ar.write("trainer", trainer);
     });
   };
 
-  std::ofstream metrics_csv(run_dir / "metrics.csv", std::ios::app), metrics_jsonl(run_dir / "metrics.jsonl", std::ios::app),
-      eval_csv(run_dir / "eval.csv", std::ios::app);
-  if (!resuming) {
-    metrics_csv << "step,wall_time,episodes,ep_return_mean,ep_length_mean,critic_loss,actor_loss,alpha_loss,alpha,"
-                   "entropy,q1_mean,q2_mean,target_q_mean,steps_per_s,updates_per_s\n";
-    eval_csv << "step,mean,std,median,iqm,min,max,success_rate,mean_length\n";
-  }
+  auto save_latest = [&] { save_checkpoint(ckpt_path, cfg.save_replay_buffer); };
+  RunLogs logs(run_dir, resuming ? std::optional<int64_t>(step) : std::nullopt);
   const bool tty = isatty(fileno(stdout));
-  const auto t0 = std::chrono::steady_clock::now();
-  auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
   const int64_t start_step = step, start_updates = updates;
   double last_progress = -1.0;
   RecentRate recent_rate;
@@ -287,19 +290,23 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
     const ReturnStats s = evaluate(agent, cfg, cfg.eval_episodes);
     last_eval = s.mean;
     last_eval_step = step;
-    eval_csv << step << "," << s.mean << "," << s.std << "," << s.median << "," << s.iqm << "," << s.min << ","
-             << s.max << "," << s.success_rate << "," << s.mean_length << "\n"
-             << std::flush;
+    logs.eval(step, s);
+    const bool best = s.mean > best_eval;
+    if (best) {
+      best_eval = s.mean;
+      save_checkpoint(best_path, false);
+    }
     char buf[256];
     std::snprintf(buf, sizeof buf, "eval @%lld: mean %.1f +- %.1f | median %.1f | IQM %.1f | success %.0f%% | length %.0f (%lld episodes, %s)",
                   static_cast<long long>(step), s.mean, s.std, s.median, s.iqm, 100.0 * s.success_rate, s.mean_length,
                   static_cast<long long>(cfg.eval_episodes), hms(wall() - started).c_str());
-    out << (tty && opt.progress ? "\r\033[K" : "") << buf << "\n" << std::flush;
+    out << (tty && opt.progress ? "\r\033[K" : "") << buf << (best ? " | new best -> checkpoints/best.pt" : "") << "\n"
+        << std::flush;
   };
 
   while (step < cfg.total_steps) {
     if (g_interrupted.load() || (opt.interrupt_after_steps >= 0 && step >= opt.interrupt_after_steps)) {
-      save_checkpoint();
+      save_latest();
       if (tty && opt.progress) out << "\n";
       out << "interrupted at step " << step << ": checkpoint saved to " << ckpt_path.string()
           << "; continue with: softrl train --resume " << run_dir.string() << "\n";
@@ -331,22 +338,13 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
     const double w = wall();
     const double sps = (step - start_step) / std::max(w, 1e-9), ups = (updates - start_updates) / std::max(w, 1e-9);
     if (step / cfg.log_every != prev_step / cfg.log_every || step >= cfg.total_steps) {
-      metrics_csv << step << "," << w << "," << episodes << "," << recent.mean_return() << "," << recent.mean_length()
-                  << "," << m.critic_loss << "," << m.actor_loss << "," << m.alpha_loss << "," << m.alpha << ","
-                  << m.entropy << "," << m.q1 << "," << m.q2 << "," << m.target_q << "," << sps << "," << ups << std::endl;
-      const double ret = recent.mean_return(), len = recent.mean_length();
-      metrics_jsonl << std::setprecision(10) << "{\"step\": " << step << ", \"wall_time\": " << w
-                    << ", \"episodes\": " << episodes << ", \"ep_return_mean\": " << (std::isnan(ret) ? "null" : std::to_string(ret))
-                    << ", \"ep_length_mean\": " << (std::isnan(len) ? "null" : std::to_string(len))
-                    << ", \"critic_loss\": " << m.critic_loss << ", \"actor_loss\": " << m.actor_loss
-                    << ", \"alpha_loss\": " << m.alpha_loss << ", \"alpha\": " << m.alpha << ", \"entropy\": " << m.entropy
-                    << ", \"q1_mean\": " << m.q1 << ", \"q2_mean\": " << m.q2 << ", \"target_q_mean\": " << m.target_q
-                    << ", \"steps_per_s\": " << sps << ", \"updates_per_s\": " << ups << "}" << std::endl;
+      logs.metrics({.step = step, .episodes = episodes, .wall_time = wall_before + w, .ep_return_mean = recent.mean_return(),
+                    .ep_length_mean = recent.mean_length(), .sac = m, .steps_per_s = sps, .updates_per_s = ups});
     }
     if (cfg.eval_every > 0 && step / cfg.eval_every != prev_step / cfg.eval_every && step < cfg.total_steps) do_eval();
     if (cfg.checkpoint_every > 0 && step / cfg.checkpoint_every != prev_step / cfg.checkpoint_every &&
         step < cfg.total_steps)
-      save_checkpoint();
+      save_latest();
     if (opt.progress && (w - last_progress >= (tty ? 1.0 : 10.0) || step >= cfg.total_steps)) {
       last_progress = w;
       recent_rate.add(w, step, updates);
@@ -361,13 +359,12 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
     }
   }
   if (tty && opt.progress) out << "\n";
-  metrics_csv.flush();
-  metrics_jsonl.flush();
   do_eval();
-  save_checkpoint();
+  save_latest();
   out << "done: " << step << " steps, " << updates << " updates in " << hms(wall()) << "; final eval (" << cfg.eval_episodes
       << " episodes) mean return " << last_eval << "\n"
-      << "run directory: " << run_dir.string() << " (config.yaml, metrics.csv, metrics.jsonl, eval.csv, checkpoints/latest.pt)\n";
+      << "run directory: " << run_dir.string() << " (config.yaml, metrics.csv, metrics.jsonl, eval.csv, checkpoints/latest.pt; checkpoints/best.pt: best evaluation, "
+      << (std::isfinite(best_eval) ? std::to_string(static_cast<int>(std::lround(best_eval))) : std::string("-")) << ")\n";
   return 0;
 }
 

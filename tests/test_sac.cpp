@@ -1,6 +1,7 @@
 // SAC end to end: update wiring, learning on LunarLanderContinuous-v3 within a CI budget, config
 // validation under mutation, checkpoints (round trip, corruption, compatibility), resume
 // equivalence and evaluation output.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -85,6 +86,21 @@ std::vector<torch::Tensor> checkpoint_parameters(const fs::path& ckpt) {
   std::vector<torch::Tensor> p;
   for (const auto& t : agent.all_parameters()) p.push_back(t.detach().clone());
   return p;
+}
+
+// The rows of a CSV file after its header, split into fields.
+std::vector<std::vector<double>> csv_rows(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<double>> rows;
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line)) {
+    std::vector<double> row;
+    std::stringstream ss(line);
+    for (std::string f; std::getline(ss, f, ',');) row.push_back(std::stod(f));
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 agents::Batch random_batch(int64_t b, int64_t obs_dim, int64_t act_dim, bool terminal) {
@@ -273,6 +289,10 @@ TEST_CASE("an interrupted then resumed run ends with the same parameters", "[sac
     const std::vector<std::string> ov = {std::string("env.id=") + env_id, "total_steps=500"};
     REQUIRE(train(cfg, dir / "straight", ov) == 0);
     REQUIRE(train(cfg, dir / "split", ov, 230) == 130);
+    // As if the run had been killed after logging past its checkpoint: the resumed run drops these.
+    std::ofstream(dir / "split" / "metrics.csv", std::ios::app) << "300,1e9,0,0,0,0,0,0,0,0,0,0,0,0,0\n";
+    std::ofstream(dir / "split" / "metrics.jsonl", std::ios::app) << "{\"step\": 300, \"wall_time\": 1e9}\n";
+    std::ofstream(dir / "split" / "eval.csv", std::ios::app) << "240,1,0,0,0,0,0,0,0\n";
     apps::TrainOptions r;
     r.resume_dir = (dir / "split").string();
     r.progress = false;
@@ -283,6 +303,20 @@ TEST_CASE("an interrupted then resumed run ends with the same parameters", "[sac
     REQUIRE(a.size() == b.size());
     INFO(env_id);
     for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+    // Every step is logged once, in order, and wall time carries on from the interrupted session.
+    const auto rows = csv_rows(dir / "split" / "metrics.csv");
+    REQUIRE(rows.size() == 5);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      CHECK(rows[i][0] == 100.0 * (i + 1));
+      if (i > 0) CHECK(rows[i][1] >= rows[i - 1][1]);
+    }
+    std::ifstream jsonl(dir / "split" / "metrics.jsonl");
+    int json_rows = 0;
+    for (std::string l; std::getline(jsonl, l); ++json_rows) CHECK(l.find("1e9") == std::string::npos);
+    CHECK(json_rows == 5);
+    const auto evals = csv_rows(dir / "split" / "eval.csv");
+    REQUIRE(evals.size() == 1);
+    CHECK(evals[0][0] == 500);
     fs::remove_all(dir);
   }
 }
@@ -293,6 +327,12 @@ TEST_CASE("eval of a run directory prints and writes every statistic", "[sac][ev
   std::string train_output;
   REQUIRE(train(cfg, dir / "run", {"total_steps=200"}, -1, &train_output) == 0);
   CHECK(train_output.find("eval @200: mean ") != std::string::npos);
+  // best.pt is the checkpoint of the evaluation with the highest mean.
+  REQUIRE(train(cfg, dir / "evals", {"total_steps=600", "eval.every=150", "eval.episodes=2"}) == 0);
+  const auto evals = csv_rows(dir / "evals" / "eval.csv");
+  REQUIRE(evals.size() == 4);
+  const auto best = std::max_element(evals.begin(), evals.end(), [](const auto& a, const auto& b) { return a[1] < b[1]; });
+  CHECK(agents::open_checkpoint((dir / "evals" / "checkpoints" / "best.pt").string()).header.env_steps == (*best)[0]);
   std::ostringstream out, err;
   REQUIRE(apps::run_eval({.target = (dir / "run").string(), .episodes = 3, .seed = 5, .json = true}, out, err) == 0);
   for (const char* key : {"\"mean\"", "\"std\"", "\"median\"", "\"iqm\"", "\"min\"", "\"max\"", "\"success_rate\"",
