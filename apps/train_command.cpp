@@ -213,6 +213,11 @@ int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
         wall_before = p[0].item<double>();
         best_eval = p[1].item<double>();
       }
+      if (step >= cfg.total_steps) {
+        out << run_dir.string() << " is complete (" << step << " of " << cfg.total_steps
+            << " steps); evaluate it with: softrl eval " << run_dir.string() << "\n";
+        return 0;
+      }
       envs::VectorEnvSnapshot snap;
       t = agents::read_tensor(trainer, "venv_base_seed");
       snap.base_seed = static_cast<uint64_t>(t.item<int64_t>());

@@ -317,6 +317,11 @@ TEST_CASE("an interrupted then resumed run ends with the same parameters", "[sac
     const auto evals = csv_rows(dir / "split" / "eval.csv");
     REQUIRE(evals.size() == 1);
     CHECK(evals[0][0] == 500);
+    // Resuming a finished run says so and changes nothing.
+    std::ostringstream again;
+    CHECK(apps::run_train(r, again, err) == 0);
+    CHECK(again.str().find("is complete (500 of 500 steps)") != std::string::npos);
+    CHECK(csv_rows(dir / "split" / "eval.csv").size() == 1);
     fs::remove_all(dir);
   }
 }
