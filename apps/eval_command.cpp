@@ -13,6 +13,7 @@
 
 #include "agents/checkpoint.h"
 #include "agents/sac.h"
+#include "apps/atomic_file.h"
 #include "apps/config.h"
 #include "envs/registry.h"
 #include "envs/render.h"
@@ -154,9 +155,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
       else envs::write_png(opt.record, frames.back());
     }
     if (!p.report_dir.empty()) {
-      const fs::path tmp = p.report_dir / "eval_report.json.tmp";
-      std::ofstream(tmp) << stats_json(p, opt, s, threshold) << "\n";
-      fs::rename(tmp, p.report_dir / "eval_report.json");
+      write_text_atomic(p.report_dir / "eval_report.json", stats_json(p, opt, s, threshold) + "\n");
     }
   } catch (const std::exception& e) {
     err << "softrl eval: " << e.what() << "\n";

@@ -4,9 +4,8 @@
 #include <iomanip>
 #include <sstream>
 #include <string>
-#include <vector>
 
-#include "apps/config.h"
+#include "apps/atomic_file.h"
 
 namespace softrl::apps {
 namespace fs = std::filesystem;
@@ -33,23 +32,15 @@ std::optional<int64_t> step_of(const std::string& line) {
 void drop_rows_after(const fs::path& path, int64_t last_step) {
   std::ifstream in(path);
   if (!in) return;
-  std::vector<std::string> kept;
-  bool dropped = false;
-  for (std::string line; std::getline(in, line);) {
+  std::string kept;
+  bool dropped = false, first = true;
+  for (std::string line; std::getline(in, line); first = false) {
     const std::optional<int64_t> s = step_of(line);
-    const bool header = kept.empty() && !s;
-    if (header || (s && *s <= last_step)) kept.push_back(line);
+    if ((first && !s) || (s && *s <= last_step)) kept += line + "\n";
     else dropped = true;
   }
   in.close();
-  if (!dropped) return;
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    for (const std::string& l : kept) out << l << "\n";
-    if (!out) throw InputError(path.string() + ": cannot rewrite");
-  }
-  fs::rename(tmp, path);
+  if (dropped) write_text_atomic(path, kept);
 }
 
 std::string json_number(double v) {

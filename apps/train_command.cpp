@@ -16,6 +16,7 @@
 
 #include "agents/checkpoint.h"
 #include "agents/sac.h"
+#include "apps/atomic_file.h"
 #include "apps/config.h"
 #include "apps/threads.h"
 #include "apps/eval_command.h"
@@ -90,16 +91,6 @@ std::string hms(double seconds) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
   return buf;
-}
-
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream o(tmp);
-    o << text;
-    if (!o) throw InputError(path.string() + ": cannot write");
-  }
-  fs::rename(tmp, path);
 }
 
 struct Learner {
