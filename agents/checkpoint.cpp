@@ -3,7 +3,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+
+#include "common/atomic_file.h"
 
 namespace softrl::agents {
 namespace {
@@ -20,28 +21,61 @@ void put(std::string& s, T v) {
   s.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
-std::string shape(const std::vector<int64_t>& v) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < v.size(); ++i) o << (i ? ", " : "") << v[i];
-  o << "]";
-  return o.str();
+std::string read_string(torch::serialize::InputArchive& ar, const std::string& key) {
+  c10::IValue v;
+  ar.read(key, v);
+  return v.toStringRef();
+}
+
+void read_header(OpenedCheckpoint& c) {
+  CheckpointHeader& h = c.header;
+  h.format = read_tensor(c.archive, "format").item<int64_t>();
+  h.env_id = read_string(c.archive, "env_id");
+  h.algo = read_string(c.archive, "algo");
+  const torch::Tensor dims = read_tensor(c.archive, "dims");
+  h.obs_dim = dims[0].item<int64_t>();
+  h.act_dim = dims[1].item<int64_t>();
+  h.num_actions = dims[2].item<int64_t>();
+  if (h.format == 1) {
+    const torch::Tensor t = read_tensor(c.archive, "net_arch");
+    for (int64_t i = 0; i < t.numel(); ++i) h.net_arch.push_back(t[i].item<int64_t>());
+  }
+  h.config_yaml = read_string(c.archive, "config_yaml");
+  h.env_steps = read_tensor(c.archive, "env_steps").item<int64_t>();
+}
+
+// Format 1's layout: "learner" (SAC's state, the actor under "actor") and "trainer" (the loop's
+// state and the run's progress).
+std::string format1_location(const std::string& section) {
+  if (section == "learner") return "learner";
+  if (section == "loop" || section == "run") return "trainer";
+  return "";
 }
 }  // namespace
 
-void write_checkpoint(const std::string& path, const CheckpointHeader& h,
-                      const std::function<void(torch::serialize::OutputArchive&)>& body) {
+CheckpointHeader CheckpointHeader::for_env(const envs::EnvSpec& spec) {
+  CheckpointHeader h;
+  h.env_id = spec.id;
+  const bool discrete = spec.action_space.kind == envs::Space::Kind::discrete;
+  h.obs_dim = spec.observation_space.dim();
+  h.act_dim = discrete ? 1 : spec.action_space.dim();
+  h.num_actions = discrete ? spec.action_space.n : 0;
+  return h;
+}
+
+void write_checkpoint(const std::string& path, const CheckpointHeader& h, const std::vector<CheckpointSection>& sections) {
   torch::serialize::OutputArchive ar;
-  ar.write("format", torch::tensor(h.format));
+  ar.write("format", torch::tensor(kCheckpointFormat));
   ar.write("env_id", c10::IValue(h.env_id));
   ar.write("algo", c10::IValue(h.algo));
   ar.write("dims", torch::tensor({h.obs_dim, h.act_dim, h.num_actions}));
-  ar.write("net_arch", torch::tensor(h.net_arch));
   ar.write("config_yaml", c10::IValue(h.config_yaml));
   ar.write("env_steps", torch::tensor(h.env_steps));
-  body(ar);
-  const std::filesystem::path final_path(path);
-  if (final_path.has_parent_path()) std::filesystem::create_directories(final_path.parent_path());
+  for (const auto& s : sections) {
+    torch::serialize::OutputArchive sub;
+    s.write(sub);
+    ar.write(s.name, sub);
+  }
   std::string payload;
   ar.save_to([&](const void* data, size_t n) {
     payload.append(static_cast<const char*>(data), n);
@@ -51,22 +85,31 @@ void write_checkpoint(const std::string& path, const CheckpointHeader& h,
   put<int64_t>(frame, kCheckpointFormat);
   put<uint64_t>(frame, payload.size());
   put<uint64_t>(frame, fnv1a(payload.data(), payload.size()));
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream o(tmp, std::ios::binary);
-    o.write(frame.data(), static_cast<std::streamsize>(frame.size()));
-    o.write(payload.data(), static_cast<std::streamsize>(payload.size()));
-    o.flush();
-    if (!o) throw CheckpointError(path + ": cannot write checkpoint (" + tmp + ")");
+  write_file_atomic(path, frame + payload);
+}
+
+torch::serialize::InputArchive OpenedCheckpoint::section(const std::string& name) {
+  torch::serialize::InputArchive sub;
+  bool found = false;
+  if (header.format == 1) {
+    const std::string where = format1_location(name);
+    if (name == "policy") {
+      torch::serialize::InputArchive learner;
+      found = archive.try_read("learner", learner) && learner.try_read("actor", sub);
+    } else if (!where.empty()) {
+      found = archive.try_read(where, sub);
+    }
+  } else {
+    found = archive.try_read(name, sub);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, final_path, ec);
-  if (ec) throw CheckpointError(path + ": cannot move the checkpoint into place: " + ec.message());
+  if (!found) throw CheckpointError(path + ": no \"" + name + "\" section in this checkpoint");
+  return sub;
 }
 
 OpenedCheckpoint open_checkpoint(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": no such checkpoint file");
   OpenedCheckpoint c;
+  c.path = path;
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   constexpr size_t kFrame = sizeof kMagic + 3 * 8;
@@ -77,8 +120,8 @@ OpenedCheckpoint open_checkpoint(const std::string& path) {
   std::memcpy(&format, bytes.data() + 8, 8);
   std::memcpy(&length, bytes.data() + 16, 8);
   std::memcpy(&checksum, bytes.data() + 24, 8);
-  if (format != kCheckpointFormat)
-    throw CheckpointError(path + ": checkpoint format " + std::to_string(format) + ", this softrl reads format " +
+  if (format < 1 || format > kCheckpointFormat)
+    throw CheckpointError(path + ": checkpoint format " + std::to_string(format) + ", this softrl reads formats 1 to " +
                           std::to_string(kCheckpointFormat));
   if (bytes.size() - kFrame != length)
     throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(bytes.size() - kFrame) + " of " +
@@ -87,31 +130,15 @@ OpenedCheckpoint open_checkpoint(const std::string& path) {
     throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
   try {
     c.archive.load_from(bytes.data() + kFrame, length);
-    torch::Tensor t;
-    c10::IValue v;
-    t = read_tensor(c.archive, "format");
-    c.header.format = t.item<int64_t>();
-    c.archive.read("env_id", v);
-    c.header.env_id = v.toStringRef();
-    c.archive.read("algo", v);
-    c.header.algo = v.toStringRef();
-    t = read_tensor(c.archive, "dims");
-    c.header.obs_dim = t[0].item<int64_t>();
-    c.header.act_dim = t[1].item<int64_t>();
-    c.header.num_actions = t[2].item<int64_t>();
-    t = read_tensor(c.archive, "net_arch");
-    for (int64_t i = 0; i < t.numel(); ++i) c.header.net_arch.push_back(t[i].item<int64_t>());
-    c.archive.read("config_yaml", v);
-    c.header.config_yaml = v.toStringRef();
-    t = read_tensor(c.archive, "env_steps");
-    c.header.env_steps = t.item<int64_t>();
-  } catch (const CheckpointError&) {
-    throw;
+    read_header(c);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     throw CheckpointError(path + ": not a readable softrl checkpoint (truncated or corrupted?): " +
                           what.substr(0, what.find('\n')));
   }
+  if (c.header.format != format)
+    throw CheckpointError(path + ": corrupted checkpoint (frame says format " + std::to_string(format) +
+                          ", header says " + std::to_string(c.header.format) + ")");
   return c;
 }
 
@@ -121,17 +148,14 @@ torch::Tensor read_tensor(torch::serialize::InputArchive& ar, const std::string&
   return t;
 }
 
-void check_compatible(const CheckpointHeader& h, const std::string& path, const std::string& env_id, int64_t obs_dim,
-                      int64_t act_dim, int64_t num_actions, const std::vector<int64_t>& net_arch) {
-  if (h.env_id != env_id)
-    throw CheckpointError(path + ": checkpoint was made for " + h.env_id + ", not " + env_id);
-  if (h.obs_dim != obs_dim || h.act_dim != act_dim || h.num_actions != num_actions)
-    throw CheckpointError(path + ": checkpoint observation/action sizes (" + std::to_string(h.obs_dim) + ", " +
-                          std::to_string(h.act_dim) + ") do not match the environment's (" + std::to_string(obs_dim) +
-                          ", " + std::to_string(act_dim) + ")");
-  if (h.net_arch != net_arch)
-    throw CheckpointError(path + ": checkpoint network architecture " + shape(h.net_arch) + " differs from " +
-                          shape(net_arch));
+void check_compatible(const CheckpointHeader& h, const std::string& path, const envs::EnvSpec& env) {
+  if (h.env_id != env.id) throw CheckpointError(path + ": checkpoint was made for " + h.env_id + ", not " + env.id);
+  const CheckpointHeader e = CheckpointHeader::for_env(env);
+  if (h.obs_dim != e.obs_dim || h.act_dim != e.act_dim || h.num_actions != e.num_actions)
+    throw CheckpointError(path + ": checkpoint spaces (observation " + std::to_string(h.obs_dim) + ", action " +
+                          std::to_string(h.act_dim) + "/" + std::to_string(h.num_actions) +
+                          ") do not match the environment's (" + std::to_string(e.obs_dim) + ", " +
+                          std::to_string(e.act_dim) + "/" + std::to_string(e.num_actions) + ")");
 }
 
 }  // namespace softrl::agents

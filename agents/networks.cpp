@@ -50,11 +50,14 @@ namespace {
 constexpr double kLogStdMin = -5.0, kLogStdMax = 2.0;
 }
 
-PolicySample GaussianPolicyImpl::sample(const torch::Tensor& obs, c10::optional<at::Generator> gen) {
+GaussianPolicyImpl::Params GaussianPolicyImpl::params(const torch::Tensor& obs) {
   const torch::Tensor out = trunk->forward(obs);
-  const torch::Tensor mu = out.narrow(-1, 0, act_dim);
-  const torch::Tensor log_std =
-      kLogStdMin + 0.5 * (kLogStdMax - kLogStdMin) * (torch::tanh(out.narrow(-1, act_dim, act_dim)) + 1);
+  return {out.narrow(-1, 0, act_dim),
+          kLogStdMin + 0.5 * (kLogStdMax - kLogStdMin) * (torch::tanh(out.narrow(-1, act_dim, act_dim)) + 1)};
+}
+
+PolicySample GaussianPolicyImpl::sample(const torch::Tensor& obs, c10::optional<at::Generator> gen) {
+  const auto [mu, log_std] = params(obs);
   const torch::Tensor eps = at::normal(0.0, 1.0, mu.sizes(), gen, mu.options());
   const torch::Tensor u = mu + log_std.exp() * eps;
   PolicySample s;
@@ -65,6 +68,19 @@ PolicySample GaussianPolicyImpl::sample(const torch::Tensor& obs, c10::optional<
 
 torch::Tensor GaussianPolicyImpl::deterministic(const torch::Tensor& obs) {
   return torch::tanh(trunk->forward(obs).narrow(-1, 0, act_dim));
+}
+
+torch::Tensor GaussianPolicyImpl::log_prob(const torch::Tensor& obs, const torch::Tensor& actions) {
+  const auto [mu, log_std] = params(obs);
+  // float32 tanh reaches +-1 for |u| > 9; clamping keeps atanh finite.
+  const double edge = 1.0 - 1e-6;
+  const torch::Tensor u = torch::atanh(actions.to(mu.scalar_type()).clamp(-edge, edge));
+  return squashed_gaussian_log_prob(u, mu, log_std, torch::ones({1}, mu.options()));
+}
+
+torch::Tensor GaussianPolicyImpl::gaussian_entropy(const torch::Tensor& obs) {
+  const torch::Tensor log_std = params(obs).log_std;
+  return (log_std + 0.5 * (1.0 + std::log(2.0 * M_PI))).sum(-1);
 }
 
 CategoricalPolicyImpl::CategoricalPolicyImpl(int64_t obs_dim, int64_t n, const std::vector<int64_t>& hidden)
@@ -82,6 +98,13 @@ torch::Tensor CategoricalPolicyImpl::sample(const torch::Tensor& obs, c10::optio
 }
 
 torch::Tensor CategoricalPolicyImpl::deterministic(const torch::Tensor& obs) { return logits(obs).argmax(-1); }
+
+torch::Tensor CategoricalPolicyImpl::log_prob(const torch::Tensor& obs, const torch::Tensor& actions) {
+  const torch::Tensor l = logits(obs);
+  return selective_log_softmax(l, actions.to(torch::kLong).reshape(l.sizes().slice(0, l.dim() - 1)));
+}
+
+torch::Tensor CategoricalPolicyImpl::entropy(const torch::Tensor& obs) { return softrl::entropy(logits(obs)); }
 
 void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, double tau) {
   torch::NoGradGuard ng;

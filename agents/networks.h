@@ -34,9 +34,15 @@ struct PolicySample {
 
 // Tanh-squashed Gaussian over [-1, 1]^A; log-std mapped into [-5, 2] through tanh (CleanRL).
 struct GaussianPolicyImpl : torch::nn::Module {
+  struct Params {
+    torch::Tensor mu, log_std;
+  };
   GaussianPolicyImpl(int64_t obs_dim, int64_t act_dim, const std::vector<int64_t>& hidden);
   PolicySample sample(const torch::Tensor& obs, c10::optional<at::Generator> gen);  // reparameterized
   torch::Tensor deterministic(const torch::Tensor& obs);
+  torch::Tensor log_prob(const torch::Tensor& obs, const torch::Tensor& actions);  // actions in [-1, 1]
+  torch::Tensor gaussian_entropy(const torch::Tensor& obs);  // of the Gaussian before the tanh
+  Params params(const torch::Tensor& obs);
   Mlp trunk{nullptr};
   int64_t act_dim;
 };
@@ -47,6 +53,8 @@ struct CategoricalPolicyImpl : torch::nn::Module {
   torch::Tensor logits(const torch::Tensor& obs);
   torch::Tensor sample(const torch::Tensor& obs, c10::optional<at::Generator> gen);
   torch::Tensor deterministic(const torch::Tensor& obs);
+  torch::Tensor log_prob(const torch::Tensor& obs, const torch::Tensor& actions);  // actions: indices
+  torch::Tensor entropy(const torch::Tensor& obs);
   Mlp net{nullptr};
 };
 TORCH_MODULE(CategoricalPolicy);

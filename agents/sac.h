@@ -1,24 +1,21 @@
 #pragma once
-// Soft Actor-Critic with automatic temperature (spec algorithms.md §1): continuous
-// (tanh-Gaussian) and discrete (softmax policy). The learner knows nothing of YAML or files
-// beyond (de)serializing its own state into an archive.
+// Soft Actor-Critic with automatic temperature (Haarnoja et al. 2018, "Soft Actor-Critic
+// Algorithms and Applications", eqs. 5, 7, 18; discrete: Christodoulou 2019): continuous
+// (tanh-Gaussian) and discrete (softmax policy). Only the update math: the off-policy loop brings
+// the data and the random generator.
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
+#include "agents/learner.h"
 #include "agents/networks.h"
+#include "agents/policy.h"
 #include "agents/replay_buffer.h"
+#include "agents/schedule.h"
 
 namespace softrl::agents {
-
-// Learning rate: constant, or linear from `initial` to 0 over training (RL Zoo's lin_X).
-struct Schedule {
-  double initial = 3e-4;
-  bool linear = false;
-  double at(double progress_remaining) const { return linear ? initial * progress_remaining : initial; }
-};
 
 struct SacConfig {
   std::vector<int64_t> net_arch = {256, 256};
@@ -36,42 +33,33 @@ struct SacConfig {
   double target_entropy_scale = 0.89;        // discrete only
 };
 
-struct SacMetrics {
-  double critic_loss = 0, actor_loss = 0, alpha_loss = 0, alpha = 0, entropy = 0, q1 = 0, q2 = 0, target_q = 0;
-};
-
-class Sac {
+class Sac : public OffPolicyLearner {
  public:
-  // discrete: num_actions > 0; continuous: act_dim actions in [-1, 1].
-  Sac(const SacConfig& cfg, int64_t obs_dim, int64_t act_dim, int64_t num_actions, uint64_t seed);
+  // The policy's spec says discrete or continuous; its hidden layers are cfg.net_arch.
+  Sac(const SacConfig& cfg, const PolicySpec& policy, uint64_t seed);
 
-  bool discrete() const { return num_actions_ > 0; }
-  // Actions for a batch of observations: [N, act_dim] float (continuous) or [N] int64.
-  torch::Tensor act(const torch::Tensor& obs, bool deterministic);
-  SacMetrics update(const Batch& batch);
-  void set_learning_rate(double lr);
+  bool discrete() const { return policy_.discrete(); }
+  PolicyHead& policy() override { return policy_; }
+  std::vector<std::string> metric_names() const override;
+  Metrics update(const Batch& batch, at::Generator& gen) override;
+  void set_learning_rate(double lr) override;
   double target_entropy() const { return target_entropy_; }
   double alpha() const;
 
-  at::Generator& generator() { return gen_; }
-  void save(torch::serialize::OutputArchive& ar) const;
-  void load(torch::serialize::InputArchive& ar);
-  std::vector<torch::Tensor> policy_parameters() const;
-  std::vector<torch::Tensor> all_parameters() const;
+  void save(torch::serialize::OutputArchive& ar) const override;
+  void load(torch::serialize::InputArchive& ar) override;
+  std::vector<torch::Tensor> all_parameters();
 
  private:
-  torch::Tensor critic_target(const Batch& b, double alpha);  // y, under no_grad
+  torch::Tensor critic_target(const Batch& b, double alpha, at::Generator& gen);  // y, under no_grad
   torch::Tensor critic_at(const torch::Tensor& obs, const torch::Tensor& actions);  // [2, B]
 
   SacConfig cfg_;
-  int64_t obs_dim_, act_dim_, num_actions_;
+  PolicyHead policy_;
   double target_entropy_;
-  GaussianPolicy gaussian_{nullptr};
-  CategoricalPolicy categorical_{nullptr};
   EnsembleMlp critic_{nullptr}, critic_target_{nullptr};
   torch::Tensor log_alpha_;
   std::unique_ptr<torch::optim::Adam> actor_opt_, critic_opt_, alpha_opt_;
-  at::Generator gen_;
 };
 
 }  // namespace softrl::agents

@@ -1,19 +1,15 @@
 #include "apps/run_logs.h"
 
 #include <cmath>
-#include <iomanip>
 #include <sstream>
-#include <string>
 
-#include "apps/atomic_file.h"
+#include "common/atomic_file.h"
+#include "common/json.h"
 
 namespace softrl::apps {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kMetricsHeader =
-    "step,wall_time,episodes,ep_return_mean,ep_length_mean,critic_loss,actor_loss,alpha_loss,alpha,entropy,q1_mean,"
-    "q2_mean,target_q_mean,steps_per_s,updates_per_s";
 constexpr const char* kEvalHeader = "step,mean,std,median,iqm,min,max,success_rate,mean_length";
 
 // The step a data line records: a CSV line's first field, or a JSONL line's "step" value.
@@ -29,56 +25,72 @@ std::optional<int64_t> step_of(const std::string& line) {
   }
 }
 
-void drop_rows_after(const fs::path& path, int64_t last_step) {
+// Keeps the header and the rows up to last_step; returns the header line ("" when none).
+std::string drop_rows_after(const fs::path& path, int64_t last_step) {
   std::ifstream in(path);
-  if (!in) return;
-  std::string kept;
+  if (!in) return "";
+  std::string kept, header;
   bool dropped = false, first = true;
   for (std::string line; std::getline(in, line); first = false) {
     const std::optional<int64_t> s = step_of(line);
+    if (first && !s) header = line;
     if ((first && !s) || (s && *s <= last_step)) kept += line + "\n";
     else dropped = true;
   }
   in.close();
-  if (dropped) write_text_atomic(path, kept);
+  if (dropped) write_file_atomic(path, kept);
+  return header;
 }
 
-std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
+// Integers as integers (step counts), other numbers with 6 significant digits, NaN as empty.
+std::string csv_number(double v) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "" : (v > 0 ? "inf" : "-inf");
+  if (v == std::floor(v) && std::abs(v) < 1e15) return std::to_string(static_cast<long long>(v));
   std::ostringstream o;
-  o << std::setprecision(10) << v;
+  o << v;
   return o.str();
+}
+
+std::string json_value(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::abs(v) < 1e15) return std::to_string(static_cast<long long>(v));
+  return json_number(v);
 }
 
 }  // namespace
 
 RunLogs::RunLogs(const fs::path& run_dir, std::optional<int64_t> resume_step) {
   const fs::path csv = run_dir / "metrics.csv", jsonl = run_dir / "metrics.jsonl", eval = run_dir / "eval.csv";
-  if (resume_step)
-    for (const fs::path& p : {csv, jsonl, eval}) drop_rows_after(p, *resume_step);
-  csv_.open(csv, std::ios::app);
-  jsonl_.open(jsonl, std::ios::app);
-  eval_.open(eval, std::ios::app);
-  if (!resume_step) {
-    csv_ << kMetricsHeader << "\n";
-    eval_ << kEvalHeader << "\n" << std::flush;
+  if (resume_step) {
+    std::stringstream header(drop_rows_after(csv, *resume_step));
+    for (std::string col; std::getline(header, col, ',');) columns_.push_back(col);
+    drop_rows_after(jsonl, *resume_step);
+    drop_rows_after(eval, *resume_step);
   }
+  const auto mode = resume_step ? std::ios::app : std::ios::trunc;
+  csv_.open(csv, mode);
+  jsonl_.open(jsonl, mode);
+  eval_.open(eval, mode);
+  if (!resume_step || fs::file_size(eval) == 0) eval_ << kEvalHeader << "\n" << std::flush;
 }
 
-void RunLogs::metrics(const MetricsRow& r) {
-  const agents::SacMetrics& m = r.sac;
-  csv_ << r.step << "," << r.wall_time << "," << r.episodes << "," << r.ep_return_mean << "," << r.ep_length_mean << ","
-       << m.critic_loss << "," << m.actor_loss << "," << m.alpha_loss << "," << m.alpha << "," << m.entropy << "," << m.q1
-       << "," << m.q2 << "," << m.target_q << "," << r.steps_per_s << "," << r.updates_per_s << std::endl;
-  jsonl_ << "{\"step\": " << r.step << ", \"wall_time\": " << json_number(r.wall_time) << ", \"episodes\": " << r.episodes
-         << ", \"ep_return_mean\": " << json_number(r.ep_return_mean)
-         << ", \"ep_length_mean\": " << json_number(r.ep_length_mean)
-         << ", \"critic_loss\": " << json_number(m.critic_loss) << ", \"actor_loss\": " << json_number(m.actor_loss)
-         << ", \"alpha_loss\": " << json_number(m.alpha_loss) << ", \"alpha\": " << json_number(m.alpha)
-         << ", \"entropy\": " << json_number(m.entropy) << ", \"q1_mean\": " << json_number(m.q1)
-         << ", \"q2_mean\": " << json_number(m.q2) << ", \"target_q_mean\": " << json_number(m.target_q)
-         << ", \"steps_per_s\": " << json_number(r.steps_per_s) << ", \"updates_per_s\": " << json_number(r.updates_per_s)
-         << "}" << std::endl;
+void RunLogs::metrics(const agents::Metrics& row) {
+  if (columns_.empty()) {
+    for (const auto& [name, value] : row) columns_.push_back(name);
+    std::string header;
+    for (const auto& c : columns_) header += (header.empty() ? "" : ",") + c;
+    csv_ << header << "\n";
+  }
+  std::string line;
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    double v = std::nan("");
+    for (const auto& [name, value] : row)
+      if (name == columns_[i]) v = value;
+    line += (i ? "," : "") + csv_number(v);
+  }
+  csv_ << line << std::endl;
+  JsonObject o;
+  for (const auto& [name, value] : row) o.raw(name, json_value(value));
+  jsonl_ << o.str() << std::endl;
 }
 
 void RunLogs::eval(int64_t step, const ReturnStats& s) {

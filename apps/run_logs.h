@@ -1,33 +1,32 @@
 #pragma once
-// A training run's logs in its directory: metrics.csv, metrics.jsonl and eval.csv.
+// A training run's logs in its directory: metrics.csv and metrics.jsonl (whatever metric names the
+// run reports: the CSV header comes from the first row, later rows fill the header's columns and
+// leave missing values empty; JSON lines carry every pair, NaN as null) and eval.csv.
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <string>
+#include <vector>
 
-#include "agents/sac.h"
-#include "apps/eval_command.h"
+#include "agents/metrics.h"
+#include "common/stats.h"
 
 namespace softrl::apps {
 
-struct MetricsRow {
-  int64_t step = 0, episodes = 0;
-  double wall_time = 0, ep_return_mean = 0, ep_length_mean = 0;  // NaN before the first finished episode
-  agents::SacMetrics sac;
-  double steps_per_s = 0, updates_per_s = 0;
-};
-
 class RunLogs {
  public:
-  // A fresh run (resume_step empty) starts the files with their headers. A resumed run first drops
-  // the rows logged after the checkpoint it resumes from (a run killed without a final checkpoint
-  // logged steps it will now redo), so that every step appears once.
+  // A fresh run (resume_step empty) starts new files. A resumed run first drops the rows logged
+  // after the checkpoint it resumes from (a run killed without a final checkpoint logged steps it
+  // will now redo), so that every step appears once, and keeps the existing CSV header.
   RunLogs(const std::filesystem::path& run_dir, std::optional<int64_t> resume_step);
-  void metrics(const MetricsRow& row);
+  // `row` starts with "step".
+  void metrics(const agents::Metrics& row);
   void eval(int64_t step, const ReturnStats& s);
 
  private:
   std::ofstream csv_, jsonl_, eval_;
+  std::vector<std::string> columns_;  // empty until the header is known
 };
 
 }  // namespace softrl::apps

@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "envs/registry.h"
+#include "common/runtime.h"
+#include "common/stats.h"
 #include "envs/rollout.h"
 
 namespace softrl::apps {
@@ -36,7 +38,10 @@ std::vector<HeuristicResult> validate_heuristics(int episodes, uint64_t seed, in
       });
     }
     for (auto& th : pool) th.join();
-    const envs::Summary s = envs::summarize(eps);
+    std::vector<double> returns;
+    std::vector<int> lengths;
+    for (const auto& e : eps) returns.push_back(e.ret), lengths.push_back(e.length);
+    const ReturnStats s = return_stats(returns, lengths, 0.0);
     HeuristicResult& r = results[k];
     r.target = targets[k];
     r.episodes = episodes;
@@ -50,8 +55,7 @@ std::vector<HeuristicResult> validate_heuristics(int episodes, uint64_t seed, in
 }
 
 int run_validate_envs(const ValidateOptions& opt, std::ostream& out) {
-  const int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const auto results = validate_heuristics(opt.episodes, opt.seed, threads);
+  const auto results = validate_heuristics(opt.episodes, opt.seed, resolve_threads(opt.threads));
   bool all = true;
   for (const auto& r : results) all = all && r.pass;
   if (opt.json) {

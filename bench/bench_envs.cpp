@@ -8,7 +8,7 @@
 #include "envs/registry.h"
 #include "envs/vector_env.h"
 
-namespace softrl::apps {
+namespace softrl::bench {
 namespace {
 using clock_type = std::chrono::steady_clock;
 
@@ -88,4 +88,4 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
   return 0;
 }
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

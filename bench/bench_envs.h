@@ -1,7 +1,7 @@
 #pragma once
 #include <iosfwd>
 
-namespace softrl::apps {
+namespace softrl::bench {
 
 struct EnvBenchOptions {
   bool json = false;
@@ -11,4 +11,4 @@ struct EnvBenchOptions {
 // 16 envs at 1 and 2 threads.
 int run_env_bench(const EnvBenchOptions& opt, std::ostream& out);
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

@@ -5,14 +5,14 @@
 
 #include <torch/torch.h>
 
-#include "apps/threads.h"
+#include "common/runtime.h"
 
 #include "bench/timing.h"
 
-namespace softrl::apps {
+namespace softrl::bench {
 
 int run_mlp_bench(const MlpBenchOptions& opt, std::ostream& out) {
-  set_compute_threads(opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  set_compute_threads(resolve_threads(opt.threads));
   torch::manual_seed(0);
   torch::nn::Sequential net;
   int64_t in = 32;
@@ -40,4 +40,4 @@ int run_mlp_bench(const MlpBenchOptions& opt, std::ostream& out) {
   return 0;
 }
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

@@ -1,7 +1,7 @@
 #pragma once
 #include <iosfwd>
 
-namespace softrl::apps {
+namespace softrl::bench {
 
 struct MlpBenchOptions {
   int threads = 0;  // 0 = all cores
@@ -15,4 +15,4 @@ struct MlpBenchOptions {
 // optimizer) - the shape that decides the BLAS choice (OpenBLAS pthread vs OpenMP, threads).
 int run_mlp_bench(const MlpBenchOptions& opt, std::ostream& out);
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

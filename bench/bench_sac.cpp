@@ -3,10 +3,10 @@
 #include <ostream>
 
 #include "agents/sac.h"
-#include "apps/threads.h"
+#include "common/runtime.h"
 #include "bench/timing.h"
 
-namespace softrl::apps {
+namespace softrl::bench {
 namespace {
 // Multiply-add FLOPs of one forward pass of an MLP at batch b.
 double mlp_flops(double b, const std::vector<int64_t>& dims) {
@@ -22,11 +22,13 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
   agents::SacConfig cfg;
   cfg.net_arch = {400, 300};
   cfg.batch_size = batch;
-  agents::Sac agent(cfg, obs, act, 0, 0);
+  agents::PolicySpec spec{.kind = agents::PolicySpec::Kind::tanh_gaussian, .obs_dim = obs, .act_dim = act};
+  agents::Sac agent(cfg, spec, 0);
+  at::Generator gen = at::detail::createCPUGenerator(0);
   torch::manual_seed(0);
   const agents::Batch b{torch::randn({batch, obs}), torch::rand({batch, act}) * 2 - 1, torch::randn({batch}),
                         torch::randn({batch, obs}), torch::zeros({batch})};
-  const double s = median_seconds_per_call([&] { agent.update(b); }, {opt.seconds / 5, 5});
+  const double s = median_seconds_per_call([&] { agent.update(b, gen); }, {opt.seconds / 5, 5});
   // Forward passes: actor at s and s', critic ensemble at (s, a), (s, a~) and target at (s', a').
   // Backward (about twice a forward): critic loss through the critics; actor loss through the
   // frozen critics (input gradients only, about one forward) and the actor.
@@ -49,4 +51,4 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
   return 0;
 }
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

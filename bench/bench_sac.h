@@ -1,7 +1,7 @@
 #pragma once
 #include <iosfwd>
 
-namespace softrl::apps {
+namespace softrl::bench {
 
 struct SacBenchOptions {
   bool json = false;
@@ -12,4 +12,4 @@ struct SacBenchOptions {
 // sgemm's measured in the same run.
 int run_sac_bench(const SacBenchOptions& opt, std::ostream& out);
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

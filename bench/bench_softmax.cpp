@@ -9,13 +9,13 @@
 
 #include <torch/torch.h>
 
-#include "apps/threads.h"
+#include "common/runtime.h"
 
 #include "bench/timing.h"
 #include "objectives/kernels/row_kernels.h"
 #include "objectives/softmax.h"
 
-namespace softrl::apps {
+namespace softrl::bench {
 namespace {
 
 struct Row {
@@ -96,7 +96,7 @@ void print_table(std::ostream& out, const std::vector<Row>& rows, const std::str
 }  // namespace
 
 int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
-  set_compute_threads(opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  set_compute_threads(resolve_threads(opt.threads));
   const TimingOptions t{opt.quick ? 0.01 : 0.1, opt.quick ? 3 : 5};
   std::vector<std::pair<int64_t, int64_t>> shapes = {
       {opt.quick ? 8 : 64, opt.quick ? 131072 : 1048576}, {16384, 1000}, {4096, 4}, {256, 4}};
@@ -145,4 +145,4 @@ int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
   return 0;
 }
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

@@ -1,7 +1,7 @@
 #pragma once
 #include <iosfwd>
 
-namespace softrl::apps {
+namespace softrl::bench {
 
 struct SoftmaxBenchOptions {
   bool json = false;
@@ -13,4 +13,4 @@ struct SoftmaxBenchOptions {
 // plain copy, forward and forward+backward, on long- and short-row shapes.
 int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out);
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

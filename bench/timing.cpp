@@ -4,7 +4,7 @@
 #include <chrono>
 #include <vector>
 
-namespace softrl::apps {
+namespace softrl::bench {
 
 double median_seconds_per_call(const std::function<void()>& fn, const TimingOptions& opt) {
   using clock = std::chrono::steady_clock;
@@ -25,4 +25,4 @@ double median_seconds_per_call(const std::function<void()>& fn, const TimingOpti
   return per_call[per_call.size() / 2];
 }
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

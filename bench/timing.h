@@ -3,7 +3,7 @@
 // the median of several trials (seconds per call).
 #include <functional>
 
-namespace softrl::apps {
+namespace softrl::bench {
 
 struct TimingOptions {
   double min_seconds_per_trial = 0.05;
@@ -12,4 +12,4 @@ struct TimingOptions {
 
 double median_seconds_per_call(const std::function<void()>& fn, const TimingOptions& opt = {});
 
-}  // namespace softrl::apps
+}  // namespace softrl::bench

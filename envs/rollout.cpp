@@ -1,18 +1,17 @@
 #include "envs/rollout.h"
 
-#include <cmath>
-
 namespace softrl::envs {
 
-EpisodeStats run_episode(Env& env, Policy& policy, uint64_t seed) {
+EpisodeStats run_episode(Env& env, Policy& policy, uint64_t seed, const StepObserver& observe, int episode) {
   EpisodeStats st;
   std::vector<float> obs = env.reset(seed);
   policy.begin_episode();
+  if (observe) observe(episode, env, nullptr);
   while (true) {
-    const std::vector<float> action = policy.act(obs);
-    StepResult r = env.step(action);
+    StepResult r = env.step(policy.act(obs));
     st.ret += r.reward;
     st.length += 1;
+    if (observe) observe(episode, env, &r);
     obs = std::move(r.obs);
     if (r.terminated || r.truncated) {
       st.terminated = r.terminated;
@@ -21,22 +20,15 @@ EpisodeStats run_episode(Env& env, Policy& policy, uint64_t seed) {
   }
 }
 
-Summary summarize(const std::vector<EpisodeStats>& episodes) {
-  Summary s;
-  s.episodes = static_cast<int>(episodes.size());
-  if (episodes.empty()) return s;
-  double sum = 0, len = 0;
-  for (const auto& e : episodes) {
-    sum += e.ret;
-    len += e.length;
+ReturnStats evaluate(Env& env, Policy& policy, int episodes, uint64_t first_seed, const StepObserver& observe) {
+  std::vector<double> returns;
+  std::vector<int> lengths;
+  for (int k = 0; k < episodes; ++k) {
+    const EpisodeStats e = run_episode(env, policy, first_seed + static_cast<uint64_t>(k), observe, k);
+    returns.push_back(e.ret);
+    lengths.push_back(e.length);
   }
-  s.mean = sum / s.episodes;
-  s.mean_length = len / s.episodes;
-  double var = 0;
-  for (const auto& e : episodes) var += (e.ret - s.mean) * (e.ret - s.mean);
-  s.std = s.episodes > 1 ? std::sqrt(var / (s.episodes - 1)) : 0.0;
-  s.stderr_ = s.std / std::sqrt(static_cast<double>(s.episodes));
-  return s;
+  return return_stats(returns, lengths, env.spec().reward_threshold);
 }
 
 }  // namespace softrl::envs

@@ -10,10 +10,13 @@
 #include <catch2/catch.hpp>
 
 #include "agents/checkpoint.h"
+#include "agents/policy.h"
 #include "agents/sac.h"
-#include "apps/config.h"
+#include "apps/algos/sac_algo.h"
 #include "apps/eval_command.h"
+#include "apps/run_config.h"
 #include "apps/train_command.h"
+#include "common/stats.h"
 #include "envs/registry.h"
 
 using namespace softrl;
@@ -76,12 +79,16 @@ int train(const fs::path& config, const fs::path& run_dir, std::vector<std::stri
   return rc;
 }
 
+const agents::SacConfig& sac_of(const apps::RunConfig& c) { return c.settings<apps::SacSettings>().sac; }
+
+// Every parameter of the SAC learner in a checkpoint of either format.
 std::vector<torch::Tensor> checkpoint_parameters(const fs::path& ckpt) {
   agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
-  const apps::TrainConfig cfg = apps::parse_config(c.header.config_yaml, "embedded");
-  agents::Sac agent(cfg.sac, c.header.obs_dim, c.header.act_dim, c.header.num_actions, 99);
-  torch::serialize::InputArchive learner;
-  c.archive.read("learner", learner);
+  const apps::RunConfig cfg = apps::parse_config(c.header.config_yaml, "embedded");
+  const auto env = envs::make_env(cfg.env_id, cfg.env_options);
+  agents::Sac agent(sac_of(cfg), agents::PolicySpec::for_env(env->spec(), sac_of(cfg).net_arch), 99);
+  agents::restore_policy(agent.policy(), c);
+  torch::serialize::InputArchive learner = c.section("learner");
   agent.load(learner);
   std::vector<torch::Tensor> p;
   for (const auto& t : agent.all_parameters()) p.push_back(t.detach().clone());
@@ -97,10 +104,16 @@ std::vector<std::vector<double>> csv_rows(const fs::path& path) {
   while (std::getline(in, line)) {
     std::vector<double> row;
     std::stringstream ss(line);
-    for (std::string f; std::getline(ss, f, ',');) row.push_back(std::stod(f));
+    for (std::string f; std::getline(ss, f, ',');) row.push_back(f.empty() ? std::nan("") : std::stod(f));
     rows.push_back(row);
   }
   return rows;
+}
+
+// A 5-dimensional observation and 2 continuous or 3 discrete actions.
+agents::PolicySpec spec(bool discrete) {
+  return discrete ? agents::PolicySpec{.kind = agents::PolicySpec::Kind::categorical, .obs_dim = 5, .act_dim = 1, .num_actions = 3}
+                  : agents::PolicySpec{.kind = agents::PolicySpec::Kind::tanh_gaussian, .obs_dim = 5, .act_dim = 2};
 }
 
 agents::Batch random_batch(int64_t b, int64_t obs_dim, int64_t act_dim, bool terminal) {
@@ -116,16 +129,17 @@ TEST_CASE("SAC update: Polyak targets and the temperature's direction", "[sac]")
   cfg.tau = 0.25;
   cfg.learning_rate.initial = 1e-2;
   for (bool discrete : {false, true}) {
-    agents::Sac agent(cfg, 5, discrete ? 1 : 2, discrete ? 3 : 0, 0);
+    agents::Sac agent(cfg, spec(discrete), 0);
     const auto before = agent.all_parameters();
     std::vector<torch::Tensor> old;
     for (const auto& t : before) old.push_back(t.detach().clone());
     agents::Batch b = random_batch(16, 5, discrete ? 1 : 2, false);
     if (discrete) b.actions = torch::randint(0, 3, {16, 1}).to(torch::kFloat32);
-    agent.update(b);
+    at::Generator gen = at::detail::createCPUGenerator(0);
+    agent.update(b, gen);
     const auto after = agent.all_parameters();
     // Layout: policy params, critic params, target params, log_alpha.
-    const size_t n_policy = agent.policy_parameters().size();
+    const size_t n_policy = agent.policy().parameters().size();
     const size_t n_critic = (after.size() - n_policy - 1) / 2;
     for (size_t i = 0; i < n_critic; ++i) {
       const torch::Tensor critic_new = after[n_policy + i];
@@ -138,9 +152,10 @@ TEST_CASE("SAC update: Polyak targets and the temperature's direction", "[sac]")
   for (double target : {50.0, -50.0}) {
     agents::SacConfig c = cfg;
     c.target_entropy = target;
-    agents::Sac agent(c, 5, 2, 0, 0);
+    agents::Sac agent(c, spec(false), 0);
     const double a0 = agent.alpha();
-    agent.update(random_batch(16, 5, 2, false));
+    at::Generator gen = at::detail::createCPUGenerator(0);
+    agent.update(random_batch(16, 5, 2, false), gen);
     CHECK((target > 0 ? agent.alpha() > a0 : agent.alpha() < a0));
   }
 }
@@ -210,9 +225,9 @@ TEST_CASE("mutated configs end in a clear error or a valid config, never a crash
     std::string text;
     for (const auto& s : l) text += s + "\n";
     try {
-      const apps::TrainConfig c = apps::parse_config(text, "mutant.yaml");
+      const apps::RunConfig c = apps::parse_config(text, "mutant.yaml");
       ++valid;
-      if (runs < 12 && c.sac.buffer_size <= 100000) {  // some valid mutants also run, briefly
+      if (runs < 12 && sac_of(c).buffer_size <= 100000) {  // some valid mutants also run, briefly
         const fs::path dir = fresh_dir("mutant");
         const fs::path cfgp = write_config(dir, text);
         const int rc = train(cfgp, dir / "run", {"total_steps=64", "eval.episodes=1"});
@@ -220,7 +235,7 @@ TEST_CASE("mutated configs end in a clear error or a valid config, never a crash
         fs::remove_all(dir);
         ++runs;
       }
-    } catch (const apps::InputError& e) {
+    } catch (const InputError& e) {
       ++errors;
       INFO(e.what());
       CHECK(std::string(e.what()).find("mutant.yaml") != std::string::npos);
@@ -237,7 +252,7 @@ TEST_CASE("mutated configs end in a clear error or a valid config, never a crash
                     Catch::Contains("unknown environment id 'Pong-v5'"));
   CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.gamma=1.5"}), Catch::Contains("sac.gamma"));
   // The resolved YAML reads back to the same config.
-  const apps::TrainConfig a = apps::parse_config(kBaseConfig, "c.yaml");
+  const apps::RunConfig a = apps::parse_config(kBaseConfig, "c.yaml");
   CHECK(apps::to_yaml(apps::parse_config(apps::to_yaml(a), "resolved")) == apps::to_yaml(a));
 }
 
@@ -271,10 +286,16 @@ TEST_CASE("checkpoints: round trip, corruption and compatibility", "[sac][checkp
 
   // Made for another env or architecture: refused.
   const agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
-  CHECK_THROWS_WITH(agents::check_compatible(c.header, "x.pt", "BipedalWalker-v3", 24, 4, 0, {32, 32}),
+  CHECK_THROWS_WITH(agents::check_compatible(c.header, "x.pt", envs::make_env("BipedalWalker-v3")->spec()),
                     Catch::Contains("made for LunarLanderContinuous-v3, not BipedalWalker-v3"));
-  CHECK_THROWS_WITH(agents::check_compatible(c.header, "x.pt", "LunarLanderContinuous-v3", 8, 2, 0, {64, 64}),
-                    Catch::Contains("architecture [32, 32] differs from [64, 64]"));
+  {
+    agents::OpenedCheckpoint opened = agents::open_checkpoint(ckpt.string());
+    agents::PolicyHead wider(
+        agents::PolicySpec::for_env(envs::make_env("LunarLanderContinuous-v3")->spec(), {64, 64}));
+    CHECK_THROWS_WITH(agents::restore_policy(wider, opened),
+                      Catch::Contains("latest.pt: the saved policy is tanh-Gaussian 8 -> [32, 32] -> 2, this run's is "
+                                      "tanh-Gaussian 8 -> [64, 64] -> 2"));
+  }
   // A new run into an existing run directory is refused and leaves its checkpoint intact.
   CHECK(train(cfg, dir / "run", {"total_steps=300"}) == 2);
   const auto p3 = checkpoint_parameters(ckpt);
@@ -344,7 +365,7 @@ TEST_CASE("eval of a run directory prints and writes every statistic", "[sac][ev
                           "\"mean_length\"", "\"episodes\": 3", "\"env\": \"LunarLanderContinuous-v3\""})
     CHECK(out.str().find(key) != std::string::npos);
   CHECK(fs::exists(dir / "run" / "eval_report.json"));
-  const apps::ReturnStats s = apps::return_stats({1, 2, 3, 4, 100, -50, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}, 5);
+  const ReturnStats s = return_stats({1, 2, 3, 4, 100, -50, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}, 5);
   CHECK(s.median == Approx(3.5));
   CHECK(s.iqm == Approx((2 + 3 + 4 + 7) / 4.0));
   CHECK(s.success_rate == Approx(3.0 / 8));

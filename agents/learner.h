@@ -1,0 +1,34 @@
+#pragma once
+// A learner owns its networks and optimizers, exposes its policy and its update; a loop (loop.h)
+// owns how data reaches it, and the random generator. The split follows Stable-Baselines3
+// (OffPolicyAlgorithm.collect_rollouts vs SAC.train): the learner holds only the update math.
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "agents/metrics.h"
+#include "agents/policy.h"
+#include "agents/replay_buffer.h"
+
+namespace softrl::agents {
+
+class Learner {
+ public:
+  virtual ~Learner() = default;
+  virtual PolicyHead& policy() = 0;
+  // The names update() reports, in the order of the log's columns.
+  virtual std::vector<std::string> metric_names() const = 0;
+  // Everything but the policy, which the run saves in its own checkpoint section.
+  virtual void save(torch::serialize::OutputArchive& ar) const = 0;
+  virtual void load(torch::serialize::InputArchive& ar) = 0;
+};
+
+// Learns from sampled transitions (SAC; DQN-like learners would fit too).
+class OffPolicyLearner : public Learner {
+ public:
+  virtual Metrics update(const Batch& batch, at::Generator& gen) = 0;
+  virtual void set_learning_rate(double lr) = 0;
+};
+
+}  // namespace softrl::agents

@@ -1,0 +1,150 @@
+#include "agents/policy.h"
+
+#include <cmath>
+#include <numbers>
+#include <sstream>
+
+
+namespace softrl::agents {
+
+PolicySpec PolicySpec::for_env(const envs::EnvSpec& env, std::vector<int64_t> hidden) {
+  PolicySpec s;
+  const bool discrete = env.action_space.kind == envs::Space::Kind::discrete;
+  s.kind = discrete ? Kind::categorical : Kind::tanh_gaussian;
+  s.obs_dim = env.observation_space.dim();
+  s.act_dim = discrete ? 1 : env.action_space.dim();
+  s.num_actions = discrete ? env.action_space.n : 0;
+  s.hidden = std::move(hidden);
+  return s;
+}
+
+std::string PolicySpec::describe() const {
+  std::ostringstream o;
+  o << (kind == Kind::categorical ? "categorical " : "tanh-Gaussian ") << obs_dim << " -> [";
+  for (size_t i = 0; i < hidden.size(); ++i) o << (i ? ", " : "") << hidden[i];
+  o << "] -> " << (kind == Kind::categorical ? num_actions : act_dim);
+  return o.str();
+}
+
+PolicyHead::PolicyHead(const PolicySpec& spec) : spec_(spec) {
+  if (discrete()) categorical_ = CategoricalPolicy(spec.obs_dim, spec.num_actions, spec.hidden);
+  else gaussian_ = GaussianPolicy(spec.obs_dim, spec.act_dim, spec.hidden);
+}
+
+torch::nn::Module& PolicyHead::module() {
+  if (discrete()) return *categorical_;
+  return *gaussian_;
+}
+
+std::vector<torch::Tensor> PolicyHead::parameters() { return module().parameters(); }
+
+torch::Tensor PolicyHead::act(const torch::Tensor& obs, bool deterministic, c10::optional<at::Generator> gen) {
+  torch::NoGradGuard ng;
+  if (discrete()) return deterministic ? categorical_->deterministic(obs) : categorical_->sample(obs, gen);
+  return deterministic ? gaussian_->deterministic(obs) : gaussian_->sample(obs, gen).action;
+}
+
+torch::Tensor PolicyHead::log_prob(const torch::Tensor& obs, const torch::Tensor& actions) {
+  if (discrete()) return categorical_->log_prob(obs, actions);
+  return gaussian_->log_prob(obs, actions);
+}
+
+torch::Tensor PolicyHead::entropy(const torch::Tensor& obs) {
+  if (discrete()) return categorical_->entropy(obs);
+  return gaussian_->gaussian_entropy(obs);
+}
+
+void PolicyHead::save(torch::serialize::OutputArchive& ar) const {
+  ar.write("spec", torch::tensor({static_cast<int64_t>(spec_.kind), spec_.obs_dim, spec_.act_dim, spec_.num_actions}));
+  ar.write("hidden", torch::tensor(spec_.hidden));
+  torch::serialize::OutputArchive net;
+  if (discrete()) categorical_->save(net);
+  else gaussian_->save(net);
+  ar.write("net", net);
+}
+
+PolicySpec PolicyHead::read_spec(torch::serialize::InputArchive& ar) {
+  const torch::Tensor s = read_tensor(ar, "spec"), h = read_tensor(ar, "hidden");
+  PolicySpec spec;
+  spec.kind = s[0].item<int64_t>() == 0 ? PolicySpec::Kind::categorical : PolicySpec::Kind::tanh_gaussian;
+  spec.obs_dim = s[1].item<int64_t>();
+  spec.act_dim = s[2].item<int64_t>();
+  spec.num_actions = s[3].item<int64_t>();
+  for (int64_t i = 0; i < h.numel(); ++i) spec.hidden.push_back(h[i].item<int64_t>());
+  return spec;
+}
+
+void PolicyHead::load(torch::serialize::InputArchive& ar, const std::string& source) {
+  const PolicySpec saved = read_spec(ar);
+  if (!(saved == spec_))
+    throw CheckpointError(source + ": the saved policy is " + saved.describe() + ", this run's is " + spec_.describe());
+  torch::serialize::InputArchive net;
+  ar.read("net", net);
+  module().load(net);
+}
+
+namespace {
+// Format 1 (SAC only) kept the actor's weights alone; its shape was in the header.
+PolicySpec format1_spec(const CheckpointHeader& h) {
+  PolicySpec spec;
+  spec.kind = h.num_actions > 0 ? PolicySpec::Kind::categorical : PolicySpec::Kind::tanh_gaussian;
+  spec.obs_dim = h.obs_dim;
+  spec.act_dim = h.act_dim;
+  spec.num_actions = h.num_actions;
+  spec.hidden = h.net_arch;
+  return spec;
+}
+
+template <class F>
+auto as_checkpoint_error(const std::string& path, F&& f) {
+  try {
+    return f();
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw CheckpointError(path + ": the policy does not match its header (" + what.substr(0, what.find('\n')) + ")");
+  }
+}
+}  // namespace
+
+void restore_policy(PolicyHead& head, OpenedCheckpoint& c) {
+  as_checkpoint_error(c.path, [&] {
+    torch::serialize::InputArchive section = c.section("policy");
+    if (c.header.format == 1) {
+      const PolicySpec saved = format1_spec(c.header);
+      if (!(saved == head.spec()))
+        throw CheckpointError(c.path + ": the saved policy is " + saved.describe() + ", this run's is " +
+                              head.spec().describe());
+      head.module().load(section);
+    } else {
+      head.load(section, c.path);
+    }
+  });
+}
+
+LoadedPolicy load_policy(const std::string& path) {
+  OpenedCheckpoint c = open_checkpoint(path);
+  LoadedPolicy out;
+  out.header = c.header;
+  const PolicySpec spec = as_checkpoint_error(path, [&] {
+    if (c.header.format == 1) return format1_spec(c.header);
+    torch::serialize::InputArchive section = c.section("policy");
+    return PolicyHead::read_spec(section);
+  });
+  out.policy = std::make_shared<PolicyHead>(spec);
+  restore_policy(*out.policy, c);
+  return out;
+}
+
+PolicyActor::PolicyActor(PolicyHead& policy, bool deterministic, uint64_t seed)
+    : policy_(policy), deterministic_(deterministic), gen_(at::detail::createCPUGenerator(seed)) {}
+
+std::vector<float> PolicyActor::act(std::span<const float> obs) {
+  const torch::Tensor x =
+      torch::from_blob(const_cast<float*>(obs.data()), {1, static_cast<int64_t>(obs.size())}, torch::kFloat32).clone();
+  const torch::Tensor a = policy_.act(x, deterministic_, gen_).to(torch::kFloat32).reshape({-1}).contiguous();
+  return std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
+}
+
+}  // namespace softrl::agents

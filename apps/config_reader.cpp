@@ -1,0 +1,114 @@
+#include "apps/config_reader.h"
+
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+namespace softrl::apps {
+
+std::string describe(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsScalar()) return "\"" + n.Scalar() + "\"";
+  if (n.IsSequence()) return "a list";
+  return "a mapping";
+}
+
+std::string join_names(const std::set<std::string>& names) {
+  std::string list;
+  for (const auto& a : names) list += (list.empty() ? "" : ", ") + a;
+  return list;
+}
+
+void ConfigReader::fail(const std::string& path, const std::string& expected, const YAML::Node& got) const {
+  throw InputError(source_ + ": " + path + ": expected " + expected + ", got " + describe(got));
+}
+
+void ConfigReader::fail_msg(const std::string& path, const std::string& msg) const {
+  throw InputError(source_ + ": " + path + ": " + msg);
+}
+
+void ConfigReader::check_keys(const YAML::Node& map, const std::string& path, const std::set<std::string>& allowed) const {
+  if (!map.IsMap()) fail(path.empty() ? "(top level)" : path, "a mapping", map);
+  for (const auto& kv : map) {
+    const std::string k = kv.first.as<std::string>();
+    if (!allowed.count(k)) fail_msg(path.empty() ? k : path + "." + k, "unknown key; valid keys here: " + join_names(allowed));
+  }
+}
+
+std::string ConfigReader::text(const YAML::Node& n, const std::string& path, const char* expected) const {
+  if (!n.IsScalar()) fail(path, expected, n);
+  return n.Scalar();
+}
+
+int64_t ConfigReader::integer(const YAML::Node& n, const std::string& path, int64_t lo, int64_t hi) const {
+  std::ostringstream e;
+  e << "an integer in [" << lo << ", " << (hi == INT64_MAX ? std::string("inf") : std::to_string(hi)) << "]";
+  if (!n.IsScalar()) fail(path, e.str(), n);
+  const std::optional<double> d = parse_whole_double(n.Scalar());
+  if (!d || !std::isfinite(*d) || std::floor(*d) != *d || *d < static_cast<double>(lo) || *d > static_cast<double>(hi))
+    fail(path, e.str(), n);
+  return static_cast<int64_t>(*d);
+}
+
+double ConfigReader::real(const YAML::Node& n, const std::string& path, double lo, double hi, bool lo_open) const {
+  std::ostringstream e;
+  e << "a number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
+  if (!n.IsScalar()) fail(path, e.str(), n);
+  double d;
+  try {
+    d = n.as<double>();
+  } catch (const YAML::Exception&) {
+    fail(path, e.str(), n);
+  }
+  if (!std::isfinite(d) || d > hi || d < lo || (lo_open && d == lo)) fail(path, e.str(), n);
+  return d;
+}
+
+bool ConfigReader::boolean(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsScalar()) fail(path, "true or false", n);
+  try {
+    return n.as<bool>();
+  } catch (const YAML::Exception&) {
+    fail(path, "true or false", n);
+  }
+}
+
+std::optional<double> parse_whole_double(const std::string& text) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+void apply_override(YAML::Node root, const std::string& source, const std::string& ov) {
+  const auto eq = ov.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw InputError("override '" + ov + "': expected dotted.key=value (e.g. sac.batch_size=64)");
+  const std::string key = ov.substr(0, eq), value = ov.substr(eq + 1);
+  YAML::Node val;
+  try {
+    val = YAML::Load(value.empty() ? "\"\"" : value);
+  } catch (const YAML::Exception& e) {
+    throw InputError("override '" + ov + "': value is not valid YAML: " + e.msg);
+  }
+  std::vector<std::string> parts;
+  std::stringstream ss(key);
+  for (std::string p; std::getline(ss, p, '.');) {
+    if (p.empty()) throw InputError("override '" + ov + "': empty key segment");
+    parts.push_back(p);
+  }
+  std::vector<YAML::Node> chain = {root};
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    YAML::Node next = chain.back()[parts[i]];
+    if (!next.IsDefined() || next.IsNull()) chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    chain.push_back(chain.back()[parts[i]]);
+    if (!chain.back().IsMap())
+      throw InputError("override '" + ov + "': " + source + " has a value, not a mapping, at " + parts[i]);
+  }
+  chain.back()[parts.back()] = val;
+}
+
+}  // namespace softrl::apps

@@ -1,0 +1,206 @@
+#include "apps/run.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ostream>
+
+#include "agents/checkpoint.h"
+#include "agents/policy.h"
+#include "apps/algos/registry.h"
+#include "apps/progress.h"
+#include "apps/run_logs.h"
+#include "common/atomic_file.h"
+#include "common/runtime.h"
+#include "envs/rollout.h"
+
+namespace softrl::apps {
+namespace fs = std::filesystem;
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+bool crossed(int64_t before, int64_t after, int64_t every) { return every > 0 && after / every != before / every; }
+
+class RunDriver {
+ public:
+  RunDriver(const RunConfig& cfg, fs::path run_dir, const RunOptions& opt, std::ostream& out)
+      : cfg_(cfg), dir_(std::move(run_dir)), opt_(opt), out_(out),
+        env_spec_((set_compute_threads(cfg.threads), envs::make_env(cfg.env_id, cfg.env_options)->spec())),
+        training_(find_algo(cfg.algo)->build(cfg, env_spec_)),
+        progress_(out, opt.progress, isatty(fileno(stdout)), cfg.total_steps) {
+    result_.run_dir = dir_;
+    result_.latest_checkpoint = dir_ / "checkpoints" / "latest.pt";
+    result_.best_checkpoint = dir_ / "checkpoints" / "best.pt";
+  }
+
+  RunResult fresh() {
+    training_.loop->begin(cfg_.seed);
+    logs_.emplace(dir_, std::nullopt);
+    return run();
+  }
+
+  RunResult resume() {
+    agents::OpenedCheckpoint c = agents::open_checkpoint(result_.latest_checkpoint.string());
+    agents::check_compatible(c.header, c.path, env_spec_);
+    agents::restore_policy(training_.learner->policy(), c);
+    try {
+      torch::serialize::InputArchive learner = c.section("learner");
+      training_.learner->load(learner);
+      const std::string note = training_.loop->load(c);
+      if (!note.empty()) out_ << "note: " << note << "\n";
+      torch::serialize::InputArchive run = c.section("run");
+      if (torch::Tensor p; run.try_read("progress", p)) {  // absent from the oldest checkpoints
+        wall_before_ = p[0].item<double>();
+        result_.best_eval = p[1].item<double>();
+      }
+    } catch (const c10::Error& e) {
+      const std::string what = e.what_without_backtrace();
+      throw agents::CheckpointError(c.path + ": does not match this run's learner (" + what.substr(0, 200) + ")");
+    }
+    result_.steps = training_.loop->steps();
+    if (result_.steps >= cfg_.total_steps) {
+      result_.status = RunResult::Status::already_complete;
+      out_ << dir_.string() << " is complete (" << result_.steps << " of " << cfg_.total_steps
+           << " steps); evaluate it with: softrl eval " << dir_.string() << "\n";
+      return result_;
+    }
+    logs_.emplace(dir_, result_.steps);
+    out_ << "resumed " << dir_.string() << " at step " << result_.steps << "\n";
+    return run();
+  }
+
+ private:
+  double wall() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+
+  RunResult run() {
+    agents::Loop& loop = *training_.loop;
+    const int64_t start_steps = loop.steps(), start_updates = loop.updates();
+    while (loop.steps() < cfg_.total_steps) {
+      if (g_interrupted.load() || (opt_.interrupt_after_steps >= 0 && loop.steps() >= opt_.interrupt_after_steps))
+        return interrupted();
+      const int64_t before = loop.steps();
+      loop.iterate();
+      const int64_t step = loop.steps();
+      const bool last = step >= cfg_.total_steps;
+      const double w = wall();
+      if (crossed(before, step, cfg_.log_every) || last) log_row(w, step - start_steps, loop.updates() - start_updates);
+      if (crossed(before, step, cfg_.eval_every) && !last) evaluate();
+      if (crossed(before, step, cfg_.checkpoint_every) && !last) save_latest();
+      progress_.update(w, step, loop.updates(), loop.progress_text(), last_eval_text_, last);
+    }
+    progress_.finish_line();
+    result_.final_eval = evaluate();
+    save_latest();
+    result_.steps = loop.steps();
+    out_ << "done: " << result_.steps << " steps, " << loop.updates() << " updates in " << hms(wall())
+         << "; final eval (" << cfg_.eval_episodes << " episodes) mean return " << result_.final_eval.mean << "\n"
+         << "run directory: " << dir_.string()
+         << " (config.yaml, metrics.csv, metrics.jsonl, eval.csv, checkpoints/latest.pt; checkpoints/best.pt: best "
+            "evaluation, "
+         << (std::isfinite(result_.best_eval) ? std::to_string(std::lround(result_.best_eval)) : std::string("-"))
+         << ")\n";
+    return result_;
+  }
+
+  RunResult interrupted() {
+    save_latest();
+    progress_.finish_line();
+    out_ << "interrupted at step " << training_.loop->steps() << ": checkpoint saved to "
+         << result_.latest_checkpoint.string() << "; continue with: softrl train --resume " << dir_.string() << "\n";
+    result_.status = RunResult::Status::interrupted;
+    result_.steps = training_.loop->steps();
+    return result_;
+  }
+
+  void log_row(double w, int64_t steps_this_session, int64_t updates_this_session) {
+    agents::Metrics row = {{"step", static_cast<double>(training_.loop->steps())}, {"wall_time", wall_before_ + w}};
+    const agents::Metrics m = training_.loop->metrics();
+    row.insert(row.end(), m.begin(), m.end());
+    row.emplace_back("steps_per_s", steps_this_session / std::max(w, 1e-9));
+    row.emplace_back("updates_per_s", updates_this_session / std::max(w, 1e-9));
+    logs_->metrics(row);
+  }
+
+  // The deterministic policy on seeds kEvalSeedBase + k, disjoint from training's.
+  ReturnStats evaluate() {
+    const double started = wall();
+    const int64_t step = training_.loop->steps();
+    auto env = envs::make_env(cfg_.env_id, cfg_.env_options);
+    agents::PolicyActor actor(training_.learner->policy(), true);
+    const ReturnStats s = envs::evaluate(*env, actor, static_cast<int>(cfg_.eval_episodes), envs::kEvalSeedBase);
+    logs_->eval(step, s);
+    const bool best = s.mean > result_.best_eval;
+    if (best) {
+      result_.best_eval = s.mean;
+      save(result_.best_checkpoint, false);  // best.pt is for evaluation: no replay buffer
+    }
+    last_eval_text_ = std::to_string(static_cast<int>(s.mean)) + " @" + std::to_string(step);
+    progress_.evaluation(step, s, wall() - started, best);
+    return s;
+  }
+
+  void save_latest() { save(result_.latest_checkpoint, cfg_.save_replay_buffer); }
+
+  void save(const fs::path& path, bool with_data) {
+    agents::CheckpointHeader h = agents::CheckpointHeader::for_env(env_spec_);
+    h.algo = cfg_.algo;
+    h.config_yaml = to_yaml(cfg_);
+    h.env_steps = training_.loop->steps();
+    agents::Learner& learner = *training_.learner;
+    const agents::Loop& loop = *training_.loop;
+    const double progress[2] = {wall_before_ + wall(), result_.best_eval};
+    agents::write_checkpoint(
+        path.string(), h,
+        {{"policy", [&](auto& ar) { learner.policy().save(ar); }},
+         {"learner", [&](auto& ar) { learner.save(ar); }},
+         {"loop", [&](auto& ar) { loop.save(ar, with_data); }},
+         {"run", [&](auto& ar) { ar.write("progress", torch::tensor({progress[0], progress[1]}, torch::kFloat64)); }}});
+  }
+
+  const RunConfig cfg_;
+  const fs::path dir_;
+  const RunOptions opt_;
+  std::ostream& out_;
+  const envs::EnvSpec env_spec_;
+  agents::Training training_;
+  ProgressPrinter progress_;
+  std::optional<RunLogs> logs_;
+  RunResult result_;
+  const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+  double wall_before_ = 0;  // wall time of earlier sessions of this run
+  std::string last_eval_text_ = "-";
+};
+
+}  // namespace
+
+RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
+  g_interrupted.store(false);
+  if (fs::exists(run_dir / "checkpoints" / "latest.pt"))
+    throw InputError(run_dir.string() + " already holds a run; use --resume " + run_dir.string() +
+                     " or choose another --run-dir");
+  RunDriver driver(cfg, run_dir, opt, out);  // builds (and validates) everything before touching the directory
+  fs::create_directories(run_dir / "checkpoints");
+  write_file_atomic(run_dir / "config.yaml", to_yaml(cfg));
+  return driver.fresh();
+}
+
+RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
+  g_interrupted.store(false);
+  const RunConfig cfg = load_config((run_dir / "config.yaml").string());
+  if (!fs::exists(run_dir / "checkpoints" / "latest.pt"))
+    throw InputError(run_dir.string() + ": no checkpoints/latest.pt to resume from");
+  RunDriver driver(cfg, run_dir, opt, out);
+  return driver.resume();
+}
+
+void install_interrupt_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+}  // namespace softrl::apps

@@ -1,0 +1,39 @@
+#pragma once
+// The one training driver for every learner: the run directory, resume, SIGINT / SIGTERM
+// checkpoints, periodic evaluation and best.pt, logs and the progress line. It drives a loop
+// built by the algorithm's registry entry and knows nothing of any algorithm. Callable as a
+// library function (`compare` runs many).
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <limits>
+
+#include "apps/run_config.h"
+#include "common/stats.h"
+
+namespace softrl::apps {
+
+struct RunOptions {
+  bool progress = true;                // progress line
+  int64_t interrupt_after_steps = -1;  // behave as if SIGINT arrived at this step (tests)
+};
+
+struct RunResult {
+  enum class Status { finished, interrupted, already_complete };
+  Status status = Status::finished;
+  std::filesystem::path run_dir, latest_checkpoint, best_checkpoint;
+  int64_t steps = 0;
+  ReturnStats final_eval;  // when finished
+  double best_eval = -std::numeric_limits<double>::infinity();
+};
+
+// A new run in `run_dir`, which must not hold one already. Throws InputError (bad config or run
+// directory) or agents::CheckpointError.
+RunResult start_run(const RunConfig& cfg, const std::filesystem::path& run_dir, const RunOptions& opt, std::ostream& out);
+// Continues the run in `run_dir` from checkpoints/latest.pt with its own config.yaml.
+RunResult resume_run(const std::filesystem::path& run_dir, const RunOptions& opt, std::ostream& out);
+
+// SIGINT / SIGTERM ask running loops to checkpoint and stop.
+void install_interrupt_handlers();
+
+}  // namespace softrl::apps
