@@ -24,8 +24,9 @@ class Learner {
   virtual void load(torch::serialize::InputArchive& ar) = 0;
 };
 
-// Learns from sampled transitions (SAC; DQN-like learners would fit too).
-class OffPolicyLearner : public Learner {
+// Learns from batches of transitions: the off-policy loop samples them from its replay buffer,
+// the offline loop from a dataset (SAC; behaviour cloning; DQN-like learners would fit too).
+class TransitionLearner : public Learner {
  public:
   virtual Metrics update(const Batch& batch, at::Generator& gen) = 0;
   virtual void set_learning_rate(double lr) = 0;

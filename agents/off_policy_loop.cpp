@@ -26,7 +26,7 @@ void RecentEpisodes::add(double ret, int length) {
 double RecentEpisodes::mean_return() const { return mean_of(returns_); }
 double RecentEpisodes::mean_length() const { return mean_of(lengths_); }
 
-OffPolicyLoop::OffPolicyLoop(OffPolicyLearner& learner, const OffPolicySettings& settings, uint64_t seed)
+OffPolicyLoop::OffPolicyLoop(TransitionLearner& learner, const OffPolicySettings& settings, uint64_t seed)
     : learner_(learner),
       cfg_(settings),
       venv_(settings.env_id, static_cast<int>(settings.n_envs), settings.env_options, settings.threads),

@@ -43,7 +43,7 @@ class RecentEpisodes {
 
 class OffPolicyLoop : public Loop {
  public:
-  OffPolicyLoop(OffPolicyLearner& learner, const OffPolicySettings& settings, uint64_t seed);
+  OffPolicyLoop(TransitionLearner& learner, const OffPolicySettings& settings, uint64_t seed);
 
   void begin(uint64_t seed) override;
   void iterate() override;
@@ -55,7 +55,7 @@ class OffPolicyLoop : public Loop {
   std::string load(OpenedCheckpoint& checkpoint) override;
 
  private:
-  OffPolicyLearner& learner_;
+  TransitionLearner& learner_;
   OffPolicySettings cfg_;
   envs::VectorEnv venv_;
   ReplayBuffer buffer_;

@@ -33,7 +33,7 @@ struct SacConfig {
   double target_entropy_scale = 0.89;        // discrete only
 };
 
-class Sac : public OffPolicyLearner {
+class Sac : public TransitionLearner {
  public:
   // The policy's spec says discrete or continuous; its hidden layers are cfg.net_arch.
   Sac(const SacConfig& cfg, const PolicySpec& policy, uint64_t seed);

@@ -371,3 +371,36 @@ TEST_CASE("eval of a run directory prints and writes every statistic", "[sac][ev
   CHECK(s.success_rate == Approx(3.0 / 8));
   fs::remove_all(dir);
 }
+
+TEST_CASE("format 1 checkpoints (before the run-loop split) evaluate and resume", "[sac][checkpoint]") {
+  // Written by softrl at commit be076b4 (checkpoint format 1): sac_llc_300 stopped at 300 of 600
+  // steps with its replay buffer (config.yaml edited to total_steps: 600); sac_llc_600.pt is the
+  // uninterrupted 600-step run of the same config; *_eval.json are that version's `softrl eval
+  // --episodes 3 --seed 1000000 --json` of each file (6 significant digits).
+  const fs::path fixtures = fs::path(SOFTRL_FIXTURES) / "format1";
+  for (const char* name : {"sac_llc_600", "sac_ll_300"}) {
+    std::ifstream in(fixtures / (std::string(name) + "_eval.json"));
+    const std::string expected((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ostringstream out, err;
+    REQUIRE(apps::run_eval({.target = (fixtures / (std::string(name) + ".pt")).string(), .episodes = 3, .json = true},
+                           out, err) == 0);
+    for (const char* key : {"\"mean\": ", "\"min\": ", "\"max\": ", "\"mean_length\": "}) {
+      auto value = [&](const std::string& json) {
+        return std::stod(json.substr(json.find(key) + std::string(key).size()));
+      };
+      INFO(name << " " << key << " now " << out.str() << " was " << expected);
+      CHECK(std::abs(value(out.str()) - value(expected)) <= 5e-6 * std::abs(value(expected)));
+    }
+  }
+  const fs::path dir = fresh_dir("format1");
+  fs::copy(fixtures / "sac_llc_300", dir, fs::copy_options::recursive);
+  std::ostringstream out, err;
+  REQUIRE(apps::run_train({.resume_dir = dir.string(), .progress = false}, out, err) == 0);
+  const fs::path resumed = dir / "checkpoints" / "latest.pt";
+  CHECK(agents::open_checkpoint(resumed.string()).header.format == 2);
+  const auto a = checkpoint_parameters(fixtures / "sac_llc_600.pt");
+  const auto b = checkpoint_parameters(resumed);
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+  fs::remove_all(dir);
+}
