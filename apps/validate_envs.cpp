@@ -72,7 +72,7 @@ int run_validate_envs(const ValidateOptions& opt, std::ostream& out) {
   }
   char buf[256];
   out << "softrl validate-envs: Gymnasium heuristics, " << opt.episodes << " episodes per task (seeds " << opt.seed
-      << ".." << opt.seed + opt.episodes - 1 << "), targets from spec envs.md §11.3\n";
+      << ".." << opt.seed + opt.episodes - 1 << "), targets: Gymnasium's heuristics on Box2D 2.4.1\n";
   std::snprintf(buf, sizeof buf, "%-26s %9s %7s %9s %8s %9s %8s %s\n", "task", "return", "s.e.", "length", "target",
                 "band", "len ref", "");
   out << buf;

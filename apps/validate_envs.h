@@ -7,7 +7,7 @@ namespace softrl::apps {
 
 struct HeuristicTarget {
   std::string id;
-  double mean;       // target mean return (spec envs.md §11.3, Box2D 2.4.1)
+  double mean;       // target mean return (Gymnasium's heuristic over 1000 episodes, Box2D 2.4.1)
   double tolerance;  // for 1000 episodes; widened by sqrt(1000 / episodes) for fewer
   double mean_length;
 };

@@ -1,5 +1,5 @@
 #pragma once
-// BipedalWalker-v3 and BipedalWalkerHardcore-v3 (spec envs.md §3), on Box2D 2.4.1.
+// BipedalWalker-v3 and BipedalWalkerHardcore-v3 as Gymnasium 1.x defines them (gymnasium/envs/box2d/bipedal_walker.py), on Box2D 2.4.1.
 #include <array>
 #include <memory>
 
@@ -68,7 +68,7 @@ class BipedalWalker final : public Env {
   std::array<std::array<double, 2>, walker::kLidarRays> lidar_p2_{};
 };
 
-// Gymnasium's BipedalWalkerHeuristics gait machine (spec §3.7). The first action of an episode
+// Gymnasium's BipedalWalkerHeuristics gait machine. The first action of an episode
 // is zero; afterwards it acts on the latest observation.
 class BipedalWalkerHeuristic final : public Policy {
  public:

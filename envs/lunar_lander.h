@@ -1,5 +1,5 @@
 #pragma once
-// LunarLander-v3 and LunarLanderContinuous-v3 (spec envs.md §2), on Box2D 2.4.1.
+// LunarLander-v3 and LunarLanderContinuous-v3 as Gymnasium 1.x defines them (gymnasium/envs/box2d/lunar_lander.py), on Box2D 2.4.1.
 #include <array>
 #include <memory>
 
@@ -67,7 +67,7 @@ class LunarLander final : public Env {
   std::array<double, lunar::kChunks> chunk_x_{}, smooth_y_{};
 };
 
-// Gymnasium's hand-written controller (spec §2.9), for either action space.
+// Gymnasium's hand-written controller (lunar_lander.py's `heuristic`), for either action space.
 class LunarLanderHeuristic final : public Policy {
  public:
   explicit LunarLanderHeuristic(bool continuous) : continuous_(continuous) {}

@@ -1,6 +1,6 @@
 #pragma once
 // The tasks' random stream: std::mt19937_64 with NumPy-like helpers (Gymnasium draws with
-// NumPy's PCG64; bit-exact terrains would need PCG64 + SeedSequence, see spec envs.md §8, and
+// NumPy's PCG64; bit-exact terrains would need PCG64 + SeedSequence, and
 // are not reproduced - scores are statistically equivalent instead).
 #include <cstdint>
 #include <deque>

@@ -1,5 +1,5 @@
 #pragma once
-// GRPO and SofT-GRPO losses (spec algorithms.md §4). Shapes: N sequences (episodes) x T steps,
+// GRPO and SofT-GRPO losses (Shao et al. 2024, DeepSeekMath, arXiv 2402.03300; Zheng & Lee 2025, SofT-GRPO, arXiv 2511.06411). Shapes: N sequences (episodes) x T steps,
 // with a bool `valid` mask [N, T] for sequences of unequal length.
 #include <optional>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Gumbel sampling on the softmax core (spec §5.4, §4.2).
+// Gumbel sampling on the softmax core (Jang et al. 2017, arXiv 1611.01144; Maddison et al. 2017, arXiv 1611.00712).
 #include <optional>
 
 #include <torch/torch.h>

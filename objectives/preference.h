@@ -1,5 +1,5 @@
 #pragma once
-// Preference objectives (spec algorithms.md §3): DPO and its noisy-label variants, IPO, ADPO
+// Preference objectives (Rafailov et al. 2023, arXiv 2305.18290; Wang 2025, ADPO, arXiv 2510.18913): DPO and its noisy-label variants, IPO, ADPO
 // (pairwise and listwise), Plackett-Luce. Inputs are sequence log-probabilities
 // l = log pi_theta(y|x) (summed over steps) and the reference's l_ref (treated as constants).
 #include <torch/torch.h>

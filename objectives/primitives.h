@@ -1,5 +1,5 @@
 #pragma once
-// Primitives built on the softmax core (spec algorithms.md §6, rows 4-10 and 13-16).
+// Primitives built on the softmax core.
 // Same conventions as softmax.h: last dimension, optional bool mask (true = included),
 // temperature tau applied as x / tau, excluded entries contribute exactly 0, fully excluded
 // rows give finite results (documented per function) and zero gradients.

@@ -1,12 +1,12 @@
 #pragma once
-// OREO's soft-Bellman losses (spec algorithms.md §2) on padded batches of episodes.
+// OREO's soft-Bellman losses (Wang, Hao et al. 2024, OREO, arXiv 2412.16145) on padded batches of episodes.
 // Shapes: [B, T] with a bool `valid` mask marking each episode's steps (a prefix of its row;
 // episodes may be of any length, including 0). Per-step inputs:
 //   logp     log pi_theta(a_t | s_t) (with gradient for the policy loss)
 //   logp_ref log pi_ref(a_t | s_t)   (constant)
 //   values   V_phi(s_t)              (with gradient for the value loss)
 //   rewards  r_t
-// With discount gamma (1 = OREO) the telescoped soft Bellman target of §2.1 reads
+// With discount gamma (1 = OREO) the telescoped soft Bellman target of OREO's value loss reads
 //   V(s_t) = R_t - beta * sum_{i>=t} gamma^(i-t) (logp_i - logp_ref_i),
 //   R_t    = sum_{i>=t} gamma^(i-t) r_i  (+ gamma^(T-t) sg[V(s_T)] when the episode was truncated).
 #include <optional>

@@ -1,5 +1,5 @@
-// The Box2D tasks against spec envs.md: §11.1 spec unit tests, §11.2 reset-state checks,
-// §11.3 heuristic regression (CI-sized: 100 episodes, bands widened by sqrt(10)), determinism,
+// The Box2D tasks against Gymnasium's v3 definitions: constants, reset states,
+// heuristic regression (CI-sized: 100 episodes, bands widened by sqrt(10)), determinism,
 // the vector env, and bad input.
 #include <box2d/box2d.h>
 
@@ -49,7 +49,7 @@ TEST_CASE("LunarLander spec: masses, positions, terrain, reference angles, RNG d
   LunarLander windy({.enable_wind = true});
   windy.reset(3);
   CHECK(windy.rng().draws() == 18);
-  // Observation scales against the body state (§2.5).
+  // Observation scales against the body state (lunar_lander.py's step()).
   const b2Vec2 v = env.lander()->GetLinearVelocity();
   const auto o = env.step(std::vector<float>{0.0f, 0.0f}).obs;
   const b2Vec2 p = env.lander()->GetPosition();
@@ -105,7 +105,7 @@ TEST_CASE("BipedalWalker spec: masses, positions, reference angles, RNG use", "[
 }
 
 TEST_CASE("BipedalWalker reset state matches the recorded joint angles", "[envs][walker]") {
-  // spec §11.2: over 20 terrains, identical on Box2D 2.3 and 2.4.1 to +-1e-3.
+  // Over 20 terrains, identical on Box2D 2.3 and 2.4.1 to +-1e-3.
   double o0 = 0, o4 = 0, o6 = 0, o9 = 0, o11 = 0;
   for (uint64_t seed = 0; seed < 20; ++seed) {
     BipedalWalker env;

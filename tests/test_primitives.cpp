@@ -1,4 +1,4 @@
-// Primitives of the core (spec §6 rows 4-10, 13-16) against independent float64 computations.
+// Primitives of the core against independent float64 computations.
 // Inputs are float32; references are plain float64 formulas; gradients are compared with float64
 // autograd of those formulas. Tolerances: 2e-5 relative + 2e-6 absolute for O(1) inputs (float32
 // rounding of a handful of operations plus the core's 3e-5-relative sums), stated per check.

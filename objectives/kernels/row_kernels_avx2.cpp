@@ -2,7 +2,7 @@
 // this file therefore uses no inline library templates (std::max & co.) that the linker could
 // share with the portable code, only intrinsics and C library calls.
 //
-// Long rows (cols > kShortCols) use the Two-Pass algorithm of Dukhan & Ablavatski (spec §5.1):
+// Long rows (cols > kShortCols) use the Two-Pass algorithm of Dukhan & Ablavatski (2020, arXiv 2001.04438):
 // every exp(x) is kept as p * 2^n with p in [2^-1/2, 2^1/2], and the row sum as a running
 // (mantissa, exponent) pair, so pass 1 needs no max pass and cannot overflow. It gives the
 // log-sum-exp in one read of the row; log_softmax then needs one more read and a write, softmax
