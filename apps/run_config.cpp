@@ -22,21 +22,40 @@ void parse_env(const ConfigReader& r, const YAML::Node& env, RunConfig& c) {
   r.check_keys(env, "env", {"id", "options"});
   c.env_id = r.text(env["id"], "env.id", "an environment id");
   try {
-    const auto names = envs::env_option_names(c.env_id);
+    const envs::TaskEntry& task = envs::task(c.env_id);
+    std::set<std::string> names;
+    for (const auto& o : task.options) names.insert(o.name);
     const YAML::Node opts = env["options"];
-    if (opts.IsDefined() && !opts.IsNull()) {
-      r.check_keys(opts, "env.options", std::set<std::string>(names.begin(), names.end()));
-      for (const auto& kv : opts) {
-        const std::string k = kv.first.as<std::string>();
-        const std::string p = "env.options." + k;
-        c.env_options[k] = k == "enable_wind" ? (r.boolean(kv.second, p) ? 1.0 : 0.0)
-                                              : r.real(kv.second, p, -1e300, 1e300);
-      }
+    if (!opts.IsDefined() || opts.IsNull()) return;
+    r.check_keys(opts, "env.options", names);
+    for (const auto& spec : task.options) {
+      const YAML::Node v = opts[spec.name];
+      if (!v.IsDefined()) continue;
+      const std::string path = "env.options." + spec.name;
+      const double value = spec.type == envs::OptionSpec::Type::boolean ? (r.boolean(v, path) ? 1.0 : 0.0)
+                                                                         : r.real(v, path, -1e300, 1e300);
+      if (!spec.valid(value)) r.fail(path, spec.expected(), v);
+      c.env_options[spec.name] = value;
     }
-    envs::make_env(c.env_id, c.env_options);  // validates option values
   } catch (const envs::EnvError& e) {
-    r.fail_msg("env", e.what());
+    r.fail_msg("env.id", e.what());
   }
+}
+
+void write_env(YAML::Emitter& e, const RunConfig& c) {
+  e << YAML::Key << "env" << YAML::Value << YAML::BeginMap << YAML::Key << "id" << YAML::Value << c.env_id;
+  if (!c.env_options.empty()) {
+    e << YAML::Key << "options" << YAML::Value << YAML::BeginMap;
+    for (const auto& spec : envs::task(c.env_id).options) {
+      const auto it = c.env_options.find(spec.name);
+      if (it == c.env_options.end()) continue;
+      e << YAML::Key << spec.name << YAML::Value;
+      if (spec.type == envs::OptionSpec::Type::boolean) e << (it->second != 0.0);
+      else e << it->second;
+    }
+    e << YAML::EndMap;
+  }
+  e << YAML::EndMap;
 }
 
 void parse_schedule_keys(const ConfigReader& r, const YAML::Node& root, RunConfig& c) {
@@ -109,17 +128,7 @@ RunConfig load_config(const std::string& path, const std::vector<std::string>& o
 std::string to_yaml(const RunConfig& c) {
   YAML::Emitter e;
   e << YAML::BeginMap;
-  e << YAML::Key << "env" << YAML::Value << YAML::BeginMap << YAML::Key << "id" << YAML::Value << c.env_id;
-  if (!c.env_options.empty()) {
-    e << YAML::Key << "options" << YAML::Value << YAML::BeginMap;
-    for (const auto& [k, v] : c.env_options) {
-      e << YAML::Key << k << YAML::Value;
-      if (k == "enable_wind") e << (v != 0.0);
-      else e << v;
-    }
-    e << YAML::EndMap;
-  }
-  e << YAML::EndMap;
+  write_env(e, c);
   e << YAML::Key << "algo" << YAML::Value << c.algo;
   e << YAML::Key << "seed" << YAML::Value << c.seed;
   e << YAML::Key << "total_steps" << YAML::Value << c.total_steps;

@@ -12,18 +12,8 @@
 
 namespace softrl::apps {
 
-const std::vector<HeuristicTarget>& heuristic_targets() {
-  static const std::vector<HeuristicTarget> t = {
-      {"LunarLanderContinuous-v3", 283.0, 2.5, 215},
-      {"LunarLander-v3", 238.0, 10.0, 274},
-      {"BipedalWalker-v3", 117.0, 12.0, 990},
-      {"BipedalWalkerHardcore-v3", -62.0, 2.5, 360},
-  };
-  return t;
-}
-
 std::vector<HeuristicResult> validate_heuristics(int episodes, uint64_t seed, int threads) {
-  const auto& targets = heuristic_targets();
+  const auto& targets = envs::tasks();
   std::vector<HeuristicResult> results(targets.size());
   // Episodes are independent: split them over threads, each with its own env and policy.
   const int nt = std::max(1, threads);
@@ -43,13 +33,14 @@ std::vector<HeuristicResult> validate_heuristics(int episodes, uint64_t seed, in
     for (const auto& e : eps) returns.push_back(e.ret), lengths.push_back(e.length);
     const ReturnStats s = return_stats(returns, lengths, 0.0);
     HeuristicResult& r = results[k];
-    r.target = targets[k];
+    r.id = targets[k].id;
+    r.target = targets[k].validation;
     r.episodes = episodes;
     r.mean = s.mean;
     r.stderr_ = s.stderr_;
     r.mean_length = s.mean_length;
-    r.band = targets[k].tolerance * std::sqrt(1000.0 / std::max(1, episodes));
-    r.pass = std::abs(s.mean - targets[k].mean) <= r.band;
+    r.band = targets[k].validation.tolerance * std::sqrt(1000.0 / std::max(1, episodes));
+    r.pass = std::abs(s.mean - targets[k].validation.mean) <= r.band;
   }
   return results;
 }
@@ -62,7 +53,7 @@ int run_validate_envs(const ValidateOptions& opt, std::ostream& out) {
     out << "{\"episodes\": " << opt.episodes << ", \"seed\": " << opt.seed << ", \"tasks\": [";
     for (size_t i = 0; i < results.size(); ++i) {
       const auto& r = results[i];
-      out << (i ? ", " : "") << "{\"id\": \"" << r.target.id << "\", \"mean_return\": " << r.mean
+      out << (i ? ", " : "") << "{\"id\": \"" << r.id << "\", \"mean_return\": " << r.mean
           << ", \"stderr\": " << r.stderr_ << ", \"mean_length\": " << r.mean_length
           << ", \"target\": " << r.target.mean << ", \"band\": " << r.band
           << ", \"target_length\": " << r.target.mean_length << ", \"pass\": " << (r.pass ? "true" : "false") << "}";
@@ -77,7 +68,7 @@ int run_validate_envs(const ValidateOptions& opt, std::ostream& out) {
                 "band", "len ref", "");
   out << buf;
   for (const auto& r : results) {
-    std::snprintf(buf, sizeof buf, "%-26s %9.2f %7.2f %9.1f %8.1f %9.2f %8.0f %s\n", r.target.id.c_str(), r.mean,
+    std::snprintf(buf, sizeof buf, "%-26s %9.2f %7.2f %9.1f %8.1f %9.2f %8.0f %s\n", r.id.c_str(), r.mean,
                   r.stderr_, r.mean_length, r.target.mean, r.band, r.target.mean_length, r.pass ? "ok" : "OUT OF BAND");
     out << buf;
   }

@@ -3,18 +3,13 @@
 #include <string>
 #include <vector>
 
+#include "envs/registry.h"
+
 namespace softrl::apps {
 
-struct HeuristicTarget {
-  std::string id;
-  double mean;       // target mean return (Gymnasium's heuristic over 1000 episodes, Box2D 2.4.1)
-  double tolerance;  // for 1000 episodes; widened by sqrt(1000 / episodes) for fewer
-  double mean_length;
-};
-const std::vector<HeuristicTarget>& heuristic_targets();
-
 struct HeuristicResult {
-  HeuristicTarget target;
+  std::string id;
+  envs::ValidationTarget target;
   int episodes = 0;
   double mean = 0, stderr_ = 0, mean_length = 0, band = 0;
   bool pass = false;

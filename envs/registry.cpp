@@ -1,13 +1,14 @@
 #include "envs/registry.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "envs/bipedal_walker.h"
 #include "envs/lunar_lander.h"
+#include "envs/render.h"
 
 namespace softrl::envs {
 namespace {
-const std::vector<std::string> kLanderOptions = {"enable_wind", "gravity", "turbulence_power", "wind_power"};
 
 std::string join(const std::vector<std::string>& v) {
   std::ostringstream o;
@@ -15,49 +16,93 @@ std::string join(const std::vector<std::string>& v) {
   return o.str();
 }
 
-bool is_lander(const std::string& id) { return id == "LunarLander-v3" || id == "LunarLanderContinuous-v3"; }
+// Gymnasium's LunarLander keywords: gravity asserted in (-12, 0); wind_power and
+// turbulence_power outside [0, 20] and [0, 2] only warn there, and are errors here.
+const std::vector<OptionSpec> kLanderOptions = {
+    {.name = "enable_wind", .type = OptionSpec::Type::boolean, .default_value = 0},
+    {.name = "gravity", .lo = -12, .hi = 0, .lo_open = true, .hi_open = true, .default_value = -10},
+    {.name = "turbulence_power", .lo = 0, .hi = 2, .default_value = 1.5},
+    {.name = "wind_power", .lo = 0, .hi = 20, .default_value = 15},
+};
 
-void check_id(const std::string& id) {
-  for (const auto& known : env_ids())
-    if (known == id) return;
-  throw EnvError("unknown environment id '" + id + "'; valid ids: " + join(env_ids()));
+std::function<std::unique_ptr<Env>(const EnvOptions&)> make_lander(bool continuous) {
+  return [continuous](const EnvOptions& o) -> std::unique_ptr<Env> {
+    return std::make_unique<LunarLander>(LunarLanderOptions{.continuous = continuous,
+                                                            .gravity = o.at("gravity"),
+                                                            .enable_wind = o.at("enable_wind") != 0.0,
+                                                            .wind_power = o.at("wind_power"),
+                                                            .turbulence_power = o.at("turbulence_power")});
+  };
 }
+
+std::function<std::unique_ptr<Env>(const EnvOptions&)> make_walker(bool hardcore) {
+  return [hardcore](const EnvOptions&) -> std::unique_ptr<Env> { return std::make_unique<BipedalWalker>(hardcore); };
+}
+
+std::function<std::unique_ptr<Policy>()> lander_heuristic(bool continuous) {
+  return [continuous]() -> std::unique_ptr<Policy> { return std::make_unique<LunarLanderHeuristic>(continuous); };
+}
+
+std::unique_ptr<Policy> walker_heuristic() { return std::make_unique<BipedalWalkerHeuristic>(); }
+
 }  // namespace
 
-std::vector<std::string> env_ids() {
-  return {"LunarLander-v3", "LunarLanderContinuous-v3", "BipedalWalker-v3", "BipedalWalkerHardcore-v3"};
+bool OptionSpec::valid(double v) const {
+  if (type == Type::boolean) return v == 0.0 || v == 1.0;
+  return std::isfinite(v) && (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
 }
 
-std::vector<std::string> env_option_names(const std::string& id) {
-  check_id(id);
-  return is_lander(id) ? kLanderOptions : std::vector<std::string>{};
+std::string OptionSpec::expected() const {
+  if (type == Type::boolean) return "true or false";
+  std::ostringstream o;
+  o << "a number in " << (lo_open ? "(" : "[") << lo << ", " << hi << (hi_open ? ")" : "]");
+  return o.str();
+}
+
+const std::vector<TaskEntry>& tasks() {
+  static const std::vector<TaskEntry> table = {
+      {"LunarLander-v3", kLanderOptions, make_lander(false), lander_heuristic(false), render_lander, {238.0, 10.0, 274}},
+      {"LunarLanderContinuous-v3", kLanderOptions, make_lander(true), lander_heuristic(true), render_lander,
+       {283.0, 2.5, 215}},
+      {"BipedalWalker-v3", {}, make_walker(false), walker_heuristic, render_walker, {117.0, 12.0, 990}},
+      {"BipedalWalkerHardcore-v3", {}, make_walker(true), walker_heuristic, render_walker, {-62.0, 2.5, 360}},
+  };
+  return table;
+}
+
+std::vector<std::string> env_ids() {
+  std::vector<std::string> ids;
+  for (const auto& t : tasks()) ids.push_back(t.id);
+  return ids;
+}
+
+const TaskEntry& task(const std::string& id) {
+  for (const auto& t : tasks())
+    if (t.id == id) return t;
+  throw EnvError("unknown environment id '" + id + "'; valid ids: " + join(env_ids()));
 }
 
 std::unique_ptr<Env> make_env(const std::string& id, const EnvOptions& options) {
-  const std::vector<std::string> valid = env_option_names(id);
+  const TaskEntry& t = task(id);
+  std::vector<std::string> names;
+  for (const auto& o : t.options) names.push_back(o.name);
   for (const auto& [name, value] : options) {
-    bool ok = false;
-    for (const auto& v : valid) ok = ok || v == name;
-    if (!ok)
-      throw EnvError(id + ": unknown option '" + name + "'; valid options: " +
-                     (valid.empty() ? std::string("none") : join(valid)));
+    const OptionSpec* spec = nullptr;
+    for (const auto& o : t.options)
+      if (o.name == name) spec = &o;
+    if (!spec)
+      throw EnvError(id + ": unknown option '" + name + "'; valid options: " + (names.empty() ? "none" : join(names)));
+    if (!spec->valid(value)) {
+      std::ostringstream got;
+      got << value;
+      throw EnvError(id + ": option " + name + ": expected " + spec->expected() + ", got " + got.str());
+    }
   }
-  if (is_lander(id)) {
-    LunarLanderOptions o;
-    o.continuous = id == "LunarLanderContinuous-v3";
-    if (auto it = options.find("gravity"); it != options.end()) o.gravity = it->second;
-    if (auto it = options.find("enable_wind"); it != options.end()) o.enable_wind = it->second != 0.0;
-    if (auto it = options.find("wind_power"); it != options.end()) o.wind_power = it->second;
-    if (auto it = options.find("turbulence_power"); it != options.end()) o.turbulence_power = it->second;
-    return std::make_unique<LunarLander>(o);
-  }
-  return std::make_unique<BipedalWalker>(id == "BipedalWalkerHardcore-v3");
+  EnvOptions full = options;
+  for (const auto& o : t.options) full.emplace(o.name, o.default_value);
+  return t.make(full);
 }
 
-std::unique_ptr<Policy> make_heuristic(const std::string& id) {
-  check_id(id);
-  if (is_lander(id)) return std::make_unique<LunarLanderHeuristic>(id == "LunarLanderContinuous-v3");
-  return std::make_unique<BipedalWalkerHeuristic>();
-}
+std::unique_ptr<Policy> make_heuristic(const std::string& id) { return task(id).heuristic(); }
 
 }  // namespace softrl::envs

@@ -1,5 +1,7 @@
 #include "envs/render.h"
 
+#include "envs/registry.h"
+
 #include <box2d/box2d.h>
 
 #include <cmath>
@@ -45,7 +47,7 @@ void draw_flag(Image& img, const Camera& cam, double x, double y_base, Rgb pole,
                    flag);
 }
 
-Image render_lander(const LunarLander& env) {
+Image draw_lander(const LunarLander& env) {
   Image img(kFrameWidth, kFrameHeight, {255, 255, 255});
   const Camera cam;
   const auto& xs = env.terrain_x();
@@ -60,7 +62,7 @@ Image render_lander(const LunarLander& env) {
   return img;
 }
 
-Image render_walker(const BipedalWalker& env) {
+Image draw_walker(const BipedalWalker& env) {
   Image img(kFrameWidth, kFrameHeight, {215, 215, 255});
   Camera cam;
   cam.scroll_x = env.hull()->GetPosition().x - kFrameWidth / kScale / 5;
@@ -93,16 +95,20 @@ Image render_walker(const BipedalWalker& env) {
 
 }  // namespace
 
-Image render(const Env& env) {
-  if (const auto* l = dynamic_cast<const LunarLander*>(&env)) {
-    if (!l->lander()) throw EnvError(env.spec().id + ": render() before reset()");
-    return render_lander(*l);
-  }
-  if (const auto* w = dynamic_cast<const BipedalWalker*>(&env)) {
-    if (!w->hull()) throw EnvError(env.spec().id + ": render() before reset()");
-    return render_walker(*w);
-  }
-  throw EnvError(env.spec().id + ": rendering is not supported for this environment");
+Image render_lander(const Env& env) {
+  const auto* l = dynamic_cast<const LunarLander*>(&env);
+  if (!l) throw EnvError(env.spec().id + ": not a LunarLander");
+  if (!l->lander()) throw EnvError(env.spec().id + ": render() before reset()");
+  return draw_lander(*l);
 }
+
+Image render_walker(const Env& env) {
+  const auto* w = dynamic_cast<const BipedalWalker*>(&env);
+  if (!w) throw EnvError(env.spec().id + ": not a BipedalWalker");
+  if (!w->hull()) throw EnvError(env.spec().id + ": render() before reset()");
+  return draw_walker(*w);
+}
+
+Image render(const Env& env) { return task(env.spec().id).render(env); }
 
 }  // namespace softrl::envs

@@ -8,7 +8,10 @@ namespace softrl::envs {
 
 constexpr int kFrameWidth = 600, kFrameHeight = 400;
 
-// Throws EnvError for an environment that cannot be rendered or has not been reset.
+// Through the task's registry entry. Throws EnvError for an environment that has not been reset.
 Image render(const Env& env);
+// The renderers of the registry's entries.
+Image render_lander(const Env& env);
+Image render_walker(const Env& env);
 
 }  // namespace softrl::envs

@@ -126,7 +126,7 @@ TEST_CASE("BipedalWalker reset state matches the recorded joint angles", "[envs]
 TEST_CASE("heuristic regression (CI size)", "[envs][heuristic]") {
   const auto results = softrl::apps::validate_heuristics(100, 0, 2);
   for (const auto& r : results) {
-    INFO(r.target.id << ": mean " << r.mean << " +- " << r.stderr_ << ", target " << r.target.mean << " +- " << r.band
+    INFO(r.id << ": mean " << r.mean << " +- " << r.stderr_ << ", target " << r.target.mean << " +- " << r.band
                      << ", length " << r.mean_length);
     CHECK(r.pass);
   }
@@ -233,7 +233,13 @@ TEST_CASE("bad input is rejected with clear messages; continuous actions are cli
   CHECK_THROWS_WITH(make_env("LunarLander-v2"), Catch::Contains("valid ids: LunarLander-v3"));
   CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"wind", 1}}), Catch::Contains("valid options: enable_wind"));
   CHECK_THROWS_WITH(make_env("BipedalWalker-v3", {{"wind", 1}}), Catch::Contains("valid options: none"));
-  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"gravity", -20}}), Catch::Contains("gravity must be in (-12, 0)"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"gravity", -20}}),
+                    Catch::Contains("option gravity: expected a number in (-12, 0), got -20"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"gravity", 0}}), Catch::Contains("in (-12, 0)"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"wind_power", 20.5}}), Catch::Contains("expected a number in [0, 20]"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"turbulence_power", std::nan("")}}), Catch::Contains("in [0, 2]"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"enable_wind", 0.5}}), Catch::Contains("expected true or false"));
+  CHECK_NOTHROW(make_env("LunarLander-v3", {{"wind_power", 20}, {"turbulence_power", 0}, {"enable_wind", 1}}));
   // Step after the episode ended.
   StepResult r;
   do r = env->step(std::vector<float>{0});

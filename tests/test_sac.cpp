@@ -251,6 +251,19 @@ TEST_CASE("mutated configs end in a clear error or a valid config, never a crash
   CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"env.id=Pong-v5"}),
                     Catch::Contains("unknown environment id 'Pong-v5'"));
   CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.gamma=1.5"}), Catch::Contains("sac.gamma"));
+  // Env options are typed and checked against the task's ranges; non-finite numbers are refused.
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"env.options.wind_power=.inf"}),
+                    Catch::Contains("c.yaml: env.options.wind_power: expected a number"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"env.options.gravity=-12"}),
+                    Catch::Contains("c.yaml: env.options.gravity: expected a number in (-12, 0), got \"-12\""));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"env.options.enable_wind=2"}),
+                    Catch::Contains("c.yaml: env.options.enable_wind: expected true or false"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.target_entropy=.nan"}),
+                    Catch::Contains("c.yaml: sac.target_entropy: expected a number"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"algo=ppo"}),
+                    Catch::Contains("c.yaml: algo: expected one of sac"));
+  const apps::RunConfig windy = apps::parse_config(kBaseConfig, "c.yaml", {"env.options.enable_wind=true"});
+  CHECK(apps::to_yaml(windy).find("enable_wind: true") != std::string::npos);
   // The resolved YAML reads back to the same config.
   const apps::RunConfig a = apps::parse_config(kBaseConfig, "c.yaml");
   CHECK(apps::to_yaml(apps::parse_config(apps::to_yaml(a), "resolved")) == apps::to_yaml(a));
