@@ -82,7 +82,7 @@ void OffPolicyLoop::save(torch::serialize::OutputArchive& ar, bool with_data) co
   const envs::VectorEnvSnapshot snap = venv_.snapshot();
   ar.write("counters", torch::tensor({step_, updates_, episodes_, iteration_}));
   ar.write("generator_state", gen_.get_state());
-  ar.write("venv_base_seed", torch::tensor(static_cast<int64_t>(snap.base_seed)));
+  ar.write("venv_first_seeds", torch::tensor(std::vector<int64_t>(snap.first_seeds.begin(), snap.first_seeds.end())));
   ar.write("venv_episode_index", torch::tensor(snap.episode_index));
   ar.write("venv_returns", torch::tensor(snap.returns, torch::kFloat64));
   ar.write("venv_lengths", torch::tensor(std::vector<int64_t>(snap.lengths.begin(), snap.lengths.end())));
@@ -101,7 +101,12 @@ std::string OffPolicyLoop::load(OpenedCheckpoint& c) {
   torch::serialize::InputArchive gen_holder = c.header.format == 1 ? c.section("learner") : c.section("loop");
   gen_.set_state(read_tensor(gen_holder, "generator_state"));
   envs::VectorEnvSnapshot snap;
-  snap.base_seed = static_cast<uint64_t>(read_tensor(ar, "venv_base_seed").item<int64_t>());
+  if (torch::Tensor seeds; ar.try_read("venv_first_seeds", seeds)) {
+    for (int64_t i = 0; i < seeds.numel(); ++i) snap.first_seeds.push_back(static_cast<uint64_t>(seeds[i].item<int64_t>()));
+  } else {  // format 1: env i started on base + i
+    const auto base = static_cast<uint64_t>(read_tensor(ar, "venv_base_seed").item<int64_t>());
+    for (int64_t i = 0; i < cfg_.n_envs; ++i) snap.first_seeds.push_back(base + static_cast<uint64_t>(i));
+  }
   t = read_tensor(ar, "venv_episode_index");
   for (int64_t i = 0; i < t.numel(); ++i) snap.episode_index.push_back(t[i].item<int64_t>());
   t = read_tensor(ar, "venv_returns");

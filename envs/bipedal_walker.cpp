@@ -191,7 +191,8 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
     legs_[2 * k + 1] = lower;
   }
   contacts_->track(hull_, {legs_[1], legs_[3]});  // only the lower legs report ground contact
-  return advance({0, 0, 0, 0}).obs;
+  const std::span<const float> obs = advance({0, 0, 0, 0}).obs;
+  return {obs.begin(), obs.end()};
 }
 
 StepResult BipedalWalker::step_task(std::span<const float> action) {
@@ -220,7 +221,7 @@ StepResult BipedalWalker::advance(const std::array<double, 4>& a) {
   auto joint_angle = [&](int k) { return static_cast<double>(joints_[k]->GetJointAngle()); };
   auto joint_speed = [&](int k) { return static_cast<double>(joints_[k]->GetJointSpeed()); };
   const double hull_angle = hull_->GetAngle();
-  std::vector<double> s = {
+  const std::array<double, 14> body = {
       hull_angle,
       2.0 * hull_->GetAngularVelocity() / kFps,
       0.3 * vel.x * (600.0 / kScale) / kFps,
@@ -236,9 +237,11 @@ StepResult BipedalWalker::advance(const std::array<double, 4>& a) {
       joint_speed(3) / kSpeedKnee,
       contacts_->leg(1) ? 1.0 : 0.0,
   };
-  s.insert(s.end(), lidar.begin(), lidar.end());
+  std::array<double, 14 + kLidarRays> s;
+  std::copy(body.begin(), body.end(), s.begin());
+  std::copy(lidar.begin(), lidar.end(), s.begin() + 14);
   StepResult r;
-  r.obs.assign(s.begin(), s.end());
+  r.obs = write_obs(s);
   const double shaping = 130 * pos.x / kScale - 5.0 * std::abs(s[0]);
   if (has_prev_shaping_) r.reward = shaping - prev_shaping_;
   prev_shaping_ = shaping;

@@ -2,6 +2,7 @@
 // The environment interface every learner sees (through VectorEnv), Gymnasium-style:
 // reset(seed) / step(action) -> float32 observation, reward, terminated, truncated.
 #include <cstdint>
+#include <array>
 #include <memory>
 #include <optional>
 #include <span>
@@ -35,7 +36,9 @@ struct EnvSpec {
 };
 
 struct StepResult {
-  std::vector<float> obs;
+  // A view of the env's own observation buffer (no allocation per step): valid until the env's
+  // next step() or reset(); copy it to keep it.
+  std::span<const float> obs;
   double reward = 0.0;
   bool terminated = false;  // a true end of the MDP (crash, landing, fall, goal)
   bool truncated = false;   // the time limit; may be true together with terminated
@@ -56,12 +59,20 @@ class Env {
   bool needs_reset() const { return needs_reset_; }
 
  protected:
-  explicit Env(EnvSpec spec) : spec_(std::move(spec)) {}
+  explicit Env(EnvSpec spec) : spec_(std::move(spec)), obs_(spec_.observation_space.dim()) {}
   virtual std::vector<float> reset_task(std::optional<uint64_t> seed) = 0;
   virtual StepResult step_task(std::span<const float> action) = 0;
+  // Stores a task's observation (computed in double) as float32 in the env's buffer.
+  template <size_t N>
+  std::span<const float> write_obs(const std::array<double, N>& values) {
+    static_assert(N > 0);
+    for (size_t i = 0; i < N && i < obs_.size(); ++i) obs_[i] = static_cast<float>(values[i]);
+    return obs_;
+  }
 
  private:
   EnvSpec spec_;
+  std::vector<float> obs_;
   int elapsed_ = 0;
   bool needs_reset_ = true;
 };

@@ -91,7 +91,8 @@ std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
     joints_[k] = b2::make_revolute(*world_, lander_, legs_[k], jp);
   }
   contacts_->track(lander_, {legs_[0], legs_[1]});
-  return advance(0.0, 0.0, 0).obs;  // the reset step: a no-op physics step
+  const std::span<const float> obs = advance(0.0, 0.0, 0).obs;  // the reset step: a no-op physics step
+  return {obs.begin(), obs.end()};
 }
 
 StepResult LunarLander::step_task(std::span<const float> action) {
@@ -160,7 +161,7 @@ StepResult LunarLander::advance(double a0, double a1, int discrete_action) {
       contacts_->leg(1) ? 1.0 : 0.0,
   };
   StepResult r;
-  r.obs.assign(s.begin(), s.end());
+  r.obs = write_obs(s);
   const double shaping = -100 * std::sqrt(s[0] * s[0] + s[1] * s[1]) - 100 * std::sqrt(s[2] * s[2] + s[3] * s[3]) -
                          100 * std::abs(s[4]) + 10 * s[6] + 10 * s[7];
   if (has_prev_shaping_) r.reward = shaping - prev_shaping_;

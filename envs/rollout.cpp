@@ -12,7 +12,7 @@ EpisodeStats run_episode(Env& env, Policy& policy, uint64_t seed, const StepObse
     st.ret += r.reward;
     st.length += 1;
     if (observe) observe(episode, env, &r);
-    obs = std::move(r.obs);
+    obs.assign(r.obs.begin(), r.obs.end());
     if (r.terminated || r.truncated) {
       st.terminated = r.terminated;
       return st;

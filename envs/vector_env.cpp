@@ -17,10 +17,18 @@ VectorEnv::VectorEnv(const std::string& id, int num_envs, const EnvOptions& opti
 }
 
 torch::Tensor VectorEnv::reset(uint64_t base_seed) {
+  std::vector<uint64_t> seeds(envs_.size());
+  for (size_t i = 0; i < seeds.size(); ++i) seeds[i] = base_seed + i;
+  return reset(seeds);
+}
+
+torch::Tensor VectorEnv::reset(const std::vector<uint64_t>& seeds) {
   const int64_t n = num_envs(), d = spec().observation_space.dim();
+  if (static_cast<int64_t>(seeds.size()) != n)
+    throw EnvError("VectorEnv::reset: " + std::to_string(seeds.size()) + " seeds for " + std::to_string(n) + " envs");
   torch::Tensor obs = torch::empty({n, d});
   float* po = obs.data_ptr<float>();
-  base_seed_ = base_seed;
+  first_seed_ = seeds;
   std::fill(episode_index_.begin(), episode_index_.end(), 0);
   for (auto& a : episode_actions_) a.clear();
 #pragma omp parallel for num_threads(threads_) schedule(static)
@@ -69,9 +77,11 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
         std::memcpy(pf + i * d, r.obs.data(), sizeof(float) * d);
         ++episode_index_[i];
         episode_actions_[i].clear();
-        r.obs = envs_[i]->reset(episode_seed(i));
+        const std::vector<float> first = envs_[i]->reset(episode_seed(i));
+        std::memcpy(po + i * d, first.data(), sizeof(float) * d);
+      } else {
+        std::memcpy(po + i * d, r.obs.data(), sizeof(float) * d);
       }
-      std::memcpy(po + i * d, r.obs.data(), sizeof(float) * d);
     } catch (const std::exception& e) {
       errors[i] = e.what();
     }
@@ -93,15 +103,16 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
 namespace softrl::envs {
 
 VectorEnvSnapshot VectorEnv::snapshot() const {
-  return {base_seed_, episode_index_, episode_actions_, returns_, lengths_};
+  return {first_seed_, episode_index_, episode_actions_, returns_, lengths_};
 }
 
 torch::Tensor VectorEnv::restore(const VectorEnvSnapshot& snap) {
   const int64_t n = num_envs(), d = spec().observation_space.dim(), a = spec().action_space.dim();
-  if (static_cast<int64_t>(snap.episode_index.size()) != n || static_cast<int64_t>(snap.episode_actions.size()) != n)
+  if (static_cast<int64_t>(snap.episode_index.size()) != n || static_cast<int64_t>(snap.episode_actions.size()) != n ||
+      static_cast<int64_t>(snap.first_seeds.size()) != n)
     throw EnvError("VectorEnv::restore: snapshot is for " + std::to_string(snap.episode_index.size()) + " envs, not " +
                    std::to_string(n));
-  base_seed_ = snap.base_seed;
+  first_seed_ = snap.first_seeds;
   episode_index_ = snap.episode_index;
   episode_actions_ = snap.episode_actions;
   returns_ = snap.returns;
@@ -114,7 +125,7 @@ torch::Tensor VectorEnv::restore(const VectorEnvSnapshot& snap) {
     for (size_t k = 0; k < acts.size(); k += static_cast<size_t>(a)) {
       StepResult r = envs_[i]->step(std::span<const float>(acts.data() + k, static_cast<size_t>(a)));
       if (r.terminated || r.truncated) throw EnvError("VectorEnv::restore: replayed episode ended early");
-      o = std::move(r.obs);
+      o.assign(r.obs.begin(), r.obs.end());
     }
     std::memcpy(obs.data_ptr<float>() + i * d, o.data(), sizeof(float) * d);
   }

@@ -1,8 +1,10 @@
 #pragma once
 // N environments stepped as a batch on a small thread pool, with auto-reset. Results are the
-// same for any thread count: episode e of env i is reset with seed base_seed + i + N * e, so every
-// episode is reproducible on its own and the whole vector env can be restored from its seeds and
-// the actions of the running episodes (see Snapshot).
+// same for any thread count: episode e of env i is reset with seed first_seed[i] + N * e (after
+// reset(base): first_seed[i] = base + i), so every episode is reproducible on its own and the whole
+// vector env can be restored from its seeds and the actions of the running episodes (see Snapshot).
+// reset(seeds) starts each env on a seed of its own: G envs on one seed play G episodes from the
+// same start state (same terrain, initial push and wind), GRPO's groups.
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,7 +27,7 @@ struct VectorStep {
 
 // What it takes to rebuild a VectorEnv exactly: replaying each env's running episode.
 struct VectorEnvSnapshot {
-  uint64_t base_seed = 0;
+  std::vector<uint64_t> first_seeds;
   std::vector<int64_t> episode_index;
   std::vector<std::vector<float>> episode_actions;  // flattened actions of the running episodes
   std::vector<double> returns;
@@ -41,6 +43,7 @@ class VectorEnv {
   void set_threads(int threads) { threads_ = std::max(1, threads); }
 
   torch::Tensor reset(uint64_t base_seed);  // [N, obs_dim]
+  torch::Tensor reset(const std::vector<uint64_t>& seeds);  // one seed per env
   // actions: [N, act_dim] float (continuous) or [N] / [N, 1] integers or floats (discrete).
   VectorStep step(const torch::Tensor& actions);
 
@@ -50,9 +53,9 @@ class VectorEnv {
 
  private:
   uint64_t episode_seed(int64_t i) const {
-    return base_seed_ + static_cast<uint64_t>(i) + static_cast<uint64_t>(envs_.size()) * static_cast<uint64_t>(episode_index_[i]);
+    return first_seed_[i] + static_cast<uint64_t>(envs_.size()) * static_cast<uint64_t>(episode_index_[i]);
   }
-  uint64_t base_seed_ = 0;
+  std::vector<uint64_t> first_seed_;
   std::vector<int64_t> episode_index_;
   std::vector<std::vector<float>> episode_actions_;
   std::vector<std::unique_ptr<Env>> envs_;

@@ -189,7 +189,7 @@ class CountingTask final : public Env {
   }
   StepResult step_task(std::span<const float>) override {
     ++t_;
-    return {{static_cast<float>(t_)}, 1.0, t_ == end_, false};
+    return {write_obs(std::array<double, 1>{static_cast<double>(t_)}), 1.0, t_ == end_, false};
   }
 
  private:
@@ -249,7 +249,10 @@ TEST_CASE("bad input is rejected with clear messages; continuous actions are cli
   auto a = make_env("LunarLanderContinuous-v3"), b = make_env("LunarLanderContinuous-v3");
   a->reset(5);
   b->reset(5);
-  for (int t = 0; t < 50; ++t) CHECK(a->step(std::vector<float>{5.0f, -3.0f}).obs == b->step(std::vector<float>{1.0f, -1.0f}).obs);
+  for (int t = 0; t < 50; ++t) {
+    const auto oa = a->step(std::vector<float>{5.0f, -3.0f}).obs, ob = b->step(std::vector<float>{1.0f, -1.0f}).obs;
+    CHECK(std::vector<float>(oa.begin(), oa.end()) == std::vector<float>(ob.begin(), ob.end()));
+  }
 }
 
 TEST_CASE("walker terrain state machine on hand-built draw sequences", "[envs][walker]") {
@@ -295,4 +298,26 @@ TEST_CASE("walker terrain state machine on hand-built draw sequences", "[envs][w
       CHECK(env.obstacles()[s].v[0][1] == Approx(h0 + s * ts));
     }
   }
+}
+
+TEST_CASE("vector env: explicit seeds per env start groups from one state", "[envs][vector]") {
+  VectorEnv venv("LunarLanderContinuous-v3", 4, {}, 2);
+  const torch::Tensor obs = venv.reset(std::vector<uint64_t>{5, 5, 5, 9});
+  auto single = make_env("LunarLanderContinuous-v3");
+  const std::vector<float> o9 = single->reset(9), o5 = single->reset(5);
+  CHECK(torch::equal(obs[0], obs[1]));
+  CHECK(torch::equal(obs[0], obs[2]));
+  CHECK(torch::equal(obs[0], torch::tensor(o5)));
+  CHECK(torch::equal(obs[3], torch::tensor(o9)));
+  // The same actions in envs 0 and 1 keep them identical; a different one in env 2 parts it.
+  torch::Tensor a = torch::zeros({4, 2});
+  a[2][0] = 1.0;
+  torch::Tensor last;
+  for (int t = 0; t < 20; ++t) last = venv.step(a).obs;
+  CHECK(torch::equal(last[0], last[1]));
+  CHECK(!torch::equal(last[0], last[2]));
+  CHECK_THROWS_WITH(venv.reset(std::vector<uint64_t>{1, 2}), Catch::Contains("2 seeds for 4 envs"));
+  // A snapshot keeps the per-env seeds.
+  VectorEnv copy("LunarLanderContinuous-v3", 4, {}, 1);
+  CHECK(torch::equal(copy.restore(venv.snapshot()), last));
 }
