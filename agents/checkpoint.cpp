@@ -85,7 +85,9 @@ void write_checkpoint(const std::string& path, const CheckpointHeader& h, const 
   put<int64_t>(frame, kCheckpointFormat);
   put<uint64_t>(frame, payload.size());
   put<uint64_t>(frame, fnv1a(payload.data(), payload.size()));
-  write_file_atomic(path, frame + payload);
+  const std::filesystem::path target(path);
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+  write_file_atomic(target, frame + payload);
 }
 
 torch::serialize::InputArchive OpenedCheckpoint::section(const std::string& name) {

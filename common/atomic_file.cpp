@@ -20,8 +20,6 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
     fs::remove(tmp, ignored);
     throw InputError(path.string() + ": cannot " + what + " (" + reason + ")");
   };
-  std::error_code ec;
-  if (path.has_parent_path()) fs::create_directories(path.parent_path(), ec);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail("create " + tmp.string());
   size_t done = 0;

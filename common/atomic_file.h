@@ -7,8 +7,7 @@
 
 namespace softrl {
 
-// Writes `bytes` to PATH.tmp, flushes it to disk and renames it over PATH. Creates missing parent
-// directories. Throws InputError naming the file when it cannot be written; PATH is then untouched.
+// Writes `bytes` to PATH.tmp, flushes it to disk and renames it over PATH (whose directory must exist). Throws InputError naming the file when it cannot be written; PATH is then untouched.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
 }  // namespace softrl

@@ -1,5 +1,7 @@
 #include "envs/image.h"
 
+#include "common/atomic_file.h"
+
 #include <png.h>
 
 #include <algorithm>
@@ -71,35 +73,20 @@ void Image::draw_line(double x0, double y0, double x1, double y1, Rgb c, int thi
   }
 }
 
-namespace {
-struct TempFile {
-  std::string tmp, final_path;
-  explicit TempFile(const std::string& path) : tmp(path + ".tmp"), final_path(path) {}
-  void commit() {
-    std::error_code ec;
-    std::filesystem::rename(tmp, final_path, ec);
-    if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + final_path + ": " + ec.message());
-  }
-};
-
-FILE* open_or_throw(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) throw std::runtime_error("cannot write " + path);
-  return f;
-}
-}  // namespace
-
 void write_png(const std::string& path, const Image& img) {
-  TempFile t(path);
-  FILE* f = open_or_throw(t.tmp);
+  std::string bytes;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
   png_infop info = png_create_info_struct(png);
   if (setjmp(png_jmpbuf(png))) {
     png_destroy_write_struct(&png, &info);
-    std::fclose(f);
-    throw std::runtime_error("libpng failed writing " + path);
+    throw std::runtime_error("libpng failed encoding " + path);
   }
-  png_init_io(png, f);
+  png_set_write_fn(
+      png, &bytes,
+      [](png_structp p, png_bytep data, png_size_t n) {
+        static_cast<std::string*>(png_get_io_ptr(p))->append(reinterpret_cast<const char*>(data), n);
+      },
+      nullptr);
   png_set_IHDR(png, info, img.width, img.height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
@@ -107,8 +94,7 @@ void write_png(const std::string& path, const Image& img) {
     png_write_row(png, const_cast<png_bytep>(img.pixels.data() + static_cast<size_t>(y) * img.width * 3));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
-  if (std::fclose(f) != 0) throw std::runtime_error("cannot write " + path);
-  t.commit();
+  write_file_atomic(path, bytes);
 }
 
 namespace {
@@ -239,11 +225,7 @@ void write_gif(const std::string& path, const std::vector<Image>& frames, int de
     o.push_back(0);
   }
   o.push_back(0x3B);
-  TempFile t(path);
-  FILE* file = open_or_throw(t.tmp);
-  const bool ok = std::fwrite(o.data(), 1, o.size(), file) == o.size();
-  if (std::fclose(file) != 0 || !ok) throw std::runtime_error("cannot write " + path);
-  t.commit();
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(o.data()), o.size()));
 }
 
 }  // namespace softrl::envs
