@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "envs/registry.h"
+#include "common/json.h"
 #include "common/runtime.h"
 #include "common/stats.h"
 #include "envs/rollout.h"
@@ -50,15 +51,25 @@ int run_validate_envs(const ValidateOptions& opt, std::ostream& out) {
   bool all = true;
   for (const auto& r : results) all = all && r.pass;
   if (opt.json) {
-    out << "{\"episodes\": " << opt.episodes << ", \"seed\": " << opt.seed << ", \"tasks\": [";
-    for (size_t i = 0; i < results.size(); ++i) {
-      const auto& r = results[i];
-      out << (i ? ", " : "") << "{\"id\": \"" << r.id << "\", \"mean_return\": " << r.mean
-          << ", \"stderr\": " << r.stderr_ << ", \"mean_length\": " << r.mean_length
-          << ", \"target\": " << r.target.mean << ", \"band\": " << r.band
-          << ", \"target_length\": " << r.target.mean_length << ", \"pass\": " << (r.pass ? "true" : "false") << "}";
-    }
-    out << "], \"pass\": " << (all ? "true" : "false") << "}\n";
+    std::vector<std::string> tasks;
+    for (const auto& r : results)
+      tasks.push_back(JsonObject()
+                          .add("id", r.id)
+                          .add("mean_return", r.mean)
+                          .add("stderr", r.stderr_)
+                          .add("mean_length", r.mean_length)
+                          .add("target", r.target.mean)
+                          .add("band", r.band)
+                          .add("target_length", r.target.mean_length)
+                          .add("pass", r.pass)
+                          .str());
+    out << JsonObject()
+               .add("episodes", opt.episodes)
+               .add("seed", opt.seed)
+               .raw("tasks", json_array(tasks))
+               .add("pass", all)
+               .str()
+        << "\n";
     return all ? 0 : 1;
   }
   char buf[256];

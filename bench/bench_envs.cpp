@@ -1,5 +1,7 @@
 #include "bench/bench_envs.h"
 
+#include "common/json.h"
+
 #include <chrono>
 #include <cstdio>
 #include <ostream>
@@ -67,12 +69,15 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
     rows.push_back({id, single_env_steps_per_s(id, opt.seconds), vector_steps_per_s(id, 1, opt.seconds),
                     vector_steps_per_s(id, 2, opt.seconds)});
   if (opt.json) {
-    out << "{\"results\": [";
-    for (size_t i = 0; i < rows.size(); ++i)
-      out << (i ? ", " : "") << "{\"id\": \"" << rows[i].id << "\", \"single_steps_per_s\": " << rows[i].single
-          << ", \"vector16_1thread_steps_per_s\": " << rows[i].vec1 << ", \"vector16_2threads_steps_per_s\": "
-          << rows[i].vec2 << "}";
-    out << "]}\n";
+    std::vector<std::string> results;
+    for (const auto& r : rows)
+      results.push_back(JsonObject()
+                            .add("id", r.id)
+                            .add("single_steps_per_s", r.single)
+                            .add("vector16_1thread_steps_per_s", r.vec1)
+                            .add("vector16_2threads_steps_per_s", r.vec2)
+                            .str());
+    out << JsonObject().raw("results", json_array(results)).str() << "\n";
     return 0;
   }
   char buf[200];

@@ -1,5 +1,7 @@
 #include "bench/bench_mlp.h"
 
+#include "common/json.h"
+
 #include <ostream>
 #include <thread>
 
@@ -33,7 +35,7 @@ int run_mlp_bench(const MlpBenchOptions& opt, std::ostream& out) {
       },
       {0.3, 5});
   if (opt.json)
-    out << "{\"threads\": " << torch::get_num_threads() << ", \"updates_per_s\": " << 1.0 / s << "}\n";
+    out << JsonObject().add("threads", static_cast<int>(torch::get_num_threads())).add("updates_per_s", 1.0 / s).str() << "\n";
   else
     out << "softrl bench mlp: " << opt.layers << "x" << opt.hidden << " MLP, batch " << opt.batch << ", "
         << torch::get_num_threads() << " threads: " << 1.0 / s << " Adam updates/s\n";

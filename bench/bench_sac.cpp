@@ -1,5 +1,7 @@
 #include "bench/bench_sac.h"
 
+#include "common/json.h"
+
 #include <ostream>
 
 #include "agents/sac.h"
@@ -41,8 +43,13 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
   const double sgemm_rate = 2.0 * batch * 400 * 300 / sg;
   const double rate = flops / s;
   if (opt.json) {
-    out << "{\"updates_per_s\": " << 1.0 / s << ", \"update_gflops\": " << rate / 1e9 << ", \"sgemm_gflops\": "
-        << sgemm_rate / 1e9 << ", \"fraction_of_sgemm\": " << rate / sgemm_rate << "}\n";
+    out << JsonObject()
+               .add("updates_per_s", 1.0 / s)
+               .add("update_gflops", rate / 1e9)
+               .add("sgemm_gflops", sgemm_rate / 1e9)
+               .add("fraction_of_sgemm", rate / sgemm_rate)
+               .str()
+        << "\n";
     return 0;
   }
   out << "softrl bench sac: net [400, 300], batch 256, 1 thread (LunarLanderContinuous shapes)\n"

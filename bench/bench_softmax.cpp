@@ -1,5 +1,7 @@
 #include "bench/bench_softmax.h"
 
+#include "common/json.h"
+
 #include <cstdio>
 #include <functional>
 #include <ostream>
@@ -126,15 +128,23 @@ int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
     }
   }
   if (opt.json) {
-    out << "{\"isa\": \"" << kernels::isa_name(kernels::active_isa()) << "\", \"threads\": " << torch::get_num_threads()
-        << ", \"results\": [";
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const Row& r = rows[i];
-      out << (i ? ", " : "") << "{\"pass\": \"" << r.pass << "\", \"shape\": \"" << r.shape << "\", \"op\": \""
-          << r.op << "\", \"ours_gbs\": " << r.ours_gbs << ", \"torch_gbs\": " << r.torch_gbs
-          << ", \"ours_us\": " << r.ours_us << ", \"torch_us\": " << r.torch_us << "}";
-    }
-    out << "]}\n";
+    std::vector<std::string> results;
+    for (const Row& r : rows)
+      results.push_back(JsonObject()
+                            .add("pass", r.pass)
+                            .add("shape", r.shape)
+                            .add("op", r.op)
+                            .add("ours_gbs", r.ours_gbs)
+                            .add("torch_gbs", r.torch_gbs)
+                            .add("ours_us", r.ours_us)
+                            .add("torch_us", r.torch_us)
+                            .str());
+    out << JsonObject()
+               .add("isa", kernels::isa_name(kernels::active_isa()))
+               .add("threads", static_cast<int>(torch::get_num_threads()))
+               .raw("results", json_array(results))
+               .str()
+        << "\n";
     return 0;
   }
   out << "softrl bench softmax: kernels " << kernels::isa_name(kernels::active_isa()) << ", "

@@ -35,6 +35,12 @@ std::string json_number(double v) {
   return buf;
 }
 
+std::string json_array(const std::vector<std::string>& items) {
+  std::string o = "[";
+  for (size_t i = 0; i < items.size(); ++i) o += (i ? ", " : "") + items[i];
+  return o + "]";
+}
+
 JsonObject& JsonObject::raw(std::string_view key, std::string_view json) {
   if (!body_.empty()) body_ += ", ";
   body_ += json_string(key);

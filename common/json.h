@@ -4,11 +4,15 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace softrl {
 
 std::string json_string(std::string_view s);  // quoted and escaped
 std::string json_number(double v);            // 10 significant digits; NaN / inf -> null
+
+// "[a, b]" from items that are already JSON.
+std::string json_array(const std::vector<std::string>& items);
 
 class JsonObject {
  public:
