@@ -18,14 +18,16 @@
 
 #include <torch/torch.h>
 
+#include "common/error.h"
 #include "envs/env.h"
 
 namespace softrl::agents {
 
 constexpr int64_t kCheckpointFormat = 2;
 
-struct CheckpointError : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A checkpoint that cannot be used: missing, truncated, corrupted, made for another env or shape.
+struct CheckpointError : InputError {
+  using InputError::InputError;
 };
 
 struct CheckpointHeader {

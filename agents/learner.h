@@ -19,6 +19,8 @@ class Learner {
   virtual PolicyHead& policy() = 0;
   // The names update() reports, in the order of the log's columns.
   virtual std::vector<std::string> metric_names() const = 0;
+  // False once any parameter is NaN or infinite (a diverged run). By default: the policy's.
+  virtual bool finite();
   // Everything but the policy, which the run saves in its own checkpoint section.
   virtual void save(torch::serialize::OutputArchive& ar) const = 0;
   virtual void load(torch::serialize::InputArchive& ar) = 0;

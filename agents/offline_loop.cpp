@@ -4,13 +4,14 @@
 #include <limits>
 
 #include "agents/checkpoint.h"
+#include "common/error.h"
 
 namespace softrl::agents {
 
 OfflineLoop::OfflineLoop(TransitionLearner& learner, Batch data, const OfflineSettings& settings, uint64_t seed)
     : learner_(learner), data_(std::move(data)), size_(data_.obs.size(0)), cfg_(settings),
       gen_(at::detail::createCPUGenerator(seed)) {
-  if (size_ < 1) throw std::invalid_argument("OfflineLoop: the dataset is empty");
+  if (size_ < 1) throw InputError("the dataset is empty");
   for (const auto& name : learner_.metric_names())
     last_update_.emplace_back(name, std::numeric_limits<double>::quiet_NaN());
 }

@@ -1,5 +1,7 @@
 #include "agents/policy.h"
 
+#include "agents/learner.h"
+
 #include <cmath>
 #include <numbers>
 #include <sstream>
@@ -136,6 +138,15 @@ LoadedPolicy load_policy(const std::string& path) {
   restore_policy(*out.policy, c);
   return out;
 }
+
+bool all_finite(const std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard ng;
+  for (const auto& t : tensors)
+    if (!torch::isfinite(t).all().item<bool>()) return false;
+  return true;
+}
+
+bool Learner::finite() { return all_finite(policy().parameters()); }
 
 PolicyActor::PolicyActor(PolicyHead& policy, bool deterministic, uint64_t seed)
     : policy_(policy), deterministic_(deterministic), gen_(at::detail::createCPUGenerator(seed)) {}

@@ -65,6 +65,9 @@ class PolicyHead {
   CategoricalPolicy categorical_{nullptr};
 };
 
+// True when every element of every tensor is finite.
+bool all_finite(const std::vector<torch::Tensor>& tensors);
+
 struct LoadedPolicy {
   std::shared_ptr<PolicyHead> policy;
   CheckpointHeader header;  // algo, env id, spaces, the run's resolved config, env steps

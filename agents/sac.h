@@ -41,6 +41,7 @@ class Sac : public TransitionLearner {
   bool discrete() const { return policy_.discrete(); }
   PolicyHead& policy() override { return policy_; }
   std::vector<std::string> metric_names() const override;
+  bool finite() override { return all_finite(all_parameters()); }
   Metrics update(const Batch& batch, at::Generator& gen) override;
   void set_learning_rate(double lr) override;
   double target_entropy() const { return target_entropy_; }

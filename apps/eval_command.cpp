@@ -8,6 +8,7 @@
 
 #include "agents/checkpoint.h"
 #include "agents/policy.h"
+#include "apps/command_boundary.h"
 #include "apps/run_config.h"
 #include "common/atomic_file.h"
 #include "common/json.h"
@@ -88,8 +89,8 @@ void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt
   if (!p.report_dir.empty()) out << "  report: " << (p.report_dir / "eval_report.json").string() << "\n";
 }
 
-// Runs the episodes (recording episode 0 when asked) and writes the recording and the report.
-ReturnStats evaluate_and_write(Evaluated& p, const EvalOptions& opt, envs::Env& env) {
+// Runs the episodes, recording episode 0 when asked.
+ReturnStats evaluate_recording(Evaluated& p, const EvalOptions& opt, envs::Env& env) {
   std::vector<envs::Image> frames;
   envs::StepObserver record;
   if (!opt.record.empty())
@@ -102,8 +103,6 @@ ReturnStats evaluate_and_write(Evaluated& p, const EvalOptions& opt, envs::Env& 
     if (opt.record.ends_with(".gif")) envs::write_gif(opt.record, frames, 4);
     else envs::write_png(opt.record, frames.back());
   }
-  if (!p.report_dir.empty())
-    write_file_atomic(p.report_dir / "eval_report.json", stats_json(p, opt, s, env.spec().reward_threshold) + "\n");
   return s;
 }
 
@@ -115,19 +114,19 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
     return 2;
   }
   const std::string prefix = "heuristic:";
-  try {
+  return guarded("eval", [&] {
     Evaluated p = opt.target.rfind(prefix, 0) == 0 ? heuristic_policy(opt.target.substr(prefix.size()))
                                                    : checkpoint_policy(opt.target, opt);
     auto env = envs::make_env(p.env_id, p.env_options);
-    const ReturnStats s = evaluate_and_write(p, opt, *env);
+    const ReturnStats s = evaluate_recording(p, opt, *env);
     const double threshold = env->spec().reward_threshold;
     if (opt.json) out << stats_json(p, opt, s, threshold) << "\n";
     else print_summary(out, p, opt, s, threshold);
+    // The results are printed first: a report that cannot be written loses nothing already shown.
+    if (!p.report_dir.empty())
+      write_file_atomic(p.report_dir / "eval_report.json", stats_json(p, opt, s, threshold) + "\n");
     return 0;
-  } catch (const std::exception& e) {
-    err << "softrl eval: " << e.what() << "\n";
-    return 2;
-  }
+  }, err);
 }
 
 }  // namespace softrl::apps

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/command_boundary.h"
 #include "apps/eval_command.h"
 #include "apps/run.h"
 #include "apps/train_command.h"
@@ -105,6 +106,6 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   for (const auto& c : commands)
-    if (c.app->parsed()) return c.run();
+    if (c.app->parsed()) return guarded(c.app->get_name().c_str(), c.run, std::cerr);
   return 0;
 }

@@ -21,8 +21,12 @@ namespace softrl::apps {
 namespace fs = std::filesystem;
 namespace {
 
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_signal(int) { g_interrupted.store(true); }
+std::atomic<int> g_signal{0};
+extern "C" void on_signal(int signal) { g_signal.store(signal); }
+
+// Thrown out of an evaluation episode when a signal arrives, so that Ctrl-C is seen within one
+// episode even in long evaluations.
+struct Interrupted {};
 
 bool crossed(int64_t before, int64_t after, int64_t every) { return every > 0 && after / every != before / every; }
 
@@ -63,6 +67,7 @@ class RunDriver {
       throw agents::CheckpointError(c.path + ": does not match this run's learner (" + what.substr(0, 200) + ")");
     }
     result_.steps = training_.loop->steps();
+    last_saved_step_ = result_.steps;
     if (result_.steps >= cfg_.total_steps) {
       result_.status = RunResult::Status::already_complete;
       out_ << dir_.string() << " is complete (" << result_.steps << " of " << cfg_.total_steps
@@ -81,20 +86,28 @@ class RunDriver {
     agents::Loop& loop = *training_.loop;
     const int64_t start_steps = loop.steps(), start_updates = loop.updates();
     while (loop.steps() < cfg_.total_steps) {
-      if (g_interrupted.load() || (opt_.interrupt_after_steps >= 0 && loop.steps() >= opt_.interrupt_after_steps))
+      if (g_signal.load() || (opt_.interrupt_after_steps >= 0 && loop.steps() >= opt_.interrupt_after_steps))
         return interrupted();
       const int64_t before = loop.steps();
-      loop.iterate();
+      iterate_checked();
       const int64_t step = loop.steps();
       const bool last = step >= cfg_.total_steps;
       const double w = wall();
       if (crossed(before, step, cfg_.log_every) || last) log_row(w, step - start_steps, loop.updates() - start_updates);
-      if (crossed(before, step, cfg_.eval_every) && !last) evaluate();
+      try {
+        if (crossed(before, step, cfg_.eval_every) && !last) evaluate();
+      } catch (const Interrupted&) {
+        return interrupted();
+      }
       if (crossed(before, step, cfg_.checkpoint_every) && !last) save_latest();
       progress_.update(w, step, loop.updates(), loop.progress_text(), last_eval_text_, last);
     }
     progress_.finish_line();
-    result_.final_eval = evaluate();
+    try {
+      result_.final_eval = evaluate();
+    } catch (const Interrupted&) {
+      return interrupted();
+    }
     save_latest();
     result_.steps = loop.steps();
     out_ << "done: " << result_.steps << " steps, " << loop.updates() << " updates in " << hms(wall())
@@ -107,12 +120,35 @@ class RunDriver {
     return result_;
   }
 
+  // An iteration that leaves non-finite parameters (or acts with them) ends the run: nothing is
+  // saved, and the last good checkpoint is named.
+  void iterate_checked() {
+    try {
+      training_.loop->iterate();
+    } catch (const envs::EnvError&) {
+      check_finite();  // a NaN action comes from a diverged policy
+      throw;
+    }
+    check_finite();
+  }
+
+  void check_finite() {
+    if (training_.learner->finite()) return;
+    throw DivergedError("the run diverged at step " + std::to_string(training_.loop->steps()) +
+                        " (non-finite parameters; lower the learning rate or check the config); nothing was saved "
+                        "after it; the last good checkpoint is " +
+                        (last_saved_step_ < 0 ? std::string("none")
+                                              : result_.latest_checkpoint.string() + " (step " +
+                                                    std::to_string(last_saved_step_) + ")"));
+  }
+
   RunResult interrupted() {
     save_latest();
     progress_.finish_line();
     out_ << "interrupted at step " << training_.loop->steps() << ": checkpoint saved to "
          << result_.latest_checkpoint.string() << "; continue with: softrl train --resume " << dir_.string() << "\n";
     result_.status = RunResult::Status::interrupted;
+    result_.exit_code = 128 + (g_signal.load() ? g_signal.load() : SIGINT);
     result_.steps = training_.loop->steps();
     return result_;
   }
@@ -132,7 +168,11 @@ class RunDriver {
     const int64_t step = training_.loop->steps();
     auto env = envs::make_env(cfg_.env_id, cfg_.env_options);
     agents::PolicyActor actor(training_.learner->policy(), true);
-    const ReturnStats s = envs::evaluate(*env, actor, static_cast<int>(cfg_.eval_episodes), envs::kEvalSeedBase);
+    const envs::StepObserver stop_on_signal = [](int, const envs::Env&, const envs::StepResult*) {
+      if (g_signal.load()) throw Interrupted{};
+    };
+    const ReturnStats s =
+        envs::evaluate(*env, actor, static_cast<int>(cfg_.eval_episodes), envs::kEvalSeedBase, stop_on_signal);
     logs_->eval(step, s);
     const bool best = s.mean > result_.best_eval;
     if (best) {
@@ -144,9 +184,13 @@ class RunDriver {
     return s;
   }
 
-  void save_latest() { save(result_.latest_checkpoint, cfg_.save_replay_buffer); }
+  void save_latest() {
+    save(result_.latest_checkpoint, cfg_.save_replay_buffer);
+    last_saved_step_ = training_.loop->steps();
+  }
 
   void save(const fs::path& path, bool with_data) {
+    check_finite();
     agents::CheckpointHeader h = agents::CheckpointHeader::for_env(env_spec_);
     h.algo = cfg_.algo;
     h.config_yaml = to_yaml(cfg_);
@@ -173,13 +217,14 @@ class RunDriver {
   RunResult result_;
   const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
   double wall_before_ = 0;  // wall time of earlier sessions of this run
+  int64_t last_saved_step_ = -1;
   std::string last_eval_text_ = "-";
 };
 
 }  // namespace
 
 RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
-  g_interrupted.store(false);
+  g_signal.store(0);
   if (fs::exists(run_dir / "checkpoints" / "latest.pt"))
     throw InputError(run_dir.string() + " already holds a run; use --resume " + run_dir.string() +
                      " or choose another --run-dir");
@@ -190,7 +235,7 @@ RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOpti
 }
 
 RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
-  g_interrupted.store(false);
+  g_signal.store(0);
   const RunConfig cfg = load_config((run_dir / "config.yaml").string());
   if (!fs::exists(run_dir / "checkpoints" / "latest.pt"))
     throw InputError(run_dir.string() + ": no checkpoints/latest.pt to resume from");
@@ -201,6 +246,8 @@ RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostrea
 void install_interrupt_handlers() {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 }  // namespace softrl::apps

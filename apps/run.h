@@ -22,18 +22,22 @@ struct RunResult {
   enum class Status { finished, interrupted, already_complete };
   Status status = Status::finished;
   std::filesystem::path run_dir, latest_checkpoint, best_checkpoint;
+  int exit_code = 0;  // 0, or 128 + the signal that interrupted the run (130 for a test interrupt)
   int64_t steps = 0;
   ReturnStats final_eval;  // when finished
   double best_eval = -std::numeric_limits<double>::infinity();
 };
 
 // A new run in `run_dir`, which must not hold one already. Throws InputError (bad config or run
-// directory) or agents::CheckpointError.
+// directory), IoError, or DivergedError when the parameters become non-finite (nothing non-finite
+// is saved; the message names the last good checkpoint).
 RunResult start_run(const RunConfig& cfg, const std::filesystem::path& run_dir, const RunOptions& opt, std::ostream& out);
 // Continues the run in `run_dir` from checkpoints/latest.pt with its own config.yaml.
 RunResult resume_run(const std::filesystem::path& run_dir, const RunOptions& opt, std::ostream& out);
 
-// SIGINT / SIGTERM ask running loops to checkpoint and stop.
+// SIGINT, SIGTERM and SIGHUP ask a running run to save its checkpoint and stop (within one loop
+// iteration or one evaluation episode); SIGPIPE is ignored (a closed pipe on stdout must not kill
+// a run without its checkpoint).
 void install_interrupt_handlers();
 
 }  // namespace softrl::apps

@@ -5,6 +5,7 @@
 #include <ostream>
 
 #include "agents/checkpoint.h"
+#include "apps/command_boundary.h"
 #include "apps/run.h"
 #include "envs/env.h"
 
@@ -36,19 +37,7 @@ RunResult train(const TrainOptions& opt, std::ostream& out) {
 }  // namespace
 
 int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err) {
-  try {
-    const RunResult r = train(opt, out);
-    return r.status == RunResult::Status::interrupted ? 130 : 0;
-  } catch (const InputError& e) {
-    err << "softrl train: " << e.what() << "\n";
-  } catch (const agents::CheckpointError& e) {
-    err << "softrl train: cannot resume: " << e.what() << "\n";
-  } catch (const envs::EnvError& e) {
-    err << "softrl train: " << e.what() << "\n";
-  } catch (const fs::filesystem_error& e) {
-    err << "softrl train: " << e.what() << "\n";
-  }
-  return 2;
+  return guarded("train", [&] { return train(opt, out).exit_code; }, err);
 }
 
 }  // namespace softrl::apps

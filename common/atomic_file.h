@@ -7,7 +7,9 @@
 
 namespace softrl {
 
-// Writes `bytes` to PATH.tmp, flushes it to disk and renames it over PATH (whose directory must exist). Throws InputError naming the file when it cannot be written; PATH is then untouched.
+// Writes `bytes` to a new temporary beside PATH, flushes it to disk and renames it over PATH (whose
+// directory must exist). Throws IoError naming the file when it cannot be written; PATH is then
+// untouched and no temporary is left behind.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
 }  // namespace softrl

@@ -10,11 +10,13 @@
 #include <string>
 #include <vector>
 
+#include "common/error.h"
+
 namespace softrl::envs {
 
 // Raised for invalid use of an environment (bad action, step after the end, unknown id/option).
-struct EnvError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
+struct EnvError : InputError {
+  using InputError::InputError;
 };
 
 struct Space {

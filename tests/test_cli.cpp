@@ -103,3 +103,43 @@ TEST_CASE("SIGINT during training saves a checkpoint that resumes", "[cli]") {
   CHECK(e.code == 0);
   fs::remove_all(dir);
 }
+
+TEST_CASE("SIGTERM inside a long evaluation stops within a second with exit 143 and a checkpoint", "[cli]") {
+  const fs::path dir = fresh_dir("sigterm");
+  // The first evaluation (at step 100) has 100000 episodes: hours, unless the signal is seen
+  // inside it.
+  std::ofstream(dir / "c.yaml") << kConfig;
+  const fs::path run_dir = dir / "run";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const std::string cfg = (dir / "c.yaml").string(), rd = run_dir.string();
+    freopen("/dev/null", "w", stdout);
+    execl(SOFTRL_BIN, SOFTRL_BIN, "train", cfg.c_str(), "eval.every=100", "eval.episodes=100000", "--run-dir",
+          rd.c_str(), "--no-progress", nullptr);
+    _exit(127);
+  }
+  // metrics.csv gets its row at step 100 just before that evaluation starts.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline && !fs::exists(run_dir / "metrics.csv"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // well inside the evaluation
+  const auto sent = std::chrono::steady_clock::now();
+  kill(pid, SIGTERM);
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() - sent > std::chrono::seconds(10)) {  // never hang the suite
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      FAIL("softrl ignored SIGTERM for 10 s");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 143);
+  CHECK(seconds < 1.0);
+  const auto c = softrl::agents::open_checkpoint((run_dir / "checkpoints" / "latest.pt").string());
+  CHECK(c.header.env_steps == 100);
+  fs::remove_all(dir);
+}

@@ -417,3 +417,22 @@ TEST_CASE("format 1 checkpoints (before the run-loop split) evaluate and resume"
   for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
   fs::remove_all(dir);
 }
+
+TEST_CASE("a diverging run stops with exit 4, names the last good checkpoint and saves nothing non-finite",
+          "[sac][faults]") {
+  // A temperature of 1e308 makes the first update's losses infinite and the parameters NaN.
+  const fs::path dir = fresh_dir("diverge");
+  const fs::path cfg = write_config(dir, kBaseConfig);
+  std::string log;
+  CHECK(train(cfg, dir / "run", {"sac.ent_coef=1e308", "checkpoint.every=100"}, -1, &log) == 4);
+  INFO(log);
+  CHECK(log.find("diverged at step 101") != std::string::npos);
+  CHECK(log.find("the last good checkpoint is " + (dir / "run" / "checkpoints" / "latest.pt").string() + " (step 100)") !=
+        std::string::npos);
+  const fs::path ckpt = dir / "run" / "checkpoints" / "latest.pt";
+  CHECK(agents::open_checkpoint(ckpt.string()).header.env_steps == 100);
+  for (const auto& t : checkpoint_parameters(ckpt)) CHECK(torch::isfinite(t).all().item<bool>());
+  std::ostringstream out, err;
+  CHECK(apps::run_eval({.target = (dir / "run").string(), .episodes = 1}, out, err) == 0);
+  fs::remove_all(dir);
+}
