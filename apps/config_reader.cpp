@@ -1,5 +1,6 @@
 #include "apps/config_reader.h"
 
+#include <charconv>
 #include <cmath>
 #include <sstream>
 #include <vector>
@@ -29,9 +30,13 @@ void ConfigReader::fail_msg(const std::string& path, const std::string& msg) con
 
 void ConfigReader::check_keys(const YAML::Node& map, const std::string& path, const std::set<std::string>& allowed) const {
   if (!map.IsMap()) fail(path.empty() ? "(top level)" : path, "a mapping", map);
+  std::set<std::string> seen;
   for (const auto& kv : map) {
     const std::string k = kv.first.as<std::string>();
-    if (!allowed.count(k)) fail_msg(path.empty() ? k : path + "." + k, "unknown key; valid keys here: " + join_names(allowed));
+    const std::string key_path = path.empty() ? k : path + "." + k;
+    if (!allowed.count(k)) fail_msg(key_path, "unknown key; valid keys here: " + join_names(allowed));
+    // yaml-cpp would silently keep the first value, PyYAML (and RL Zoo) the last: refuse both.
+    if (!seen.insert(k).second) fail_msg(key_path, "given twice; keep one");
   }
 }
 
@@ -40,14 +45,24 @@ std::string ConfigReader::text(const YAML::Node& n, const std::string& path, con
   return n.Scalar();
 }
 
+std::optional<int64_t> parse_integer(const std::string& text) {
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  if (auto [p, ec] = std::from_chars(text.data(), end, v); ec == std::errc() && p == end) return v;
+  // 1e6-style numbers, when they are integers that a double holds exactly (below 2^53).
+  const std::optional<double> d = parse_whole_double(text);
+  constexpr double kExact = 9007199254740992.0;
+  if (d && std::isfinite(*d) && std::floor(*d) == *d && std::abs(*d) <= kExact) return static_cast<int64_t>(*d);
+  return std::nullopt;
+}
+
 int64_t ConfigReader::integer(const YAML::Node& n, const std::string& path, int64_t lo, int64_t hi) const {
   std::ostringstream e;
-  e << "an integer in [" << lo << ", " << (hi == INT64_MAX ? std::string("inf") : std::to_string(hi)) << "]";
+  e << "an integer in [" << lo << ", " << hi << "]";
   if (!n.IsScalar()) fail(path, e.str(), n);
-  const std::optional<double> d = parse_whole_double(n.Scalar());
-  if (!d || !std::isfinite(*d) || std::floor(*d) != *d || *d < static_cast<double>(lo) || *d > static_cast<double>(hi))
-    fail(path, e.str(), n);
-  return static_cast<int64_t>(*d);
+  const std::optional<int64_t> v = parse_integer(n.Scalar());
+  if (!v || *v < lo || *v > hi) fail(path, e.str(), n);
+  return *v;
 }
 
 double ConfigReader::real(const YAML::Node& n, const std::string& path, double lo, double hi, bool lo_open) const {

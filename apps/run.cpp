@@ -7,11 +7,13 @@
 #include <csignal>
 #include <cstdio>
 #include <ostream>
+#include <sstream>
 
 #include "agents/checkpoint.h"
 #include "agents/policy.h"
 #include "apps/algos/registry.h"
 #include "apps/progress.h"
+#include "apps/run_dir.h"
 #include "apps/run_logs.h"
 #include "common/atomic_file.h"
 #include "common/runtime.h"
@@ -51,6 +53,7 @@ class RunDriver {
   RunResult resume() {
     agents::OpenedCheckpoint c = agents::open_checkpoint(result_.latest_checkpoint.string());
     agents::check_compatible(c.header, c.path, env_spec_);
+    check_same_run(c);
     agents::restore_policy(training_.learner->policy(), c);
     try {
       torch::serialize::InputArchive learner = c.section("learner");
@@ -118,6 +121,20 @@ class RunDriver {
          << (std::isfinite(result_.best_eval) ? std::to_string(std::lround(result_.best_eval)) : std::string("-"))
          << ")\n";
     return result_;
+  }
+
+  // A resume continues the recorded run: config.yaml may differ from the checkpoint's config only
+  // in total_steps (a run extended to train longer).
+  void check_same_run(const agents::OpenedCheckpoint& c) const {
+    RunConfig recorded = parse_config(c.header.config_yaml, c.path + " (embedded config)");
+    recorded.total_steps = cfg_.total_steps;
+    std::istringstream was(to_yaml(recorded)), now(to_yaml(cfg_));
+    std::string differences;
+    for (std::string a, b; std::getline(was, a) && std::getline(now, b);)
+      if (a != b) differences += "\n  checkpoint: " + a + "\n  config.yaml: " + b;
+    if (!differences.empty())
+      throw InputError((dir_ / "config.yaml").string() + " differs from the run recorded in " + c.path +
+                       " (only total_steps may change on resume):" + differences);
   }
 
   // An iteration that leaves non-finite parameters (or acts with them) ends the run: nothing is
@@ -225,17 +242,20 @@ class RunDriver {
 
 RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
   g_signal.store(0);
-  if (fs::exists(run_dir / "checkpoints" / "latest.pt"))
+  if (!opt.pick_free_name && fs::exists(run_dir / "checkpoints" / "latest.pt"))  // before building anything
     throw InputError(run_dir.string() + " already holds a run; use --resume " + run_dir.string() +
                      " or choose another --run-dir");
-  RunDriver driver(cfg, run_dir, opt, out);  // builds (and validates) everything before touching the directory
-  fs::create_directories(run_dir / "checkpoints");
-  write_file_atomic(run_dir / "config.yaml", to_yaml(cfg));
+  const ClaimedRunDir claimed = claim_new_run_dir(run_dir, opt.pick_free_name);
+  RunDriver driver(cfg, claimed.dir, opt, out);
+  fs::create_directories(claimed.dir / "checkpoints");
+  write_file_atomic(claimed.dir / "config.yaml", to_yaml(cfg));
   return driver.fresh();
 }
 
 RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
   g_signal.store(0);
+  if (!fs::is_directory(run_dir)) throw InputError(run_dir.string() + ": no such run directory");
+  const RunDirLock lock(run_dir);
   const RunConfig cfg = load_config((run_dir / "config.yaml").string());
   if (!fs::exists(run_dir / "checkpoints" / "latest.pt"))
     throw InputError(run_dir.string() + ": no checkpoints/latest.pt to resume from");

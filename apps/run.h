@@ -16,6 +16,7 @@ namespace softrl::apps {
 struct RunOptions {
   bool progress = true;                // progress line
   int64_t interrupt_after_steps = -1;  // behave as if SIGINT arrived at this step (tests)
+  bool pick_free_name = false;         // start_run: take dir-2, dir-3, ... when dir is taken
 };
 
 struct RunResult {
@@ -28,7 +29,7 @@ struct RunResult {
   double best_eval = -std::numeric_limits<double>::infinity();
 };
 
-// A new run in `run_dir`, which must not hold one already. Throws InputError (bad config or run
+// A new run in `run_dir` (new or empty; see claim_new_run_dir), locked while it runs. Throws InputError (bad config or run
 // directory), IoError, or DivergedError when the parameters become non-finite (nothing non-finite
 // is saved; the message names the last good checkpoint).
 RunResult start_run(const RunConfig& cfg, const std::filesystem::path& run_dir, const RunOptions& opt, std::ostream& out);

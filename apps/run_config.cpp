@@ -103,7 +103,10 @@ RunConfig from_node(const YAML::Node& root, const std::string& source) {
 RunConfig parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    const std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1)
+      throw InputError(source + ": holds " + std::to_string(docs.size()) + " YAML documents (---); a config is one");
+    if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
     throw InputError(source + ": not valid YAML: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
   }

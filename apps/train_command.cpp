@@ -21,13 +21,14 @@ std::string timestamp() {
 }
 
 RunResult train(const TrainOptions& opt, std::ostream& out) {
-  const RunOptions ro{.progress = opt.progress, .interrupt_after_steps = opt.interrupt_after_steps};
+  RunOptions ro{.progress = opt.progress, .interrupt_after_steps = opt.interrupt_after_steps};
   if (!opt.resume_dir.empty()) {
     if (!opt.overrides.empty()) throw InputError("--resume takes no key=value overrides (the run keeps its config)");
     return resume_run(opt.resume_dir, ro, out);
   }
   if (opt.config_path.empty()) throw InputError("give a CONFIG.yaml or --resume RUN_DIR");
   const RunConfig cfg = load_config(opt.config_path, opt.overrides);
+  ro.pick_free_name = opt.run_dir.empty();  // two runs started in the same second get two directories
   const fs::path dir = opt.run_dir.empty() ? fs::path("runs") / (cfg.env_id + "-" + cfg.algo + "-seed" +
                                                                   std::to_string(cfg.seed) + "-" + timestamp())
                                            : fs::path(opt.run_dir);

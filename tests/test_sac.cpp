@@ -14,7 +14,9 @@
 #include "agents/sac.h"
 #include "apps/algos/sac_algo.h"
 #include "apps/eval_command.h"
+#include "apps/run.h"
 #include "apps/run_config.h"
+#include "apps/run_dir.h"
 #include "apps/train_command.h"
 #include "common/stats.h"
 #include "envs/registry.h"
@@ -435,4 +437,73 @@ TEST_CASE("a diverging run stops with exit 4, names the last good checkpoint and
   std::ostringstream out, err;
   CHECK(apps::run_eval({.target = (dir / "run").string(), .episodes = 1}, out, err) == 0);
   fs::remove_all(dir);
+}
+
+TEST_CASE("run directories are owned: locked while in use, never reused unless empty", "[sac][faults]") {
+  const fs::path dir = fresh_dir("owned");
+  const fs::path cfg = write_config(dir, kBaseConfig);
+  std::string log;
+  // A directory with files but no run (e.g. a crash before the first checkpoint) is refused intact.
+  fs::create_directories(dir / "crashed");
+  std::ofstream(dir / "crashed" / "eval.csv") << "step,mean\n100,-5\n";
+  CHECK(train(cfg, dir / "crashed", {}, -1, &log) == 2);
+  CHECK(log.find("is not empty and holds no run to resume") != std::string::npos);
+  std::ifstream kept(dir / "crashed" / "eval.csv");
+  std::string line;
+  std::getline(kept, line);
+  std::getline(kept, line);
+  CHECK(line == "100,-5");
+  // A run in use by another process (here: this one, holding the lock) is neither resumed nor reused.
+  REQUIRE(train(cfg, dir / "run", {"total_steps=300"}) == 0);
+  {
+    const apps::RunDirLock held(dir / "run");
+    std::ostringstream out, err;
+    CHECK(apps::run_train({.resume_dir = (dir / "run").string(), .progress = false}, out, err) == 2);
+    CHECK(err.str().find("is in use by another softrl process") != std::string::npos);
+    fs::create_directories(dir / "empty");
+    const apps::RunDirLock held_empty(dir / "empty");
+    CHECK(train(cfg, dir / "empty", {}, -1, &log) == 2);
+    CHECK(log.find("in use by another softrl process") != std::string::npos);
+  }
+  // Default names: a taken name gets a suffix instead of sharing a directory.
+  const apps::RunConfig c = apps::parse_config(kBaseConfig, "c.yaml", {"total_steps=100"});
+  std::ostringstream out;
+  const auto a = apps::start_run(c, dir / "same-second", {.progress = false, .pick_free_name = true}, out);
+  const auto b = apps::start_run(c, dir / "same-second", {.progress = false, .pick_free_name = true}, out);
+  CHECK(a.run_dir == dir / "same-second");
+  CHECK(b.run_dir == dir / "same-second-2");
+  // A resume continues the recorded run or says what differs (total_steps may grow).
+  {
+    std::ifstream in(dir / "run" / "config.yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    const std::string original = text;
+    text.replace(text.find("batch_size: 32"), 14, "batch_size: 16");
+    std::ofstream(dir / "run" / "config.yaml") << text;
+    std::ostringstream o, e;
+    CHECK(apps::run_train({.resume_dir = (dir / "run").string(), .progress = false}, o, e) == 2);
+    CHECK(e.str().find("only total_steps may change on resume):\n  checkpoint:   batch_size: 32\n  config.yaml:   "
+                       "batch_size: 16") != std::string::npos);
+    std::string longer = original;
+    longer.replace(longer.find("total_steps: 300"), 16, "total_steps: 400");
+    std::ofstream(dir / "run" / "config.yaml") << longer;
+    CHECK(apps::run_train({.resume_dir = (dir / "run").string(), .progress = false}, o, e) == 0);
+    CHECK(agents::open_checkpoint((dir / "run" / "checkpoints" / "latest.pt").string()).header.env_steps == 400);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("config integers are exact, duplicate keys and extra documents are refused", "[sac][faults]") {
+  CHECK(apps::parse_config(kBaseConfig, "c.yaml", {"total_steps=9223372036854775807"}).total_steps == INT64_MAX);
+  CHECK(apps::parse_config(kBaseConfig, "c.yaml", {"total_steps=1e6"}).total_steps == 1000000);
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"total_steps=9223372036854775808"}),
+                    Catch::Contains("c.yaml: total_steps: expected an integer in [1, 9223372036854775807]"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"seed=18446744073709551615"}),
+                    Catch::Contains("c.yaml: seed: expected an integer in [0, 9223372036854775807]"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"total_steps=1e300"}), Catch::Contains("total_steps"));
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"total_steps=2.5"}), Catch::Contains("total_steps"));
+  CHECK_THROWS_WITH(apps::parse_config(std::string(kBaseConfig) + "seed: 4\n", "c.yaml"),
+                    Catch::Contains("c.yaml: seed: given twice"));
+  CHECK_THROWS_WITH(apps::parse_config(std::string(kBaseConfig) + "---\nseed: 4\n", "c.yaml"),
+                    Catch::Contains("c.yaml: holds 2 YAML documents"));
 }

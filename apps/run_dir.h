@@ -1,0 +1,32 @@
+#pragma once
+// Owning a run directory: one softrl process at a time holds RUN_DIR/.lock (flock) for the life
+// of a train, resume (and, to come, collect or compare cell), so two runs never interleave their
+// logs; a new run only starts in a directory that is new or empty.
+#include <filesystem>
+
+namespace softrl::apps {
+
+class RunDirLock {
+ public:
+  // Throws InputError when another process holds the directory, IoError when it cannot be locked.
+  explicit RunDirLock(const std::filesystem::path& dir);
+  ~RunDirLock();
+  RunDirLock(const RunDirLock&) = delete;
+  RunDirLock& operator=(const RunDirLock&) = delete;
+  RunDirLock(RunDirLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+ private:
+  int fd_ = -1;
+};
+
+struct ClaimedRunDir {
+  std::filesystem::path dir;
+  RunDirLock lock;
+};
+
+// Creates and locks `dir` for a new run. It may exist only if empty; a directory holding a run
+// (checkpoints/latest.pt) or anything else is refused with InputError, its files untouched. With
+// pick_free_name, "dir-2", "dir-3", ... are tried instead of refusing (default run names).
+ClaimedRunDir claim_new_run_dir(const std::filesystem::path& dir, bool pick_free_name);
+
+}  // namespace softrl::apps
