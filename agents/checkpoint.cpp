@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "common/atomic_file.h"
+#include "common/error.h"
 
 namespace softrl::agents {
 namespace {
@@ -112,10 +113,12 @@ OpenedCheckpoint open_checkpoint(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) throw CheckpointError(path + ": no such checkpoint file");
   OpenedCheckpoint c;
   c.path = path;
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The frame first: a large file that is not a checkpoint is refused before it is read.
   constexpr size_t kFrame = sizeof kMagic + 3 * 8;
-  if (bytes.size() < kFrame || bytes.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0)
+  const uintmax_t file_size = std::filesystem::file_size(path);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(kFrame, '\0');
+  if (!in.read(bytes.data(), kFrame) || bytes.compare(0, sizeof kMagic, kMagic, sizeof kMagic) != 0)
     throw CheckpointError(path + ": not a softrl checkpoint (no SOFTRLCK header)");
   int64_t format = 0;
   uint64_t length = 0, checksum = 0;
@@ -125,9 +128,12 @@ OpenedCheckpoint open_checkpoint(const std::string& path) {
   if (format < 1 || format > kCheckpointFormat)
     throw CheckpointError(path + ": checkpoint format " + std::to_string(format) + ", this softrl reads formats 1 to " +
                           std::to_string(kCheckpointFormat));
-  if (bytes.size() - kFrame != length)
-    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(bytes.size() - kFrame) + " of " +
+  if (file_size - kFrame != length)
+    throw CheckpointError(path + ": truncated checkpoint (" + std::to_string(file_size - kFrame) + " of " +
                           std::to_string(length) + " payload bytes)");
+  bytes.resize(kFrame + length);
+  if (!in.read(bytes.data() + kFrame, static_cast<std::streamsize>(length)))
+    throw IoError(path + ": cannot read the checkpoint");
   if (fnv1a(bytes.data() + kFrame, length) != checksum)
     throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
   try {

@@ -123,6 +123,9 @@ void restore_policy(PolicyHead& head, OpenedCheckpoint& c) {
       head.load(section, c.path);
     }
   });
+  // A crafted or damaged file can pass the checksum yet hold NaN weights: refuse it here rather
+  // than act with them.
+  if (!all_finite(head.parameters())) throw CheckpointError(c.path + ": the policy holds non-finite weights");
 }
 
 LoadedPolicy load_policy(const std::string& path) {

@@ -95,10 +95,23 @@ int main(int argc, char** argv) {
   softrl::setup_process(argv);
   CLI::App app{"softrl: reinforcement learning and preference optimization on a shared softmax core"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", "softrl " SOFTRL_VERSION);
   CLI::App* bench = app.add_subcommand("bench", "Speed benchmarks (not tests)");
   bench->require_subcommand(1);
   std::vector<Command> commands = bench_commands(*bench);
   for (auto make : {train_command, eval_command, validate_command}) commands.push_back(make(app));
+  if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say that a subcommand is required
+    std::string names;
+    bool known = false;
+    for (const CLI::App* s : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + s->get_name();
+      known = known || s->get_name() == argv[1];
+    }
+    if (!known) {
+      std::cerr << "softrl: unknown command '" << argv[1] << "'; commands: " << names << "\n";
+      return kBadInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -121,6 +122,11 @@ RunConfig parse_config(const std::string& text, const std::string& source, const
 }
 
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  // A config is a small regular file: refuse devices, FIFOs and anything huge before reading.
+  constexpr uintmax_t kMaxBytes = 1 << 20;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path + ": cannot read the config file (not a regular file)");
+  if (std::filesystem::file_size(path, ec) > kMaxBytes) throw InputError(path + ": not a config file (larger than 1 MiB)");
   std::ifstream in(path);
   if (!in) throw InputError(path + ": cannot read the config file");
   std::stringstream ss;

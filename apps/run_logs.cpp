@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "common/error.h"
 #include "common/json.h"
 
 namespace softrl::apps {
@@ -56,10 +57,17 @@ std::string json_value(double v) {
   return json_number(v);
 }
 
+// An append that did not reach the file (disk full, I/O error) stops the run: a log with holes
+// would silently disagree with the checkpoints.
+void check_written(std::ofstream& f, const fs::path& path) {
+  if (!f) throw IoError(path.string() + ": cannot append to the log (disk full or I/O error)");
+}
+
 }  // namespace
 
-RunLogs::RunLogs(const fs::path& run_dir, std::optional<int64_t> resume_step) {
-  const fs::path csv = run_dir / "metrics.csv", jsonl = run_dir / "metrics.jsonl", eval = run_dir / "eval.csv";
+RunLogs::RunLogs(const fs::path& run_dir, std::optional<int64_t> resume_step)
+    : csv_path_(run_dir / "metrics.csv"), jsonl_path_(run_dir / "metrics.jsonl"), eval_path_(run_dir / "eval.csv") {
+  const fs::path &csv = csv_path_, &jsonl = jsonl_path_, &eval = eval_path_;
   if (resume_step) {
     std::stringstream header(drop_rows_after(csv, *resume_step));
     for (std::string col; std::getline(header, col, ',');) columns_.push_back(col);
@@ -71,6 +79,9 @@ RunLogs::RunLogs(const fs::path& run_dir, std::optional<int64_t> resume_step) {
   jsonl_.open(jsonl, mode);
   eval_.open(eval, mode);
   if (!resume_step || fs::file_size(eval) == 0) eval_ << kEvalHeader << "\n" << std::flush;
+  check_written(csv_, csv);
+  check_written(jsonl_, jsonl);
+  check_written(eval_, eval);
 }
 
 void RunLogs::metrics(const agents::Metrics& row) {
@@ -88,14 +99,17 @@ void RunLogs::metrics(const agents::Metrics& row) {
     line += (i ? "," : "") + csv_number(v);
   }
   csv_ << line << std::endl;
+  check_written(csv_, csv_path_);
   JsonObject o;
   for (const auto& [name, value] : row) o.raw(name, json_value(value));
   jsonl_ << o.str() << std::endl;
+  check_written(jsonl_, jsonl_path_);
 }
 
 void RunLogs::eval(int64_t step, const ReturnStats& s) {
   eval_ << step << "," << s.mean << "," << s.std << "," << s.median << "," << s.iqm << "," << s.min << "," << s.max << ","
         << s.success_rate << "," << s.mean_length << std::endl;
+  check_written(eval_, eval_path_);
 }
 
 }  // namespace softrl::apps

@@ -25,6 +25,7 @@ class RunLogs {
   void eval(int64_t step, const ReturnStats& s);
 
  private:
+  std::filesystem::path csv_path_, jsonl_path_, eval_path_;
   std::ofstream csv_, jsonl_, eval_;
   std::vector<std::string> columns_;  // empty until the header is known
 };

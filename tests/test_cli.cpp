@@ -143,3 +143,35 @@ TEST_CASE("SIGTERM inside a long evaluation stops within a second with exit 143 
   CHECK(c.header.env_steps == 100);
   fs::remove_all(dir);
 }
+
+TEST_CASE("a full disk, then a read-only one: exit 3, a message, and the last checkpoint intact", "[cli][faults]") {
+  const fs::path dir = fresh_dir("enospc");
+  const fs::path mnt = dir / "mnt";
+  fs::create_directories(mnt);
+  if (std::system(("mount -t tmpfs -o size=600k tmpfs " + mnt.string() + " 2>/dev/null").c_str()) != 0) {
+    WARN("skipped: cannot mount a tmpfs here (needs root, as in CI)");
+    return;
+  }
+  // Checkpoints with the replay buffer grow by 80 bytes a step until the 600 KiB disk is full.
+  std::ofstream(dir / "c.yaml") << kConfig;
+  const fs::path run_dir = mnt / "run";
+  Result r = run("train " + (dir / "c.yaml").string() + " total_steps=100000 checkpoint.every=200 " +
+                 "checkpoint.save_replay_buffer=true --no-progress --run-dir " + run_dir.string());
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(r.output.find("No space left on device") != std::string::npos);
+  const fs::path ckpt = run_dir / "checkpoints" / "latest.pt";
+  REQUIRE(fs::exists(ckpt));
+  CHECK(softrl::agents::open_checkpoint(ckpt.string()).header.env_steps >= 200);
+  for (const auto& e : fs::directory_iterator(run_dir / "checkpoints"))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  // Read-only: eval prints its results, then says the report could not be written.
+  REQUIRE(std::system(("mount -o remount,ro " + mnt.string()).c_str()) == 0);
+  r = run("eval " + run_dir.string() + " --episodes 1");
+  CHECK(r.code == 3);
+  CHECK(r.output.find("return mean") != std::string::npos);
+  CHECK(r.output.find("eval_report.json: cannot create a temporary file beside it (Read-only file system)") !=
+        std::string::npos);
+  std::system(("umount " + mnt.string()).c_str());
+  fs::remove_all(dir);
+}
