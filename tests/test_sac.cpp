@@ -507,3 +507,23 @@ TEST_CASE("config integers are exact, duplicate keys and extra documents are ref
   CHECK_THROWS_WITH(apps::parse_config(std::string(kBaseConfig) + "---\nseed: 4\n", "c.yaml"),
                     Catch::Contains("c.yaml: holds 2 YAML documents"));
 }
+
+TEST_CASE("a crafted checkpoint with a valid frame but NaN weights is refused", "[sac][faults]") {
+  const fs::path dir = fresh_dir("crafted");
+  fs::create_directories(dir);
+  const auto env = envs::make_env("LunarLanderContinuous-v3");
+  agents::PolicyHead head(agents::PolicySpec::for_env(env->spec(), {32, 32}));
+  {
+    torch::NoGradGuard ng;
+    head.parameters()[0].fill_(std::nan(""));
+  }
+  agents::CheckpointHeader h = agents::CheckpointHeader::for_env(env->spec());
+  h.algo = "sac";
+  h.config_yaml = apps::to_yaml(apps::parse_config(kBaseConfig, "c.yaml"));
+  agents::write_checkpoint((dir / "nan.pt").string(), h, {{"policy", [&](auto& ar) { head.save(ar); }}});
+  CHECK_THROWS_WITH(agents::load_policy((dir / "nan.pt").string()), Catch::Contains("nan.pt: the policy holds non-finite weights"));
+  std::ostringstream out, err;
+  CHECK(apps::run_eval({.target = (dir / "nan.pt").string(), .episodes = 1}, out, err) == 2);
+  CHECK(err.str().find("non-finite weights") != std::string::npos);
+  fs::remove_all(dir);
+}
