@@ -30,10 +30,10 @@ std::vector<Command> bench_commands(CLI::App& bench) {
   CLI::App* s = bench.add_subcommand("softmax", "GB/s of the softmax core vs LibTorch and a plain copy");
   s->add_flag("--json", sm.json, "Print one JSON object instead of tables");
   s->add_flag("--quick", sm.quick, "Smaller long-row shape and shorter trials");
-  s->add_option("--threads", sm.threads, "Intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  s->add_option("--threads", sm.threads, "Intra-op threads (default: all cores)")->check(CLI::Range(0, 64));
   static MlpBenchOptions mlp;
   CLI::App* m = bench.add_subcommand("mlp", "Adam updates/s of an MLP (BLAS and thread settings)");
-  m->add_option("--threads", mlp.threads, "Intra-op threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  m->add_option("--threads", mlp.threads, "Intra-op threads (default: all cores)")->check(CLI::Range(0, 64));
   m->add_option("--hidden", mlp.hidden, "Hidden width")->check(CLI::PositiveNumber);
   m->add_option("--layers", mlp.layers, "Hidden layers")->check(CLI::PositiveNumber);
   m->add_option("--batch", mlp.batch, "Batch size")->check(CLI::PositiveNumber);
@@ -70,7 +70,7 @@ Command eval_command(CLI::App& app) {
   static EvalOptions ev;
   CLI::App* c = app.add_subcommand("eval", "Evaluate a policy: RUN_DIR, CHECKPOINT or heuristic:ENV_ID");
   c->add_option("policy", ev.target, "RUN_DIR | CHECKPOINT | heuristic:ENV_ID")->required();
-  c->add_option("--episodes", ev.episodes, "Episodes")->check(CLI::PositiveNumber);
+  c->add_option("--episodes", ev.episodes, "Episodes")->check(CLI::Range(1, 1000000));
   c->add_option("--seed", ev.seed,
                 "Seed of the first episode; episode k uses seed + k (default 1000000: the seeds of training's "
                 "evaluations, disjoint from training episodes)");
@@ -83,9 +83,9 @@ Command eval_command(CLI::App& app) {
 Command validate_command(CLI::App& app) {
   static ValidateOptions val;
   CLI::App* c = app.add_subcommand("validate-envs", "Heuristic scores of every task against the spec's targets");
-  c->add_option("--episodes", val.episodes, "Episodes per task")->check(CLI::PositiveNumber);
+  c->add_option("--episodes", val.episodes, "Episodes per task")->check(CLI::Range(1, 1000000));
   c->add_option("--seed", val.seed, "First episode seed");
-  c->add_option("--threads", val.threads, "Worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
+  c->add_option("--threads", val.threads, "Worker threads (default: all cores)")->check(CLI::Range(0, 64));
   c->add_flag("--json", val.json, "Print JSON");
   return {c, [] { return run_validate_envs(val, std::cout); }};
 }

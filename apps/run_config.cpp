@@ -91,7 +91,7 @@ RunConfig from_node(const YAML::Node& root, const std::string& source) {
   if (root["seed"].IsDefined()) c.seed = static_cast<uint64_t>(r.integer(root["seed"], "seed", 0));
   if (root["total_steps"].IsDefined()) c.total_steps = r.integer(root["total_steps"], "total_steps", 1);
   if (root["n_envs"].IsDefined()) c.n_envs = r.integer(root["n_envs"], "n_envs", 1, 256);
-  if (root["threads"].IsDefined()) c.threads = static_cast<int>(r.integer(root["threads"], "threads", 1, 256));
+  if (root["threads"].IsDefined()) c.threads = static_cast<int>(r.integer(root["threads"], "threads", 1, 64));
   parse_schedule_keys(r, root, c);
   const YAML::Node section = root[algo.name];
   if (section.IsDefined() && !section.IsNull()) r.check_keys(section, algo.name, algo.keys);
