@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -37,6 +38,25 @@ fs::path fresh_dir(const std::string& name) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
+}
+
+// `softrl train CONFIG OVERRIDES --run-dir RUN_DIR --no-progress` in a child process (stdout
+// discarded), for tests that signal it.
+pid_t start_training(const fs::path& config, const fs::path& run_dir, const std::vector<std::string>& overrides) {
+  std::vector<std::string> args = {SOFTRL_BIN, "train", config.string()};
+  args.insert(args.end(), overrides.begin(), overrides.end());
+  args.insert(args.end(), {"--run-dir", run_dir.string(), "--no-progress"});
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    freopen("/dev/null", "w", stdout);
+    execv(SOFTRL_BIN, argv.data());
+    _exit(127);
+  }
+  return pid;
 }
 
 const char* kConfig = R"(env: {id: LunarLanderContinuous-v3}
@@ -72,14 +92,7 @@ TEST_CASE("SIGINT during training saves a checkpoint that resumes", "[cli]") {
   const fs::path dir = fresh_dir("sigint");
   std::ofstream(dir / "c.yaml") << kConfig;
   const fs::path run_dir = dir / "run";
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const std::string cfg = (dir / "c.yaml").string(), rd = run_dir.string();
-    freopen("/dev/null", "w", stdout);
-    execl(SOFTRL_BIN, SOFTRL_BIN, "train", cfg.c_str(), "--run-dir", rd.c_str(), "--no-progress", nullptr);
-    _exit(127);
-  }
+  const pid_t pid = start_training(dir / "c.yaml", run_dir, {});
   // Wait until training has logged a few hundred steps, then interrupt.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {
@@ -110,15 +123,7 @@ TEST_CASE("SIGTERM inside a long evaluation stops within a second with exit 143 
   // inside it.
   std::ofstream(dir / "c.yaml") << kConfig;
   const fs::path run_dir = dir / "run";
-  const pid_t pid = fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    const std::string cfg = (dir / "c.yaml").string(), rd = run_dir.string();
-    freopen("/dev/null", "w", stdout);
-    execl(SOFTRL_BIN, SOFTRL_BIN, "train", cfg.c_str(), "eval.every=100", "eval.episodes=100000", "--run-dir",
-          rd.c_str(), "--no-progress", nullptr);
-    _exit(127);
-  }
+  const pid_t pid = start_training(dir / "c.yaml", run_dir, {"eval.every=100", "eval.episodes=100000"});
   // metrics.csv gets its row at step 100 just before that evaluation starts.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline && !fs::exists(run_dir / "metrics.csv"))
