@@ -140,13 +140,14 @@ class RunDriver {
   // An iteration that leaves non-finite parameters (or acts with them) ends the run: nothing is
   // saved, and the last good checkpoint is named.
   void iterate_checked() {
+    const int64_t updates_before = training_.loop->updates();
     try {
       training_.loop->iterate();
     } catch (const envs::EnvError&) {
       check_finite();  // a NaN action comes from a diverged policy
       throw;
     }
-    check_finite();
+    if (training_.loop->updates() != updates_before) check_finite();  // only an update changes parameters
   }
 
   void check_finite() {
