@@ -32,11 +32,17 @@ struct Interrupted {};
 
 bool crossed(int64_t before, int64_t after, int64_t every) { return every > 0 && after / every != before / every; }
 
+// Sets the run's thread count (before anything computes) and returns its env's spec.
+envs::EnvSpec prepare(const RunConfig& cfg) {
+  set_compute_threads(cfg.threads);
+  return envs::make_env(cfg.env_id, cfg.env_options)->spec();
+}
+
 class RunDriver {
  public:
   RunDriver(const RunConfig& cfg, fs::path run_dir, const RunOptions& opt, std::ostream& out)
       : cfg_(cfg), dir_(std::move(run_dir)), opt_(opt), out_(out),
-        env_spec_((set_compute_threads(cfg.threads), envs::make_env(cfg.env_id, cfg.env_options)->spec())),
+        env_spec_(prepare(cfg)),
         training_(find_algo(cfg.algo)->build(cfg, env_spec_)),
         progress_(out, opt.progress, isatty(fileno(stdout)), cfg.total_steps) {
     result_.run_dir = dir_;
