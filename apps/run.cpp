@@ -71,6 +71,7 @@ class RunDriver {
         wall_before_ = p[0].item<double>();
         result_.best_eval = p[1].item<double>();
       }
+      result_.best_eval = std::max(result_.best_eval, saved_best_eval());
     } catch (const c10::Error& e) {
       const std::string what = e.what_without_backtrace();
       throw agents::CheckpointError(c.path + ": does not match this run's learner (" + what.substr(0, 200) + ")");
@@ -127,6 +128,20 @@ class RunDriver {
          << (std::isfinite(result_.best_eval) ? std::to_string(std::lround(result_.best_eval)) : std::string("-"))
          << ")\n";
     return result_;
+  }
+
+  // best.pt may come from an evaluation after latest.pt was saved (a crash between the two): its
+  // own score counts, so that a resumed run never replaces it with a worse policy.
+  double saved_best_eval() const {
+    if (!fs::exists(result_.best_checkpoint)) return -std::numeric_limits<double>::infinity();
+    try {
+      agents::OpenedCheckpoint best = agents::open_checkpoint(result_.best_checkpoint.string());
+      torch::serialize::InputArchive run = best.section("run");
+      return agents::read_tensor(run, "progress")[1].item<double>();
+    } catch (const std::exception& e) {  // a damaged best.pt must not block the resume; it gets replaced
+      out_ << "note: " << e.what() << "; best.pt will be rewritten at the next evaluation\n";
+      return -std::numeric_limits<double>::infinity();
+    }
   }
 
   // A resume continues the recorded run: config.yaml may differ from the checkpoint's config only
