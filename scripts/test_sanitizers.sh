@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The fast tests under AddressSanitizer and UndefinedBehaviorSanitizer, in build-san/ (a second
+# build of every library with -fsanitize=address,undefined; slow on 2 cores, so not part of
+# scripts/test.sh). Assumes scripts/setup.sh has run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/ccache}"
+# LibTorch's own allocations are not instrumented; leaks inside it are not ours to fix.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}"
+cmake -S . -B build-san -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOFTRL_SANITIZE=ON > /dev/null
+cmake --build build-san -j "$(nproc)" --target test_common test_objectives test_envs test_sac test_learner_plugin
+ctest --test-dir build-san --output-on-failure -R 'test_common|test_objectives|test_envs|test_learner_plugin'
+./build-san/tests/test_sac '[faults],[checkpoint],[config]'
