@@ -23,7 +23,9 @@ std::string timestamp() {
 RunResult train(const TrainOptions& opt, std::ostream& out) {
   RunOptions ro{.progress = opt.progress, .interrupt_after_steps = opt.interrupt_after_steps};
   if (!opt.resume_dir.empty()) {
-    if (!opt.overrides.empty()) throw InputError("--resume takes no key=value overrides (the run keeps its config)");
+    if (!opt.overrides.empty() || !opt.config_path.empty())
+      throw InputError("--resume takes no CONFIG or key=value overrides (the run keeps its config.yaml), got '" +
+                       (opt.config_path.empty() ? opt.overrides.front() : opt.config_path) + "'");
     return resume_run(opt.resume_dir, ro, out);
   }
   if (opt.config_path.empty()) throw InputError("give a CONFIG.yaml or --resume RUN_DIR");

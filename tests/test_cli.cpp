@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <thread>
+#include <set>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -46,6 +47,7 @@ pid_t start_training(const fs::path& config, const fs::path& run_dir, const std:
   std::vector<std::string> args = {SOFTRL_BIN, "train", config.string()};
   args.insert(args.end(), overrides.begin(), overrides.end());
   args.insert(args.end(), {"--run-dir", run_dir.string(), "--no-progress"});
+  std::fflush(nullptr);  // the child must not repeat what this process has buffered
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
@@ -178,5 +180,51 @@ TEST_CASE("a full disk, then a read-only one: exit 3, a message, and the last ch
   CHECK(r.output.find("eval_report.json: cannot create a temporary file beside it (Read-only file system)") !=
         std::string::npos);
   std::system(("umount " + mnt.string()).c_str());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("two trainings started at once into one directory: one runs, the other is refused", "[cli][faults]") {
+  const fs::path dir = fresh_dir("concurrent");
+  std::ofstream(dir / "c.yaml") << kConfig;
+  const std::vector<std::string> ov = {"total_steps=400"};
+  const pid_t a = start_training(dir / "c.yaml", dir / "run", ov), b = start_training(dir / "c.yaml", dir / "run", ov);
+  int sa = 0, sb = 0;
+  waitpid(a, &sa, 0);
+  waitpid(b, &sb, 0);
+  REQUIRE(WIFEXITED(sa));
+  REQUIRE(WIFEXITED(sb));
+  const std::multiset<int> codes = {WEXITSTATUS(sa), WEXITSTATUS(sb)};
+  CHECK(codes == std::multiset<int>{0, 2});
+  // The run that went through logged every step once.
+  std::ifstream m(dir / "run" / "metrics.csv");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(m, l);) lines.push_back(l);
+  REQUIRE(lines.size() == 9);  // header + steps 50..400
+  for (size_t i = 1; i < lines.size(); ++i) CHECK(std::stoi(lines[i]) == static_cast<int>(50 * i));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a storm of SIGINTs, some during checkpoint writes, leaves one valid checkpoint", "[cli][faults]") {
+  const fs::path dir = fresh_dir("storm");
+  std::ofstream(dir / "c.yaml") << kConfig;
+  const fs::path run_dir = dir / "run";
+  // A checkpoint with a 10000-transition buffer every 50 steps: writes are a good part of the time.
+  const pid_t pid = start_training(dir / "c.yaml", run_dir, {"checkpoint.every=50", "checkpoint.save_replay_buffer=true"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline && !fs::exists(run_dir / "checkpoints" / "latest.pt"))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int k = 0; k < 30; ++k) {
+    kill(pid, SIGINT);
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  const auto c = softrl::agents::open_checkpoint((run_dir / "checkpoints" / "latest.pt").string());
+  CHECK(c.header.env_steps >= 50);
+  for (const auto& e : fs::directory_iterator(run_dir / "checkpoints"))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+  CHECK(run("train --resume " + run_dir.string() + " total_steps=1").code == 2);  // overrides refused on resume
   fs::remove_all(dir);
 }
