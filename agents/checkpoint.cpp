@@ -156,6 +156,22 @@ torch::Tensor read_tensor(torch::serialize::InputArchive& ar, const std::string&
   return t;
 }
 
+void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& ar, const std::string& source) {
+  const auto params = module.named_parameters();
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& p : params) shapes.push_back(p.value().sizes().vec());
+  module.load(ar);
+  size_t i = 0;
+  torch::NoGradGuard ng;
+  for (const auto& p : module.named_parameters()) {
+    const torch::Tensor& t = p.value();
+    if (t.sizes().vec() != shapes[i++] || t.scalar_type() != torch::kFloat32)
+      throw CheckpointError(source + ": tensor " + p.key() + " has shape " + c10::str(t.sizes()) + " (" +
+                            std::string(c10::toString(t.scalar_type())) + "), expected " + c10::str(shapes[i - 1]));
+    if (!torch::isfinite(t).all().item<bool>()) throw CheckpointError(source + ": tensor " + p.key() + " is not finite");
+  }
+}
+
 void check_compatible(const CheckpointHeader& h, const std::string& path, const envs::EnvSpec& env) {
   if (h.env_id != env.id) throw CheckpointError(path + ": checkpoint was made for " + h.env_id + ", not " + env.id);
   const CheckpointHeader e = CheckpointHeader::for_env(env);

@@ -63,6 +63,11 @@ OpenedCheckpoint open_checkpoint(const std::string& path);
 // Reads one tensor into a fresh tensor (InputArchive::read resizes a defined target in place).
 torch::Tensor read_tensor(torch::serialize::InputArchive& ar, const std::string& key);
 
+// Loads a module's parameters and buffers from `ar`. LibTorch's own load replaces each tensor with
+// whatever the file holds, so a crafted or mismatched file would only fail at the first forward
+// pass: here every tensor must keep its shape and be finite, else CheckpointError naming `source`.
+void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& ar, const std::string& source);
+
 // Throws CheckpointError unless the checkpoint was made for this env (id and spaces).
 void check_compatible(const CheckpointHeader& h, const std::string& path, const envs::EnvSpec& env);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "agents/checkpoint.h"
 #include "objectives/primitives.h"
 #include "objectives/sac.h"
 
@@ -151,8 +152,8 @@ void Sac::load(torch::serialize::InputArchive& ar) {
   torch::serialize::InputArchive critic, target, aopt, copt, lopt;
   ar.read("critic", critic);
   ar.read("critic_target", target);
-  critic_->load(critic);
-  critic_target_->load(target);
+  load_module_checked(*critic_, critic, "the checkpoint's critic");
+  load_module_checked(*critic_target_, target, "the checkpoint's target critic");
   ar.read("actor_opt", aopt);
   ar.read("critic_opt", copt);
   ar.read("alpha_opt", lopt);

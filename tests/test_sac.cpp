@@ -521,9 +521,20 @@ TEST_CASE("a crafted checkpoint with a valid frame but NaN weights is refused", 
   h.algo = "sac";
   h.config_yaml = apps::to_yaml(apps::parse_config(kBaseConfig, "c.yaml"));
   agents::write_checkpoint((dir / "nan.pt").string(), h, {{"policy", [&](auto& ar) { head.save(ar); }}});
-  CHECK_THROWS_WITH(agents::load_policy((dir / "nan.pt").string()), Catch::Contains("nan.pt: the policy holds non-finite weights"));
+  CHECK_THROWS_WITH(agents::load_policy((dir / "nan.pt").string()), Catch::Contains("nan.pt: tensor trunk.layers.0.weight is not finite"));
   std::ostringstream out, err;
   CHECK(apps::run_eval({.target = (dir / "nan.pt").string(), .episodes = 1}, out, err) == 2);
-  CHECK(err.str().find("non-finite weights") != std::string::npos);
+  CHECK(err.str().find("is not finite") != std::string::npos);
+  // A valid frame around a policy whose weights have another shape than its spec says.
+  agents::PolicyHead wide(agents::PolicySpec::for_env(env->spec(), {64, 32}));
+  agents::write_checkpoint((dir / "shape.pt").string(), h, {{"policy", [&](auto& ar) {
+                             torch::serialize::OutputArchive net;
+                             wide.gaussian()->save(net);
+                             ar.write("spec", torch::tensor({int64_t{1}, int64_t{8}, int64_t{2}, int64_t{0}}));
+                             ar.write("hidden", torch::tensor(std::vector<int64_t>{32, 32}));
+                             ar.write("net", net);
+                           }}});
+  CHECK_THROWS_WITH(agents::load_policy((dir / "shape.pt").string()),
+                    Catch::Contains("shape.pt: tensor trunk.layers.0.weight has shape [64, 8]"));
   fs::remove_all(dir);
 }
