@@ -23,8 +23,9 @@ struct Result {
   std::string output;
 };
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string(SOFTRL_BIN) + " " + args + " 2>&1";
+// `softrl ARGS` through the shell, after `prefix` (e.g. a ulimit).
+Result run_with_prefix(const std::string& prefix, const std::string& args) {
+  const std::string cmd = prefix + std::string(SOFTRL_BIN) + " " + args + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   std::string out;
@@ -33,6 +34,8 @@ Result run(const std::string& args) {
   const int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
+
+Result run(const std::string& args) { return run_with_prefix("", args); }
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("softrl_cli_" + name);
@@ -81,6 +84,17 @@ TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]")
   CHECK(r.output.find("missing.yaml: cannot read the config file") != std::string::npos);
   r = run("frobnicate");
   CHECK(r.code == 2);
+  CHECK(r.output.find("unknown command 'frobnicate'") != std::string::npos);
+  r = run("train /dev/zero");
+  CHECK(r.code == 2);
+  CHECK(r.output.find("/dev/zero: cannot read the config file (not a regular file)") != std::string::npos);
+  // Memory that cannot be had (here a 3 GB address-space limit against a 3.6 GB layer): exit 3.
+  std::ofstream(dir / "big.yaml") << kConfig;
+  r = run_with_prefix("ulimit -v 3000000; ", "train " + (dir / "big.yaml").string() +
+                                                 " 'sac.net_arch=[30000,30000]' --no-progress --run-dir " +
+                                                 (dir / "big").string());
+  CHECK(r.code == 3);
+  CHECK(r.output.find("out of memory") != std::string::npos);
   r = run("eval heuristic:Nope-v0");
   CHECK(r.code == 2);
   CHECK(r.output.find("valid ids") != std::string::npos);
