@@ -64,6 +64,13 @@ pid_t start_training(const fs::path& config, const fs::path& run_dir, const std:
   return pid;
 }
 
+// Waits (up to 2 minutes) until a file written by a child process exists.
+void wait_for_file(const fs::path& path) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline && !fs::exists(path))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+}
+
 const char* kConfig = R"(env: {id: LunarLanderContinuous-v3}
 total_steps: 1000000
 eval: {every: 0, episodes: 1}
@@ -140,10 +147,7 @@ TEST_CASE("SIGTERM inside a long evaluation stops within a second with exit 143 
   std::ofstream(dir / "c.yaml") << kConfig;
   const fs::path run_dir = dir / "run";
   const pid_t pid = start_training(dir / "c.yaml", run_dir, {"eval.every=100", "eval.episodes=100000"});
-  // metrics.csv gets its row at step 100 just before that evaluation starts.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline && !fs::exists(run_dir / "metrics.csv"))
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  wait_for_file(run_dir / "metrics.csv");  // its row at step 100 comes just before that evaluation
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // well inside the evaluation
   const auto sent = std::chrono::steady_clock::now();
   kill(pid, SIGTERM);
@@ -224,9 +228,7 @@ TEST_CASE("a storm of SIGINTs, some during checkpoint writes, leaves one valid c
   const fs::path run_dir = dir / "run";
   // A checkpoint with a 10000-transition buffer every 50 steps: writes are a good part of the time.
   const pid_t pid = start_training(dir / "c.yaml", run_dir, {"checkpoint.every=50", "checkpoint.save_replay_buffer=true"});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline && !fs::exists(run_dir / "checkpoints" / "latest.pt"))
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  wait_for_file(run_dir / "checkpoints" / "latest.pt");
   for (int k = 0; k < 30; ++k) {
     kill(pid, SIGINT);
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
