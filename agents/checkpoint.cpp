@@ -172,6 +172,12 @@ void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchi
   }
 }
 
+std::filesystem::path checkpoint_of(const std::string& target) {
+  const std::filesystem::path p = target;
+  std::error_code ec;
+  return std::filesystem::is_directory(p, ec) ? p / "checkpoints" / "latest.pt" : p;
+}
+
 void check_compatible(const CheckpointHeader& h, const std::string& path, const envs::EnvSpec& env) {
   if (h.env_id != env.id) throw CheckpointError(path + ": checkpoint was made for " + h.env_id + ", not " + env.id);
   const CheckpointHeader e = CheckpointHeader::for_env(env);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -69,6 +70,8 @@ torch::Tensor read_tensor(torch::serialize::InputArchive& ar, const std::string&
 void load_module_checked(torch::nn::Module& module, torch::serialize::InputArchive& ar, const std::string& source);
 
 // Throws CheckpointError unless the checkpoint was made for this env (id and spaces).
+// A run directory stands for its checkpoints/latest.pt; anything else is a checkpoint path.
+std::filesystem::path checkpoint_of(const std::string& run_dir_or_checkpoint);
 void check_compatible(const CheckpointHeader& h, const std::string& path, const envs::EnvSpec& env);
 
 }  // namespace softrl::agents

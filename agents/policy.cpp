@@ -46,6 +46,13 @@ torch::Tensor PolicyHead::act(const torch::Tensor& obs, bool deterministic, c10:
   return deterministic ? gaussian_->deterministic(obs) : gaussian_->sample(obs, gen).action;
 }
 
+PolicyHead::Distribution PolicyHead::distribution(const torch::Tensor& obs) {
+  torch::NoGradGuard ng;
+  if (discrete()) return {.logits = categorical_->logits(obs)};
+  const auto p = gaussian_->params(obs);
+  return {.mean = p.mu, .log_std = p.log_std};
+}
+
 torch::Tensor PolicyHead::log_prob(const torch::Tensor& obs, const torch::Tensor& actions) {
   if (discrete()) return categorical_->log_prob(obs, actions);
   return gaussian_->log_prob(obs, actions);

@@ -40,6 +40,12 @@ class PolicyHead {
   // Actions for a batch of observations [N, obs_dim], without gradient: [N, act_dim] floats in
   // [-1, 1] (tanh-Gaussian) or [N] int64 (categorical). Deterministic: tanh(mean) / argmax.
   torch::Tensor act(const torch::Tensor& obs, bool deterministic, c10::optional<at::Generator> gen = c10::nullopt);
+  // The action distribution's parameters for [N, obs_dim] observations, without gradient:
+  // categorical: logits [N, A]; tanh-Gaussian: mean and log_std [N, d] of the Gaussian before tanh.
+  struct Distribution {
+    torch::Tensor logits, mean, log_std;
+  };
+  Distribution distribution(const torch::Tensor& obs);
   // log pi(a | s) of stored actions, with gradient. Tanh-Gaussian actions are clamped to
   // |a| <= 1 - 1e-6 before atanh (a float32 tanh saturates at +-1).
   torch::Tensor log_prob(const torch::Tensor& obs, const torch::Tensor& actions);

@@ -39,13 +39,8 @@ Evaluated heuristic_policy(const std::string& id) {
 // Acts through load_policy: no learner, critics or optimizers are built.
 Evaluated checkpoint_policy(const std::string& target, const EvalOptions& opt) {
   Evaluated p;
-  fs::path ckpt = target;
-  if (fs::is_directory(ckpt)) {
-    p.report_dir = ckpt;
-    ckpt = ckpt / "checkpoints" / "latest.pt";
-  } else {
-    p.report_dir = ckpt.parent_path();
-  }
+  const fs::path ckpt = agents::checkpoint_of(target);
+  p.report_dir = fs::is_directory(target) ? fs::path(target) : ckpt.parent_path();
   p.loaded = agents::load_policy(ckpt.string());
   const RunConfig cfg = parse_config(p.loaded.header.config_yaml, ckpt.string() + " (embedded config)");
   p.label = ckpt.string();

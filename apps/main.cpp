@@ -3,7 +3,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "apps/collect_command.h"
 #include "apps/command_boundary.h"
+#include "apps/dataset_command.h"
 #include "apps/eval_command.h"
 #include "apps/run.h"
 #include "apps/train_command.h"
@@ -80,6 +82,31 @@ Command eval_command(CLI::App& app) {
   return {c, [] { return run_eval(ev, std::cout, std::cerr); }};
 }
 
+Command collect_command(CLI::App& app) {
+  static CollectOptions co;
+  CLI::App* c = app.add_subcommand(
+      "collect", "Collect episodes into an HDF5 dataset: softrl collect CONFIG.yaml [key=value ...] --out DATASET");
+  c->add_option("config", co.config_path, "CONFIG.yaml")->required();
+  c->add_option("overrides", co.overrides, "dotted.key=value overrides");
+  c->add_option("--out", co.out, "The dataset file to write (.hdf5)")->required();
+  c->add_flag("--overwrite", co.overwrite, "Replace an existing dataset file (once the new one is complete)");
+  c->add_flag("!--no-progress", co.progress, "No progress line");
+  return {c, [] {
+            install_interrupt_handlers();
+            return run_collect(co, std::cout, std::cerr);
+          }};
+}
+
+Command dataset_command(CLI::App& app) {
+  static DatasetInfoOptions di;
+  CLI::App* d = app.add_subcommand("dataset", "Inspect datasets: softrl dataset info DATASET [--json]");
+  d->require_subcommand(1);
+  CLI::App* i = d->add_subcommand("info", "Episodes, steps, groups and returns per behaviour source");
+  i->add_option("dataset", di.path, "DATASET (.hdf5)")->required();
+  i->add_flag("--json", di.json, "Print JSON");
+  return {i, [] { return run_dataset_info(di, std::cout, std::cerr); }};
+}
+
 Command validate_command(CLI::App& app) {
   static ValidateOptions val;
   CLI::App* c = app.add_subcommand("validate-envs", "Heuristic scores of every task against the spec's targets");
@@ -99,7 +126,7 @@ int main(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand("bench", "Speed benchmarks (not tests)");
   bench->require_subcommand(1);
   std::vector<Command> commands = bench_commands(*bench);
-  for (auto make : {train_command, eval_command, validate_command}) commands.push_back(make(app));
+  for (auto make : {train_command, eval_command, collect_command, dataset_command, validate_command}) commands.push_back(make(app));
   if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say that a subcommand is required
     std::string names;
     bool known = false;

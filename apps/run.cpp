@@ -18,13 +18,11 @@
 #include "common/atomic_file.h"
 #include "common/runtime.h"
 #include "envs/rollout.h"
+#include "apps/interrupts.h"
 
 namespace softrl::apps {
 namespace fs = std::filesystem;
 namespace {
-
-std::atomic<int> g_signal{0};
-extern "C" void on_signal(int signal) { g_signal.store(signal); }
 
 // Thrown out of an evaluation episode when a signal arrives, so that Ctrl-C is seen within one
 // episode even in long evaluations.
@@ -96,7 +94,7 @@ class RunDriver {
     agents::Loop& loop = *training_.loop;
     const int64_t start_steps = loop.steps(), start_updates = loop.updates();
     while (loop.steps() < cfg_.total_steps) {
-      if (g_signal.load() || (opt_.interrupt_after_steps >= 0 && loop.steps() >= opt_.interrupt_after_steps))
+      if (pending_signal() || (opt_.interrupt_after_steps >= 0 && loop.steps() >= opt_.interrupt_after_steps))
         return interrupted();
       const int64_t before = loop.steps();
       iterate_checked();
@@ -187,7 +185,7 @@ class RunDriver {
     out_ << "interrupted at step " << training_.loop->steps() << ": checkpoint saved to "
          << result_.latest_checkpoint.string() << "; continue with: softrl train --resume " << dir_.string() << "\n";
     result_.status = RunResult::Status::interrupted;
-    result_.exit_code = 128 + (g_signal.load() ? g_signal.load() : SIGINT);
+    result_.exit_code = 128 + (pending_signal() ? pending_signal() : SIGINT);
     result_.steps = training_.loop->steps();
     return result_;
   }
@@ -208,7 +206,7 @@ class RunDriver {
     auto env = envs::make_env(cfg_.env_id, cfg_.env_options);
     agents::PolicyActor actor(training_.learner->policy(), true);
     const envs::StepObserver stop_on_signal = [](int, const envs::Env&, const envs::StepResult*) {
-      if (g_signal.load()) throw Interrupted{};
+      if (pending_signal()) throw Interrupted{};
     };
     const ReturnStats s =
         envs::evaluate(*env, actor, static_cast<int>(cfg_.eval_episodes), envs::kEvalSeedBase, stop_on_signal);
@@ -263,7 +261,7 @@ class RunDriver {
 }  // namespace
 
 RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
-  g_signal.store(0);
+  clear_pending_signal();
   if (!opt.pick_free_name && fs::exists(run_dir / "checkpoints" / "latest.pt"))  // before building anything
     throw InputError(run_dir.string() + " already holds a run; use --resume " + run_dir.string() +
                      " or choose another --run-dir");
@@ -275,7 +273,7 @@ RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOpti
 }
 
 RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
-  g_signal.store(0);
+  clear_pending_signal();
   if (!fs::is_directory(run_dir)) throw InputError(run_dir.string() + ": no such run directory");
   const RunDirLock lock(run_dir);
   const RunConfig cfg = load_config((run_dir / "config.yaml").string());
@@ -283,13 +281,6 @@ RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostrea
     throw InputError(run_dir.string() + ": no checkpoints/latest.pt to resume from");
   RunDriver driver(cfg, run_dir, opt, out);
   return driver.resume();
-}
-
-void install_interrupt_handlers() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGHUP, on_signal);
-  std::signal(SIGPIPE, SIG_IGN);
 }
 
 }  // namespace softrl::apps

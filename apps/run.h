@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <limits>
 
+#include "apps/interrupts.h"
 #include "apps/run_config.h"
 #include "common/stats.h"
 
@@ -36,9 +37,5 @@ RunResult start_run(const RunConfig& cfg, const std::filesystem::path& run_dir, 
 // Continues the run in `run_dir` from checkpoints/latest.pt with its own config.yaml.
 RunResult resume_run(const std::filesystem::path& run_dir, const RunOptions& opt, std::ostream& out);
 
-// SIGINT, SIGTERM and SIGHUP ask a running run to save its checkpoint and stop (within one loop
-// iteration or one evaluation episode); SIGPIPE is ignored (a closed pipe on stdout must not kill
-// a run without its checkpoint).
-void install_interrupt_handlers();
 
 }  // namespace softrl::apps

@@ -17,13 +17,15 @@ std::set<std::string> env_id_set() {
   return {ids.begin(), ids.end()};
 }
 
-void parse_env(const ConfigReader& r, const YAML::Node& env, RunConfig& c) {
+}  // namespace
+
+void parse_env_section(const ConfigReader& r, const YAML::Node& env, std::string& env_id, envs::EnvOptions& options) {
   if (!env.IsDefined())
     r.fail_msg("env", "missing; expected a mapping with env.id (one of " + join_names(env_id_set()) + ")");
   r.check_keys(env, "env", {"id", "options"});
-  c.env_id = r.text(env["id"], "env.id", "an environment id");
+  env_id = r.text(env["id"], "env.id", "an environment id");
   try {
-    const envs::TaskEntry& task = envs::task(c.env_id);
+    const envs::TaskEntry& task = envs::task(env_id);
     std::set<std::string> names;
     for (const auto& o : task.options) names.insert(o.name);
     const YAML::Node opts = env["options"];
@@ -36,20 +38,20 @@ void parse_env(const ConfigReader& r, const YAML::Node& env, RunConfig& c) {
       const double value = spec.type == envs::OptionSpec::Type::boolean ? (r.boolean(v, path) ? 1.0 : 0.0)
                                                                          : r.real(v, path, -1e300, 1e300);
       if (!spec.valid(value)) r.fail(path, spec.expected(), v);
-      c.env_options[spec.name] = value;
+      options[spec.name] = value;
     }
   } catch (const envs::EnvError& e) {
     r.fail_msg("env.id", e.what());
   }
 }
 
-void write_env(YAML::Emitter& e, const RunConfig& c) {
-  e << YAML::Key << "env" << YAML::Value << YAML::BeginMap << YAML::Key << "id" << YAML::Value << c.env_id;
-  if (!c.env_options.empty()) {
+void write_env_section(YAML::Emitter& e, const std::string& env_id, const envs::EnvOptions& options) {
+  e << YAML::Key << "env" << YAML::Value << YAML::BeginMap << YAML::Key << "id" << YAML::Value << env_id;
+  if (!options.empty()) {
     e << YAML::Key << "options" << YAML::Value << YAML::BeginMap;
-    for (const auto& spec : envs::task(c.env_id).options) {
-      const auto it = c.env_options.find(spec.name);
-      if (it == c.env_options.end()) continue;
+    for (const auto& spec : envs::task(env_id).options) {
+      const auto it = options.find(spec.name);
+      if (it == options.end()) continue;
       e << YAML::Key << spec.name << YAML::Value;
       if (spec.type == envs::OptionSpec::Type::boolean) e << (it->second != 0.0);
       else e << it->second;
@@ -58,6 +60,8 @@ void write_env(YAML::Emitter& e, const RunConfig& c) {
   }
   e << YAML::EndMap;
 }
+
+namespace {
 
 void parse_schedule_keys(const ConfigReader& r, const YAML::Node& root, RunConfig& c) {
   if (const YAML::Node e = root["eval"]; e.IsDefined()) {
@@ -87,7 +91,7 @@ RunConfig from_node(const YAML::Node& root, const std::string& source) {
   }
   const AlgoEntry& algo = *find_algo(c.algo);
   r.check_keys(root, "", {"env", "algo", "seed", "total_steps", "n_envs", "threads", "eval", "checkpoint", "log", algo.name});
-  parse_env(r, root["env"], c);
+  parse_env_section(r, root["env"], c.env_id, c.env_options);
   if (root["seed"].IsDefined()) c.seed = static_cast<uint64_t>(r.integer(root["seed"], "seed", 0));
   if (root["total_steps"].IsDefined()) c.total_steps = r.integer(root["total_steps"], "total_steps", 1);
   if (root["n_envs"].IsDefined()) c.n_envs = r.integer(root["n_envs"], "n_envs", 1, 256);
@@ -101,7 +105,7 @@ RunConfig from_node(const YAML::Node& root, const std::string& source) {
 
 }  // namespace
 
-RunConfig parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+YAML::Node parse_config_root(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
   YAML::Node root;
   try {
     const std::vector<YAML::Node> docs = YAML::LoadAll(text);
@@ -114,14 +118,10 @@ RunConfig parse_config(const std::string& text, const std::string& source, const
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw InputError(source + ": expected a mapping at the top level, got " + describe(root));
   for (const auto& ov : overrides) apply_override(root, source, ov);
-  try {
-    return from_node(root, source);
-  } catch (const YAML::Exception& e) {
-    throw InputError(source + ": " + e.msg);
-  }
+  return root;
 }
 
-RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+std::string read_config_file(const std::string& path) {
   // A config is a small regular file: refuse devices, FIFOs and anything huge before reading.
   constexpr uintmax_t kMaxBytes = 1 << 20;
   std::error_code ec;
@@ -131,13 +131,26 @@ RunConfig load_config(const std::string& path, const std::vector<std::string>& o
   if (!in) throw InputError(path + ": cannot read the config file");
   std::stringstream ss;
   ss << in.rdbuf();
-  return parse_config(ss.str(), path, overrides);
+  return ss.str();
+}
+
+RunConfig parse_config(const std::string& text, const std::string& source, const std::vector<std::string>& overrides) {
+  const YAML::Node root = parse_config_root(text, source, overrides);
+  try {
+    return from_node(root, source);
+  } catch (const YAML::Exception& e) {
+    throw InputError(source + ": " + e.msg);
+  }
+}
+
+RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
+  return parse_config(read_config_file(path), path, overrides);
 }
 
 std::string to_yaml(const RunConfig& c) {
   YAML::Emitter e;
   e << YAML::BeginMap;
-  write_env(e, c);
+  write_env_section(e, c.env_id, c.env_options);
   e << YAML::Key << "algo" << YAML::Value << c.algo;
   e << YAML::Key << "seed" << YAML::Value << c.seed;
   e << YAML::Key << "total_steps" << YAML::Value << c.total_steps;

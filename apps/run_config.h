@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "common/error.h"
 #include "envs/registry.h"
 
@@ -37,6 +39,17 @@ struct RunConfig {
     return dynamic_cast<const T&>(*algo_settings);
   }
 };
+
+class ConfigReader;
+// The `env:` section ({id, options}) of any config (training, collection), validated against the
+// task's option specs; and its writer.
+void parse_env_section(const ConfigReader& r, const YAML::Node& env, std::string& env_id, envs::EnvOptions& options);
+void write_env_section(YAML::Emitter& e, const std::string& env_id, const envs::EnvOptions& options);
+
+// A config file's text: a regular file under 1 MiB (devices, FIFOs and huge files are refused).
+std::string read_config_file(const std::string& path);
+// One YAML document with a mapping at the top, overrides applied ("a.b=value").
+YAML::Node parse_config_root(const std::string& text, const std::string& source, const std::vector<std::string>& overrides);
 
 // Loads `path`, applies overrides ("sac.batch_size=64", values parsed as YAML scalars), validates.
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides = {});

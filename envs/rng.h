@@ -2,6 +2,7 @@
 // The tasks' random stream: std::mt19937_64 with NumPy-like helpers (Gymnasium draws with
 // NumPy's PCG64; bit-exact terrains would need PCG64 + SeedSequence, and
 // are not reproduced - scores are statistically equivalent instead).
+#include <cmath>
 #include <cstdint>
 #include <deque>
 #include <random>
@@ -33,6 +34,12 @@ class Rng {
     const uint64_t n = static_cast<uint64_t>(hi - lo);
     if (n <= 1) return lo;
     return lo + static_cast<int64_t>(random() * static_cast<double>(n));
+  }
+  // N(0, 1) by Box-Muller from two random() draws (the second value is not cached, so each call
+  // costs exactly two draws).
+  double normal() {
+    const double u1 = 1.0 - random(), u2 = random();  // u1 in (0, 1]
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
   }
   // Number of draws since the last seed (tests check the per-reset / per-step counts).
   uint64_t draws() const { return draws_; }

@@ -23,12 +23,24 @@ torch::Tensor VectorEnv::reset(uint64_t base_seed) {
 }
 
 torch::Tensor VectorEnv::reset(const std::vector<uint64_t>& seeds) {
-  const int64_t n = num_envs(), d = spec().observation_space.dim();
+  const int64_t n = num_envs();
   if (static_cast<int64_t>(seeds.size()) != n)
     throw EnvError("VectorEnv::reset: " + std::to_string(seeds.size()) + " seeds for " + std::to_string(n) + " envs");
+  first_seed_ = seeds;
+  seed_rule_ = nullptr;
+  return reset_all();
+}
+
+torch::Tensor VectorEnv::reset(SeedRule rule) {
+  first_seed_.assign(envs_.size(), 0);
+  seed_rule_ = std::move(rule);
+  return reset_all();
+}
+
+torch::Tensor VectorEnv::reset_all() {
+  const int64_t n = num_envs(), d = spec().observation_space.dim();
   torch::Tensor obs = torch::empty({n, d});
   float* po = obs.data_ptr<float>();
-  first_seed_ = seeds;
   std::fill(episode_index_.begin(), episode_index_.end(), 0);
   for (auto& a : episode_actions_) a.clear();
 #pragma omp parallel for num_threads(threads_) schedule(static)

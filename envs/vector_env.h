@@ -5,6 +5,7 @@
 // vector env can be restored from its seeds and the actions of the running episodes (see Snapshot).
 // reset(seeds) starts each env on a seed of its own: G envs on one seed play G episodes from the
 // same start state (same terrain, initial push and wind), GRPO's groups.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ class VectorEnv {
 
   torch::Tensor reset(uint64_t base_seed);  // [N, obs_dim]
   torch::Tensor reset(const std::vector<uint64_t>& seeds);  // one seed per env
+  // Episode e of env i is reset with rule(i, e) (data collection: groups of episodes on one start
+  // state). A snapshot does not hold the rule: restore() then needs the same rule set again.
+  using SeedRule = std::function<uint64_t(int64_t env, int64_t episode)>;
+  torch::Tensor reset(SeedRule rule);
   // actions: [N, act_dim] float (continuous) or [N] / [N, 1] integers or floats (discrete).
   VectorStep step(const torch::Tensor& actions);
 
@@ -52,10 +57,13 @@ class VectorEnv {
   torch::Tensor restore(const VectorEnvSnapshot& snap);
 
  private:
+  torch::Tensor reset_all();
   uint64_t episode_seed(int64_t i) const {
+    if (seed_rule_) return seed_rule_(i, episode_index_[i]);
     return first_seed_[i] + static_cast<uint64_t>(envs_.size()) * static_cast<uint64_t>(episode_index_[i]);
   }
   std::vector<uint64_t> first_seed_;
+  SeedRule seed_rule_;
   std::vector<int64_t> episode_index_;
   std::vector<std::vector<float>> episode_actions_;
   std::vector<std::unique_ptr<Env>> envs_;
