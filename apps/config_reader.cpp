@@ -109,21 +109,46 @@ void apply_override(YAML::Node root, const std::string& source, const std::strin
   } catch (const YAML::Exception& e) {
     throw InputError("override '" + ov + "': value is not valid YAML: " + e.msg);
   }
+  // Segments: keys between dots, and list indices in brackets ("sources[1].weight").
   std::vector<std::string> parts;
   std::stringstream ss(key);
   for (std::string p; std::getline(ss, p, '.');) {
-    if (p.empty()) throw InputError("override '" + ov + "': empty key segment");
-    parts.push_back(p);
+    const size_t br = p.find('[');
+    if (br == 0 || p.empty()) throw InputError("override '" + ov + "': empty key segment");
+    parts.push_back(p.substr(0, br));
+    for (size_t at = br; at != std::string::npos && at < p.size();) {
+      const size_t close = p.find(']', at);
+      if (p[at] != '[' || close == std::string::npos)
+        throw InputError("override '" + ov + "': expected key[index] in '" + p + "'");
+      parts.push_back(p.substr(at, close - at + 1));
+      at = close + 1;
+    }
   }
+  const auto index_of = [&](const std::string& part, const YAML::Node& seq, const std::string& where) -> size_t {
+    const std::optional<int64_t> i = parse_integer(part.substr(1, part.size() - 2));
+    if (!seq.IsSequence())
+      throw InputError("override '" + ov + "': " + source + " has no list at " + where);
+    if (!i || *i < 0 || static_cast<size_t>(*i) >= seq.size())
+      throw InputError("override '" + ov + "': " + where + " has " + std::to_string(seq.size()) + " items, no " + part);
+    return static_cast<size_t>(*i);
+  };
   std::vector<YAML::Node> chain = {root};
+  std::string where;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    YAML::Node next = chain.back()[parts[i]];
-    if (!next.IsDefined() || next.IsNull()) chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
-    chain.push_back(chain.back()[parts[i]]);
-    if (!chain.back().IsMap())
-      throw InputError("override '" + ov + "': " + source + " has a value, not a mapping, at " + parts[i]);
+    const std::string& p = parts[i];
+    if (p[0] == '[') {
+      chain.push_back(chain.back()[index_of(p, chain.back(), where)]);
+    } else {
+      YAML::Node next = chain.back()[p];
+      if ((!next.IsDefined() || next.IsNull()) && parts[i + 1][0] != '[') chain.back()[p] = YAML::Node(YAML::NodeType::Map);
+      chain.push_back(chain.back()[p]);
+    }
+    where += (p[0] == '[' || where.empty() ? "" : ".") + p;
+    if (parts[i + 1][0] != '[' && !chain.back().IsMap())
+      throw InputError("override '" + ov + "': " + source + " has a value, not a mapping, at " + where);
   }
-  chain.back()[parts.back()] = val;
+  if (parts.back()[0] == '[') chain.back()[index_of(parts.back(), chain.back(), where)] = val;
+  else chain.back()[parts.back()] = val;
 }
 
 }  // namespace softrl::apps

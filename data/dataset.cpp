@@ -1,6 +1,9 @@
 #include "data/dataset.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "common/error.h"
 
@@ -72,6 +75,26 @@ void check_consistent(const Dataset& d, const std::string& source) {
       fail("episode " + std::to_string(i) + ": its return attribute " + std::to_string(ret[i]) +
            " is not the sum of its rewards " + std::to_string(sum));
   }
+}
+
+std::vector<int64_t> top_episodes(const Dataset& d, double fraction) {
+  const int64_t e = d.num_episodes();
+  const int64_t keep = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(e))), 1, e);
+  std::vector<int64_t> idx(e);
+  std::iota(idx.begin(), idx.end(), 0);
+  const double* r = d.episode_return.data_ptr<double>();
+  std::stable_sort(idx.begin(), idx.end(), [r](int64_t a, int64_t b) { return r[a] > r[b]; });
+  idx.resize(keep);
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+std::vector<int64_t> episodes_with_return_at_least(const Dataset& d, double min_return) {
+  std::vector<int64_t> idx;
+  const double* r = d.episode_return.data_ptr<double>();
+  for (int64_t i = 0; i < d.num_episodes(); ++i)
+    if (r[i] >= min_return) idx.push_back(i);
+  return idx;
 }
 
 Dataset select_episodes(const Dataset& d, const std::vector<int64_t>& episodes) {

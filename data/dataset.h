@@ -66,6 +66,12 @@ void allocate(Dataset& d, const std::vector<int64_t>& lengths);
 // rewards hold NaN or infinity.
 void check_consistent(const Dataset& d, const std::string& source);
 
+// Return filters (rejection sampling / filtered BC): the indices of the best `fraction` of the
+// episodes by return (at least one; ties keep the earlier episode), or of those with a return of at
+// least `min_return`, in dataset order.
+std::vector<int64_t> top_episodes(const Dataset& d, double fraction);
+std::vector<int64_t> episodes_with_return_at_least(const Dataset& d, double min_return);
+
 // The episodes whose indices are given, in that order, renumbered (groups and sources kept).
 Dataset select_episodes(const Dataset& d, const std::vector<int64_t>& episodes);
 

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include "agents/checkpoint.h"
+#include "data/hdf5_dataset.h"
 
 namespace fs = std::filesystem;
 
@@ -44,12 +45,9 @@ fs::path fresh_dir(const std::string& name) {
   return p;
 }
 
-// `softrl train CONFIG OVERRIDES --run-dir RUN_DIR --no-progress` in a child process (stdout
-// discarded), for tests that signal it.
-pid_t start_training(const fs::path& config, const fs::path& run_dir, const std::vector<std::string>& overrides) {
-  std::vector<std::string> args = {SOFTRL_BIN, "train", config.string()};
-  args.insert(args.end(), overrides.begin(), overrides.end());
-  args.insert(args.end(), {"--run-dir", run_dir.string(), "--no-progress"});
+// `softrl ARGS...` in a child process (stdout discarded, or into `stdout_file`), for tests that signal it.
+pid_t start_softrl(std::vector<std::string> args, const std::string& stdout_file = "/dev/null") {
+  args.insert(args.begin(), SOFTRL_BIN);
   std::fflush(nullptr);  // the child must not repeat what this process has buffered
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
@@ -57,11 +55,23 @@ pid_t start_training(const fs::path& config, const fs::path& run_dir, const std:
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    freopen("/dev/null", "w", stdout);
+    freopen(stdout_file.c_str(), "w", stdout);
     execv(SOFTRL_BIN, argv.data());
     _exit(127);
   }
   return pid;
+}
+
+pid_t start_training(const fs::path& config, const fs::path& run_dir, const std::vector<std::string>& overrides) {
+  std::vector<std::string> args = {"train", config.string()};
+  args.insert(args.end(), overrides.begin(), overrides.end());
+  args.insert(args.end(), {"--run-dir", run_dir.string(), "--no-progress"});
+  return start_softrl(args);
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Waits (up to 2 minutes) until a file written by a child process exists.
@@ -242,5 +252,53 @@ TEST_CASE("a storm of SIGINTs, some during checkpoint writes, leaves one valid c
   for (const auto& e : fs::directory_iterator(run_dir / "checkpoints"))
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
   CHECK(run("train --resume " + run_dir.string() + " total_steps=1").code == 2);  // overrides refused on resume
+  fs::remove_all(dir);
+}
+
+TEST_CASE("collect: bad configs exit 2 naming the key; SIGINT leaves nothing or a valid shorter dataset", "[cli]") {
+  const fs::path dir = fresh_dir("collect");
+  std::ofstream(dir / "c.yaml") << "env: {id: LunarLander-v3}\nthreads: 2\nstart_seeds: 3000\ngroup_size: 2\n"
+                                   "sources:\n  - {kind: heuristic, epsilon: 0.2}\n  - {kind: random, weight: 0.5}\n";
+  const std::string c = (dir / "c.yaml").string(), out = (dir / "d.hdf5").string();
+  Result r = run("collect " + c + " sources[0].epsilon=2 --out " + out);
+  CHECK(r.code == 2);
+  CHECK(r.output.find(c + ": sources[0].epsilon: expected a number in [0, 1], got \"2\"") != std::string::npos);
+  r = run("collect " + c + " \"sources[1]={kind: policy, path: " + dir.string() + "/nothing}\" --out " + out);
+  CHECK(r.code == 2);
+  CHECK(r.output.find("sources[1].path") != std::string::npos);
+  r = run("collect " + c + " sources[0].noise_std=0.1 --out " + out);
+  CHECK(r.code == 2);
+  CHECK(r.output.find("continuous actions only") != std::string::npos);
+  r = run("dataset info " + c);
+  CHECK(r.code == 2);
+  CHECK(r.output.find(c + ": not an HDF5 file") != std::string::npos);
+
+  // 6000 episodes (~1.7M steps, ~25 s): interrupted 1.5 s after it printed its sources (when its
+  // signal handlers are in place).
+  const fs::path log = dir / "collect.log";
+  const pid_t pid = start_softrl({"collect", c, "--out", out, "--no-progress"}, log.string());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline && read_text(log).find("random") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  REQUIRE(fs::exists(out));  // 1.5 s completes hundreds of groups
+  const softrl::data::Dataset d = softrl::data::read_dataset(out);
+  CHECK(d.num_episodes() > 0);
+  CHECK(d.num_episodes() < 6000);
+  CHECK(d.num_episodes() == 2 * d.num_groups());
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 3);  // c.yaml, the log, d.hdf5: no temporary
+  CHECK(read_text(log).find("interrupted: wrote the " + std::to_string(d.num_groups()) + " complete groups") != std::string::npos);
+  // An existing dataset is not replaced without --overwrite.
+  r = run("collect " + c + " start_seeds=2 --out " + out);
+  CHECK(r.code == 2);
+  CHECK(r.output.find("already exists") != std::string::npos);
+  r = run("dataset info " + out + " --json");
+  CHECK(r.code == 0);
+  CHECK(r.output.find("\"episodes\": " + std::to_string(d.num_episodes())) != std::string::npos);
   fs::remove_all(dir);
 }

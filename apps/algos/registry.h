@@ -11,6 +11,7 @@
 #include <string>
 
 #include "agents/loop.h"
+#include "agents/schedule.h"
 #include "apps/config_reader.h"
 #include "apps/run_config.h"
 #include "envs/env.h"
@@ -31,6 +32,12 @@ struct AlgoEntry {
   // The learner and its loop for a run; throws InputError when the run cannot be set up.
   std::function<agents::Training(const RunConfig& run, const envs::EnvSpec& env)> build;
 };
+
+// Keys several algorithms share, parsed the same way everywhere:
+// a learning rate "3e-4" or a linear decay to 0 "lin_7.3e-4" (RL Zoo); `text` keeps it as written.
+agents::Schedule parse_learning_rate(const ConfigReader& r, const YAML::Node& n, const std::string& path, std::string* text);
+// A non-empty list of hidden layer widths.
+std::vector<int64_t> parse_net_arch(const ConfigReader& r, const YAML::Node& n, const std::string& path);
 
 // nullptr when no algorithm has that name.
 const AlgoEntry* find_algo(const std::string& name);

@@ -9,22 +9,6 @@
 namespace softrl::apps {
 namespace {
 
-agents::Schedule parse_lr(const ConfigReader& r, const YAML::Node& n, const std::string& path, std::string* text) {
-  const char* expected = "a positive number or lin_<number> (e.g. 3e-4, lin_7.3e-4)";
-  std::string s = r.text(n, path, expected);
-  *text = s;
-  agents::Schedule sch;
-  if (s.rfind("lin_", 0) == 0) {
-    sch.linear = true;
-    s = s.substr(4);
-  }
-  const std::optional<double> v = parse_whole_double(s);
-  if (!v) r.fail(path, expected, n);
-  sch.initial = *v;
-  if (!(sch.initial > 0 && sch.initial < 1)) r.fail(path, "a learning rate in (0, 1)", n);
-  return sch;
-}
-
 void parse_ent_coef(const ConfigReader& r, const YAML::Node& n, const std::string& path, agents::SacConfig& sac,
                     std::string* text) {
   const char* expected = "auto, auto_<initial value> or a positive number";
@@ -47,12 +31,7 @@ void parse_ent_coef(const ConfigReader& r, const YAML::Node& n, const std::strin
 }
 
 void parse_network_keys(const ConfigReader& r, const YAML::Node& s, agents::SacConfig& a) {
-  if (const YAML::Node n = s["net_arch"]; n.IsDefined()) {
-    if (!n.IsSequence() || n.size() == 0) r.fail("sac.net_arch", "a non-empty list of layer widths", n);
-    a.net_arch.clear();
-    for (size_t i = 0; i < n.size(); ++i)
-      a.net_arch.push_back(r.integer(n[i], "sac.net_arch[" + std::to_string(i) + "]", 1, 65536));
-  }
+  if (s["net_arch"].IsDefined()) a.net_arch = parse_net_arch(r, s["net_arch"], "sac.net_arch");
   if (s["batch_size"].IsDefined()) a.batch_size = r.integer(s["batch_size"], "sac.batch_size", 1, 1 << 20);
   if (s["buffer_size"].IsDefined()) a.buffer_size = r.integer(s["buffer_size"], "sac.buffer_size", 1, 100000000);
   if (s["gamma"].IsDefined()) a.gamma = r.real(s["gamma"], "sac.gamma", 0.0, 1.0);
@@ -68,7 +47,7 @@ std::shared_ptr<const AlgoSettings> parse(const ConfigReader& r, const YAML::Nod
   if (s.IsDefined() && !s.IsNull()) {
     parse_network_keys(r, s, a);
     if (s["learning_rate"].IsDefined())
-      a.learning_rate = parse_lr(r, s["learning_rate"], "sac.learning_rate", &out->learning_rate_text);
+      a.learning_rate = parse_learning_rate(r, s["learning_rate"], "sac.learning_rate", &out->learning_rate_text);
     if (s["ent_coef"].IsDefined()) parse_ent_coef(r, s["ent_coef"], "sac.ent_coef", a, &out->ent_coef_text);
     if (const YAML::Node t = s["target_entropy"]; t.IsDefined() && !(t.IsScalar() && t.Scalar() == "auto"))
       a.target_entropy = r.real(t, "sac.target_entropy", -1e6, 1e6);
