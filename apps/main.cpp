@@ -10,6 +10,7 @@
 #include "apps/run.h"
 #include "apps/train_command.h"
 #include "apps/validate_envs.h"
+#include "bench/bench_collect.h"
 #include "bench/bench_envs.h"
 #include "bench/bench_mlp.h"
 #include "bench/bench_sac.h"
@@ -48,7 +49,12 @@ std::vector<Command> bench_commands(CLI::App& bench) {
   CLI::App* sac = bench.add_subcommand("sac", "SAC updates/s at [400, 300], batch 256, one thread");
   sac->add_flag("--json", sacb.json, "Print JSON");
   sac->add_option("--seconds", sacb.seconds, "Measurement time")->check(CLI::PositiveNumber);
+  static CollectBenchOptions colb;
+  CLI::App* col = bench.add_subcommand("collect", "Collection steps/s; dataset write / load time and memory");
+  col->add_flag("--json", colb.json, "Print JSON");
+  col->add_option("--load-steps", colb.load_steps, "Steps of the dataset whose loading is timed")->check(CLI::Range(1000, 100000000));
   return {{s, [] { return run_softmax_bench(sm, std::cout); }},
+          {col, [] { return run_collect_bench(colb, std::cout); }},
           {m, [] { return run_mlp_bench(mlp, std::cout); }},
           {e, [] { return run_env_bench(envb, std::cout); }},
           {sac, [] { return run_sac_bench(sacb, std::cout); }}};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The layering of the architecture (README, "Architecture"): apps -> agents -> objectives and
-# agents -> envs, with common/ a leaf below all and bench/ beside apps. Fails, naming the file and
+# The layering of the architecture (README, "Architecture"): apps -> agents -> data -> envs,
+# agents -> objectives, with common/ a leaf below all and bench/ beside apps. Fails, naming the file and
 # the include, when a folder includes a header from a folder it must not reach.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,10 @@ check() {  # check FOLDER FORBIDDEN...
     fi
   done
 }
-check common objectives envs agents apps bench
-check objectives envs agents apps bench
-check envs agents apps bench objectives
+check common objectives envs data agents apps bench
+check objectives envs data agents apps bench
+check envs data agents apps bench objectives
+check data agents apps bench
 check agents apps bench
 check bench apps
 exit $status

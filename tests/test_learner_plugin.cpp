@@ -1,5 +1,6 @@
-// A learner added from outside the library: behaviour cloning of Gymnasium's LunarLander heuristic,
-// on the offline loop, registered with one register_algo() call. Nothing in apps/ or agents/ knows
+// An algorithm added from outside the library: behaviour cloning of Gymnasium's LunarLander heuristic
+// from demonstrations it records itself (no dataset file), on the offline loop, registered with one
+// register_algo() call. Nothing in apps/ or agents/ knows
 // it, yet `train` runs it (config section, logs, evaluations, best.pt, checkpoints, interrupt and
 // exact resume) and `eval` acts with its policy through load_policy.
 #include <filesystem>
@@ -9,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "agents/behaviour_cloning.h"
 #include "agents/offline_loop.h"
 #include "agents/policy.h"
 #include "apps/algos/registry.h"
@@ -29,31 +31,6 @@ struct BcSettings : apps::AlgoSettings {
   int64_t batch_size = 64;
   double learning_rate = 1e-3;
   int64_t demo_episodes = 10;
-};
-
-// Maximum likelihood of the demonstrated actions: loss = -mean log pi(a | s).
-class BehaviourCloning : public agents::TransitionLearner {
- public:
-  BehaviourCloning(const agents::PolicySpec& spec, double lr, uint64_t seed)
-      : policy_((torch::manual_seed(seed), spec)), opt_(policy_.parameters(), torch::optim::AdamOptions(lr)) {}
-  agents::PolicyHead& policy() override { return policy_; }
-  std::vector<std::string> metric_names() const override { return {"bc_loss"}; }
-  agents::Metrics update(const agents::Batch& b, at::Generator&) override {
-    const torch::Tensor loss = -policy_.log_prob(b.obs, b.actions).mean();
-    opt_.zero_grad();
-    loss.backward();
-    opt_.step();
-    return {{"bc_loss", loss.item<double>()}};
-  }
-  void set_learning_rate(double lr) override {
-    for (auto& g : opt_.param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
-  }
-  void save(torch::serialize::OutputArchive& ar) const override { opt_.save(ar); }
-  void load(torch::serialize::InputArchive& ar) override { opt_.load(ar); }
-
- private:
-  agents::PolicyHead policy_;
-  torch::optim::Adam opt_;
 };
 
 // Wraps a policy and keeps what it saw and did.
@@ -114,7 +91,7 @@ apps::AlgoEntry bc_entry() {
             auto heuristic = envs::make_heuristic(run.env_id);
             Recorder rec(*heuristic);
             for (int64_t k = 0; k < s.demo_episodes; ++k) envs::run_episode(*env, rec, run.seed + k);
-            auto learner = std::make_unique<BehaviourCloning>(agents::PolicySpec::for_env(spec, s.net_arch),
+            auto learner = std::make_unique<agents::BehaviourCloning>(agents::PolicySpec::for_env(spec, s.net_arch),
                                                               s.learning_rate, run.seed);
             auto loop = std::make_unique<agents::OfflineLoop>(
                 *learner, rec.transitions(spec.observation_space.dim()),
