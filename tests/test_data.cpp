@@ -9,6 +9,7 @@
 
 #include "agents/behaviour_cloning.h"
 #include "agents/collector.h"
+#include "apps/collect_config.h"
 #include "apps/run.h"
 #include "data/hdf5_dataset.h"
 #include "data/preferences.h"
@@ -476,6 +477,18 @@ TEST_CASE("behaviour cloning of the heuristic reaches 90% of its return on Lunar
   for (uint64_t seed = 0; seed < 5; ++seed) sum += bc_return(dir, file, seed);
   INFO("heuristic " << heuristic_mean << ", BC mean over 5 seeds " << sum / 5);
   CHECK(sum / 5 >= 0.9 * heuristic_mean);
+
+  // The trained policy as a collection source, by its run directory (load_policy): deterministic
+  // discrete play has probability 1; sampled play at T = 0.5 records log-probabilities below 0.
+  std::ofstream(dir / "collect.yaml") << "env: {id: LunarLander-v3}\nstart_seeds: 2\ngroup_size: 2\nsources:\n"
+                                         "  - {kind: policy, path: " << (dir / "run0").string() << ", deterministic: true}\n";
+  const data::Dataset greedy = collect_all(apps::load_collect_config((dir / "collect.yaml").string()));
+  CHECK((greedy.behaviour_log_prob == 0).all().item<bool>());
+  CHECK(greedy.sources[0].kind == "policy");
+  const data::Dataset sampled = collect_all(apps::load_collect_config(
+      (dir / "collect.yaml").string(), {"sources[0].deterministic=false", "sources[0].temperature=0.5"}));
+  CHECK((sampled.behaviour_log_prob <= 0).all().item<bool>());
+  CHECK((sampled.behaviour_log_prob < 0).any().item<bool>());
   fs::remove_all(dir);
 }
 
