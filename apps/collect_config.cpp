@@ -3,6 +3,7 @@
 #include "agents/checkpoint.h"
 #include "apps/config_reader.h"
 #include "apps/run_config.h"
+#include "common/runtime.h"
 
 namespace softrl::apps {
 namespace {
@@ -54,7 +55,8 @@ agents::CollectSettings from_node(const YAML::Node& root, const ConfigReader& r)
   parse_env_section(r, root["env"], s.env_id, s.env_options);
   const envs::EnvSpec env = envs::make_env(s.env_id, s.env_options)->spec();
   if (root["seed"].IsDefined()) s.seed = static_cast<uint64_t>(r.integer(root["seed"], "seed", 0));
-  if (root["threads"].IsDefined()) s.threads = static_cast<int>(r.integer(root["threads"], "threads", 1, 64));
+  // Default: every core (0). The data do not depend on it for heuristic and random sources.
+  s.threads = resolve_threads(root["threads"].IsDefined() ? static_cast<int>(r.integer(root["threads"], "threads", 0, 64)) : 0);
   if (root["n_envs"].IsDefined()) s.n_envs = static_cast<int>(r.integer(root["n_envs"], "n_envs", 1, 1024));
   if (root["start_seeds"].IsDefined()) s.start_seeds = r.integer(root["start_seeds"], "start_seeds", 1, 100000000);
   if (root["group_size"].IsDefined()) s.group_size = r.integer(root["group_size"], "group_size", 1, 100000);

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <limits>
 
+#include <random>
+
 #include <catch2/catch.hpp>
 
 #include "common/atomic_file.h"
@@ -37,9 +39,9 @@ TEST_CASE("return statistics match direct float64 computations", "[common]") {
   CHECK(s.iqm == Approx((2 + 3 + 4 + 7) / 4.0).epsilon(1e-15));  // sorted: -50 1 2 3 4 7 8 100
   CHECK(s.success_rate == 3.0 / 8);
   CHECK(s.mean_length == 10);
-  // 10 returns: the quartiles cut 2.5 returns from each end, so the boundary ones count half.
-  const ReturnStats t = return_stats({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {}, 0);
-  CHECK(t.iqm == Approx((0.5 * 2 + 3 + 4 + 5 + 6 + 0.5 * 7) / 5.0).epsilon(1e-15));
+  // 10 returns: scipy's trim_mean(x, 0.25), as rliable, drops floor(2.5) = 2 from each end.
+  const ReturnStats t = return_stats({9, 1, 2, 3, 4, 5, 6, 7, 8, 0}, {}, 0);
+  CHECK(t.iqm == Approx((2 + 3 + 4 + 5 + 6 + 7) / 6.0).epsilon(1e-15));
   CHECK(return_stats({4}, {1}, 0).stderr_ == 0);
 }
 
@@ -64,4 +66,57 @@ TEST_CASE("an atomic write that fails leaves the old file and no temporary", "[c
   }
   CHECK(files == 2);
   fs::remove_all(dir);
+}
+
+TEST_CASE("rliable's metrics against hand-computed values", "[common][rliable]") {
+  CHECK(iqm(std::vector<double>{5}) == 5);                         // one run
+  CHECK(iqm(std::vector<double>{1, 9, 3}) == Approx(13.0 / 3));    // n < 4: nothing trimmed
+  CHECK(iqm(std::vector<double>{4, 1, 100, 2, 3}) == 3);           // n = 5: one from each end
+  CHECK(iqm(std::vector<double>{2, 2, 2, 2, 7, 7, 7, 7}) == 4.5);  // ties
+  const ScoreMatrix m = {{0.5, 1.2, 0.8}, {0.1, 0.9}};           // two tasks, pooled: 5 runs
+  CHECK(mean(m) == Approx(3.5 / 5).epsilon(1e-15));
+  CHECK(median(m) == 0.8);
+  CHECK(median(ScoreMatrix{{1, 4}}) == 2.5);
+  CHECK(iqm(m) == Approx((0.5 + 0.8 + 0.9) / 3).epsilon(1e-15));
+  CHECK(optimality_gap(m) == Approx(1 - (0.5 + 1 + 0.8 + 0.1 + 0.9) / 5).epsilon(1e-15));
+  CHECK(optimality_gap(m, 0.5) == Approx(0.5 - (0.5 + 0.5 + 0.5 + 0.1 + 0.5) / 5).epsilon(1e-15));
+  // Task 1: x {1, 2, 3} vs y {2, 2}: pairs won 0 + 0 + 0.5 + 0.5 + 1 + 1 = 3 of 6; task 2: 1 of 1.
+  CHECK(probability_of_improvement(ScoreMatrix{{1, 2, 3}, {5}}, ScoreMatrix{{2, 2}, {4}}) == Approx((0.5 + 1) / 2));
+  CHECK(probability_of_improvement(m, m) == 0.5);
+  CHECK(performance_profile(m, {0.1, 0.8, 2}) == std::vector<double>{0.8, 0.4, 0.0});  // strictly above
+  CHECK_THROWS(iqm(ScoreMatrix{{}}));
+}
+
+TEST_CASE("stratified bootstrap intervals cover the mean at about the nominal rate", "[common][rliable]") {
+  // 300 experiments of 12 runs from N(3, 1): the percentile interval of the mean covers 3 in about
+  // 92 % of them (the percentile bootstrap undercovers at n = 12; 95 % nominal); the binomial
+  // spread over 300 experiments is 1.6 points, so [0.86, 0.98] is 4 spreads wide each way.
+  std::mt19937_64 gen(11);
+  std::normal_distribution<double> normal(3.0, 1.0);
+  int covered = 0;
+  for (int e = 0; e < 300; ++e) {
+    ScoreMatrix runs(1);
+    for (int k = 0; k < 12; ++k) runs[0].push_back(normal(gen));
+    const Interval ci = stratified_bootstrap(runs, [](const ScoreMatrix& s) { return mean(s); }, 500, e);
+    CHECK(ci.lo <= ci.point);
+    CHECK(ci.point <= ci.hi);
+    covered += ci.lo <= 3.0 && 3.0 <= ci.hi;
+  }
+  CHECK(covered / 300.0 > 0.86);
+  CHECK(covered / 300.0 < 0.98);
+  // One run: every resample is that run.
+  const Interval one = stratified_bootstrap({{4.0}}, [](const ScoreMatrix& s) { return iqm(s); });
+  CHECK((one.lo == 4.0 && one.hi == 4.0 && one.point == 4.0));
+  // Strata: resampling stays within each task, so a statistic of task 0 alone never sees task 1.
+  const Interval t0 = stratified_bootstrap({{1, 2}, {100, 200}}, [](const ScoreMatrix& s) { return s[0][0] + s[0][1]; });
+  CHECK(t0.lo >= 2);
+  CHECK(t0.hi <= 4);
+  // Deterministic given the seed; two algorithms resampled independently.
+  const auto poi = [](const ScoreMatrix& a, const ScoreMatrix& b) { return probability_of_improvement(a, b); };
+  const Interval p1 = stratified_bootstrap({{1, 2, 3, 4}}, {{2, 3, 4, 5}}, poi, 1000, 7);
+  const Interval p2 = stratified_bootstrap({{1, 2, 3, 4}}, {{2, 3, 4, 5}}, poi, 1000, 7);
+  CHECK((p1.lo == p2.lo && p1.hi == p2.hi));
+  CHECK(p1.point == Approx((3 + 0.5 * 3) / 16));  // wins 3>2, 4>2, 4>3; ties at 2, 3, 4
+  CHECK(p1.lo < p1.point);
+  CHECK(p1.hi > p1.point);
 }
