@@ -7,6 +7,7 @@
 #include "apps/command_boundary.h"
 #include "apps/dataset_command.h"
 #include "apps/eval_command.h"
+#include "apps/report_command.h"
 #include "apps/run.h"
 #include "apps/train_command.h"
 #include "apps/validate_envs.h"
@@ -113,6 +114,15 @@ Command dataset_command(CLI::App& app) {
   return {i, [] { return run_dataset_info(di, std::cout, std::cerr); }};
 }
 
+Command report_command(CLI::App& app) {
+  static ReportOptions ro;
+  CLI::App* c = app.add_subcommand("report", "rliable statistics over run directories: softrl report RUN_DIR... [--out DIR]");
+  c->add_option("run_dirs", ro.run_dirs, "RUN_DIR...")->required();
+  c->add_option("--out", ro.out, "Also write summary.csv, summary.json and report.html into DIR");
+  c->add_option("--last", ro.last_k, "Score = mean of the last K evaluations (default 1: the final one)")->check(CLI::Range(1, 1000));
+  return {c, [] { return run_report(ro, std::cout, std::cerr); }};
+}
+
 Command validate_command(CLI::App& app) {
   static ValidateOptions val;
   CLI::App* c = app.add_subcommand("validate-envs", "Heuristic scores of every task against the spec's targets");
@@ -132,7 +142,7 @@ int main(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand("bench", "Speed benchmarks (not tests)");
   bench->require_subcommand(1);
   std::vector<Command> commands = bench_commands(*bench);
-  for (auto make : {train_command, eval_command, collect_command, dataset_command, validate_command}) commands.push_back(make(app));
+  for (auto make : {train_command, eval_command, collect_command, dataset_command, report_command, validate_command}) commands.push_back(make(app));
   if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say that a subcommand is required
     std::string names;
     bool known = false;

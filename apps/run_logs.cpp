@@ -1,5 +1,7 @@
 #include "apps/run_logs.h"
 
+#include "apps/config_reader.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -110,6 +112,26 @@ void RunLogs::eval(int64_t step, const ReturnStats& s) {
   eval_ << step << "," << s.mean << "," << s.std << "," << s.median << "," << s.iqm << "," << s.min << "," << s.max << ","
         << s.success_rate << "," << s.mean_length << std::endl;
   check_written(eval_, eval_path_);
+}
+
+std::vector<EvalRecord> read_eval_log(const fs::path& run_dir) {
+  const fs::path path = run_dir / "eval.csv";
+  std::vector<EvalRecord> rows;
+  std::ifstream in(path);
+  if (!in) return rows;
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line != kEvalHeader) throw InputError(path.string() + ": not an eval.csv written by softrl train");
+  for (int n = 2; std::getline(in, line); ++n) {
+    if (line.empty()) continue;
+    const size_t comma = line.find(','), next = line.find(',', comma + 1);
+    const std::optional<int64_t> step = parse_integer(line.substr(0, comma));
+    const std::optional<double> mean =
+        comma == std::string::npos ? std::nullopt : parse_whole_double(line.substr(comma + 1, next - comma - 1));
+    if (!step || !mean) throw InputError(path.string() + ": line " + std::to_string(n) + " is not step,mean,...");
+    rows.push_back({*step, *mean});
+  }
+  return rows;
 }
 
 }  // namespace softrl::apps

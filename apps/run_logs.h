@@ -30,4 +30,13 @@ class RunLogs {
   std::vector<std::string> columns_;  // empty until the header is known
 };
 
+// One row of a run's eval.csv: the evaluation's step and mean return.
+struct EvalRecord {
+  int64_t step = 0;
+  double mean = 0;
+};
+// A run directory's eval.csv (empty when there is none yet); throws InputError naming the file
+// when a row is not what eval() writes.
+std::vector<EvalRecord> read_eval_log(const std::filesystem::path& run_dir);
+
 }  // namespace softrl::apps

@@ -1,0 +1,18 @@
+#pragma once
+// `softrl report RUN_DIR... [--out DIR] [--last K] [--json]`: rliable statistics over existing run
+// directories, grouped by algorithm and config (apps/study_report.h).
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace softrl::apps {
+
+struct ReportOptions {
+  std::vector<std::string> run_dirs;
+  std::string out;  // also write summary.csv, summary.json and report.html there
+  int last_k = 1;
+};
+
+int run_report(const ReportOptions& opt, std::ostream& out, std::ostream& err);
+
+}  // namespace softrl::apps

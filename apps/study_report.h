@@ -1,0 +1,75 @@
+#pragma once
+// Aggregating run directories the way rliable recommends (Agarwal et al. 2021): per arm and task
+// the mean, median, IQM and optimality gap of the runs' scores with stratified bootstrap 95 %
+// intervals, the probability of improvement between arms, performance profiles and IQM learning
+// curves. Used by `softrl report DIR...` and by `softrl compare` at the end of a study.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "apps/run_logs.h"
+#include "common/stats.h"
+
+namespace softrl::apps {
+
+struct RunRecord {
+  std::filesystem::path dir;
+  std::string arm, task;  // the arm's name; the env id
+  uint64_t seed = 0;
+  int64_t total_steps = 0;
+  double threshold = 0;   // the task's success threshold (reward_threshold)
+  std::vector<EvalRecord> evals;
+  bool complete = false;  // its final evaluation (at total_steps) is logged
+  double score = 0;       // the mean of its last `last_k` evaluations
+};
+
+struct ReportSettings {
+  int last_k = 1;        // score = mean of the last k evaluations (1: the final evaluation)
+  int bootstrap_reps = 2000;
+  uint64_t seed = 0;
+};
+
+struct ArmTaskRow {
+  std::string arm, task;
+  int runs = 0;
+  double threshold = 0;
+  Interval mean, median, iqm, optimality_gap;  // optimality gap below the task's threshold
+};
+
+struct PairRow {
+  std::string x, y;
+  Interval probability;  // P(X > Y), averaged over the tasks both have
+};
+
+struct CurveRow {
+  std::string arm, task;
+  std::vector<int64_t> steps;   // evaluation steps every run of the arm has reached
+  std::vector<Interval> iqm;    // IQM of the runs' evaluation means there, with its interval
+};
+
+struct Report {
+  std::vector<RunRecord> runs;
+  std::vector<std::string> arms, tasks;  // in first-seen order
+  std::vector<ArmTaskRow> rows;
+  std::vector<PairRow> pairs;
+  std::vector<CurveRow> curves;
+  std::vector<std::vector<double>> profile_thresholds;   // [task][k], shared by the arms
+  std::vector<std::vector<std::vector<double>>> profiles;  // [task][arm][threshold]
+};
+
+// Reads a run directory (config.yaml, eval.csv); `arm` empty: named by report_arm_names().
+RunRecord read_run(const std::filesystem::path& dir, const std::string& arm, int last_k);
+// Names runs without arm names after their algorithm, plus the config keys that differ between
+// runs of that algorithm (seed excluded): "sac", or "sac sac.ent_coef=0.05".
+void name_arms(std::vector<RunRecord>& runs);
+// Runs that are not complete are left out of the statistics (listed in the report as such).
+Report build_report(std::vector<RunRecord> runs, const ReportSettings& settings);
+
+// The terminal table.
+std::string report_table(const Report& r);
+// summary.csv, summary.json and report.html into `dir` (atomic writes).
+void write_report(const Report& r, const std::filesystem::path& dir, const std::string& title,
+                  const std::string& settings_text);
+
+}  // namespace softrl::apps
