@@ -5,6 +5,7 @@
 
 #include "apps/collect_command.h"
 #include "apps/command_boundary.h"
+#include "apps/compare_command.h"
 #include "apps/dataset_command.h"
 #include "apps/eval_command.h"
 #include "apps/report_command.h"
@@ -114,6 +115,22 @@ Command dataset_command(CLI::App& app) {
   return {i, [] { return run_dataset_info(di, std::cout, std::cerr); }};
 }
 
+Command compare_command(CLI::App& app) {
+  static CompareOptions co;
+  CLI::App* c = app.add_subcommand(
+      "compare", "Run a study (arms x tasks x seeds) and report it: softrl compare STUDY.yaml [key=value ...]");
+  c->add_option("study", co.study_path, "STUDY.yaml");
+  c->add_option("overrides", co.overrides, "dotted.key=value overrides of the study");
+  c->add_option("--study-dir", co.study_dir, "Where the study goes (default studies/<name>)");
+  c->add_option("--resume", co.resume_dir, "Continue STUDY_DIR: finished cells are skipped, started ones resume");
+  c->add_option("--jobs", co.jobs, "Cells at a time (default: one per core), one thread each")->check(CLI::Range(0, 256));
+  c->add_flag("--dry-run", co.dry_run, "List the cells and the steps left, run nothing");
+  return {c, [] {
+            install_interrupt_handlers();
+            return run_compare(co, std::cout, std::cerr);
+          }};
+}
+
 Command report_command(CLI::App& app) {
   static ReportOptions ro;
   CLI::App* c = app.add_subcommand("report", "rliable statistics over run directories: softrl report RUN_DIR... [--out DIR]");
@@ -142,7 +159,7 @@ int main(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand("bench", "Speed benchmarks (not tests)");
   bench->require_subcommand(1);
   std::vector<Command> commands = bench_commands(*bench);
-  for (auto make : {train_command, eval_command, collect_command, dataset_command, report_command, validate_command}) commands.push_back(make(app));
+  for (auto make : {train_command, eval_command, collect_command, dataset_command, compare_command, report_command, validate_command}) commands.push_back(make(app));
   if (argc > 1 && argv[1][0] != '-') {  // CLI11 would only say that a subcommand is required
     std::string names;
     bool known = false;

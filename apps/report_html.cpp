@@ -107,7 +107,8 @@ std::string intervals_svg(const Report& r, const std::string& task, const char* 
   for (const auto& row : r.rows)
     if (row.task == task) lo = std::min(lo, pick(row).lo), hi = std::max(hi, pick(row).hi), ++n;
   if (n == 0) return "";
-  Chart ch(lo, hi, 0, n);
+  // Room on the right for the value labels.
+  Chart ch(lo, hi + (hi - lo) * 0.6 + 1e-9, 0, n);
   std::ostringstream o;
   o << "<svg role=\"img\" aria-label=\"" << esc(task) << " " << metric << "\" width=\"" << Chart::W << "\" height=\""
     << 40 + 28 * n << "\">";

@@ -1,0 +1,26 @@
+#pragma once
+// `softrl compare STUDY.yaml [key=value ...] [--study-dir DIR] [--jobs N] [--dry-run]` and
+// `softrl compare --resume STUDY_DIR`: every cell (arm x task x seed) is an ordinary run directory
+// under STUDY_DIR/runs, trained by a child `softrl train` (one thread each, N at a time);
+// finished cells are skipped on resume and interrupted ones resume from their checkpoints. At the
+// end: summary.csv, summary.json and report.html (apps/study_report.h) in STUDY_DIR.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace softrl::apps {
+
+struct CompareOptions {
+  std::string study_path;
+  std::vector<std::string> overrides;
+  std::string study_dir;  // default studies/<name>
+  std::string resume_dir;
+  int jobs = 0;           // 0: one per core
+  bool dry_run = false;
+};
+
+// Exit codes: 0 every cell finished, 2 bad input, 130 / 143 interrupted (cells keep their
+// checkpoints), or the exit code of the first cell that failed.
+int run_compare(const CompareOptions& opt, std::ostream& out, std::ostream& err);
+
+}  // namespace softrl::apps
