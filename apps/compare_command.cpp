@@ -79,7 +79,7 @@ int run_study(const Study& study, const fs::path& dir, int jobs, std::ostream& o
   double cell_seconds = 0;
   int timed = 0;
   const auto t0 = clock_type::now();
-  while (next < todo.size() || !running.empty()) {
+  while ((!stopping && next < todo.size()) || !running.empty()) {
     if (pending_signal() && !stopping) {
       stopping = true;
       for (const auto& [pid, r] : running) kill(pid, SIGINT);  // each saves its checkpoint

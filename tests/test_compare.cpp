@@ -1,0 +1,185 @@
+// `softrl compare` and `softrl report` as a user runs them: bad studies refused before anything
+// runs, a study interrupted and resumed gives the summary of an uninterrupted one without redoing
+// finished cells, and report.html renders in headless Chromium with one curve per arm.
+#include <png.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "agents/collector.h"
+#include "data/hdf5_dataset.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result sh(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+Result run_softrl(const std::string& args) { return sh(std::string(SOFTRL_BIN) + " " + args); }
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A study directory with a small mixed LunarLander dataset and a BC config on it (~2 s per cell).
+fs::path study_fixture() {
+  const fs::path dir = fs::temp_directory_path() / "softrl_compare";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  softrl::agents::CollectSettings s;
+  s.env_id = "LunarLander-v3";
+  s.start_seeds = 40;
+  s.group_size = 2;
+  s.sources = {{.kind = softrl::agents::BehaviourSource::Kind::heuristic, .weight = 0.5},
+               {.kind = softrl::agents::BehaviourSource::Kind::random, .weight = 0.5}};
+  softrl::data::write_dataset((dir / "mixed.hdf5").string(),
+                              softrl::agents::collect(s, [](const softrl::agents::CollectProgress&) { return true; }));
+  std::ofstream(dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 30000\n"
+                                    "eval: {every: 10000, episodes: 5}\ncheckpoint: {every: 10000}\n"
+                                    "bc: {dataset: " << (dir / "mixed.hdf5").string()
+                                 << ", net_arch: [32, 32], batch_size: 64}\n";
+  std::ofstream(dir / "study.yaml") << "name: tiny\nseeds: 2\narms:\n  - {name: bc, config: bc.yaml}\n"
+                                       "  - {name: filtered, config: bc.yaml, overrides: {bc.filter: {top_fraction: 0.25}}}\n";
+  return dir;
+}
+
+// summary.json without its list of run directories (whose paths differ between two studies).
+std::string statistics_of(const fs::path& study_dir) {
+  const std::string s = read_text(study_dir / "summary.json");
+  return s.substr(0, s.find("\"runs\""));
+}
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("bad studies are refused before anything runs, naming the file and key", "[compare]") {
+  const fs::path dir = study_fixture();
+  const std::string st = (dir / "study.yaml").string();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"arms[0].colour=red", st + ": arms[0].colour: unknown key"},
+      {"arms[1].name=bc", st + ": arms[1].name: duplicate arm name 'bc'"},
+      {"arms[0].overrides={bc.batch_size: 0}", st + ": arm 'bc': " + (dir / "bc.yaml").string() + ": bc.batch_size"},
+      {"arms[0].config=nothing.yaml", "nothing.yaml: cannot read the config file"},
+      {"seeds=0", st + ": seeds: expected an integer in [1, 1000]"},
+  };
+  for (const auto& [override_text, message] : cases) {
+    const Result r = run_softrl("compare " + st + " \"" + override_text + "\" --study-dir " + (dir / "out").string());
+    INFO(override_text << " -> " << r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(message) != std::string::npos);
+    CHECK_FALSE(fs::exists(dir / "out"));
+  }
+}
+
+TEST_CASE("an interrupted study resumes without redoing finished cells and gives the same summary", "[compare]") {
+  const fs::path dir = study_fixture();
+  const std::string st = (dir / "study.yaml").string();
+  Result whole = run_softrl("compare " + st + " --jobs 1 --study-dir " + (dir / "whole").string());
+  INFO(whole.output);
+  REQUIRE(whole.code == 0);
+  CHECK(count(whole.output, "] ") >= 4);  // one line per finished cell
+
+  // The same study, stopped by SIGINT once its first cell has finished.
+  const fs::path log = dir / "split.log";
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    freopen(log.c_str(), "w", stdout);
+    execl(SOFTRL_BIN, SOFTRL_BIN, "compare", st.c_str(), "--jobs", "1", "--study-dir", (dir / "split").c_str(), nullptr);
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline && read_text(log).find("[1/4]") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // into the second cell
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  const fs::path first = dir / "split" / "runs" / "bc" / "default-seed0" / "eval.csv";
+  REQUIRE(fs::exists(first));
+  const auto stamp = fs::last_write_time(first);
+  CHECK_FALSE(fs::exists(dir / "split" / "summary.json"));
+
+  const Result rest = run_softrl("compare --resume " + (dir / "split").string() + " --jobs 1");
+  INFO(rest.output);
+  REQUIRE(rest.code == 0);
+  std::smatch m;
+  REQUIRE(std::regex_search(rest.output, m, std::regex("(\\d) already finished")));
+  CHECK(std::stoi(m[1]) >= 1);  // at least the first cell, which had finished before the SIGINT
+  CHECK(std::stoi(m[1]) < 4);
+  CHECK(fs::last_write_time(first) == stamp);  // not redone
+  CHECK(statistics_of(dir / "split") == statistics_of(dir / "whole"));
+
+  // `softrl report` over the same run directories names the arms by their differing keys.
+  const Result rep = run_softrl("report " + (dir / "whole" / "runs" / "bc" / "default-seed0").string() + " " +
+                            (dir / "whole" / "runs" / "filtered" / "default-seed0").string());
+  CHECK(rep.code == 0);
+  CHECK(rep.output.find("bc bc.filter.top_fraction=0.25") != std::string::npos);
+}
+
+namespace {
+// The share of pixels of a PNG that are not (near) white.
+double ink_share(const fs::path& png) {
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  REQUIRE(png_image_begin_read_from_file(&image, png.c_str()) != 0);
+  image.format = PNG_FORMAT_GRAY;
+  std::vector<unsigned char> px(PNG_IMAGE_SIZE(image));
+  REQUIRE(png_image_finish_read(&image, nullptr, px.data(), 0, nullptr) != 0);
+  size_t ink = 0;
+  for (unsigned char v : px) ink += v < 200;
+  return static_cast<double>(ink) / static_cast<double>(px.size());
+}
+}  // namespace
+
+TEST_CASE("report.html renders in headless Chromium with the study's curves and intervals", "[compare][browser]") {
+  const fs::path dir = study_fixture();
+  REQUIRE(run_softrl("compare " + (dir / "study.yaml").string() + " seeds=[3] --study-dir " + (dir / "s").string()).code == 0);
+  const std::string html = read_text(dir / "s" / "report.html");
+  CHECK(html.find("<script") == std::string::npos);
+  CHECK(html.find("http") == std::string::npos);  // nothing fetched from the network
+  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --window-size=1280,800 ";
+  const std::string url = "file://" + (dir / "s" / "report.html").string();
+  const Result dom = sh(chromium + "--enable-logging=stderr --v=0 --dump-dom " + url);
+  REQUIRE(dom.code == 0);
+  // 2 arms x 1 task: 2 curves with 2 bands, 2 profiles, 2 rows x 4 metrics of intervals.
+  CHECK(count(dom.output, "class=\"curve\"") == 2);
+  CHECK(count(dom.output, "class=\"band\"") == 2);
+  CHECK(count(dom.output, "class=\"profile\"") == 2);
+  CHECK(count(dom.output, "class=\"interval\"") == 8);
+  CHECK(dom.output.find("CONSOLE") == std::string::npos);  // no console messages
+  const Result shot = sh(chromium + "--screenshot=" + (dir / "shot.png").string() + " " + url);
+  REQUIRE(shot.code == 0);
+  // Text, tables and two charts fill several percent of a 1280x800 view; a blank page has none.
+  CHECK(ink_share(dir / "shot.png") > 0.02);
+}
