@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <set>
+#include <string_view>
 
 #include "apps/config_reader.h"
 #include "apps/run_config.h"
@@ -51,8 +52,8 @@ StudyArm parse_arm(const ConfigReader& r, const YAML::Node& n, const std::string
   StudyArm a;
   a.name = r.text(n["name"], path + ".name", "a name (letters, digits, - _ .)");
   for (char c : a.name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
-      r.fail(path + ".name", "a name of letters, digits, - _ . (it names directories)", n["name"]);
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_.@=,").find(c) != std::string_view::npos))
+      r.fail(path + ".name", "a name of letters, digits, - _ . @ = , (it names directories)", n["name"]);
   const fs::path cfg = r.text(n["config"], path + ".config", "the path of a run config");
   a.config = fs::absolute(cfg.is_absolute() ? cfg : base / cfg).lexically_normal().string();
   if (const YAML::Node o = n["overrides"]; o.IsDefined() && !o.IsNull()) {
@@ -64,7 +65,7 @@ StudyArm parse_arm(const ConfigReader& r, const YAML::Node& n, const std::string
 
 Study from_node(const YAML::Node& root, const ConfigReader& r, const fs::path& base) {
   Study s;
-  r.check_keys(root, "", {"name", "arms", "tasks", "seeds", "evaluation"});
+  r.check_keys(root, "", {"name", "arms", "grid", "tasks", "seeds", "evaluation"});
   s.name = root["name"].IsDefined() ? r.text(root["name"], "name", "a name") : "study";
   const YAML::Node arms = root["arms"];
   if (!arms.IsDefined() || !arms.IsSequence() || arms.size() == 0) r.fail("arms", "a non-empty list of arms", arms);
@@ -74,6 +75,35 @@ Study from_node(const YAML::Node& root, const ConfigReader& r, const fs::path& b
     if (!names.insert(a.name).second)
       r.fail_msg("arms[" + std::to_string(i) + "].name", "duplicate arm name '" + a.name + "'");
     s.arms.push_back(std::move(a));
+  }
+  // A grid multiplies every arm by each combination of its values: arm@key=value,key2=value2.
+  if (const YAML::Node g = root["grid"]; g.IsDefined() && !g.IsNull()) {
+    if (!g.IsMap() || g.size() == 0) r.fail("grid", "a mapping of dotted keys to lists of values", g);
+    std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+    for (const auto& kv : g) {
+      const std::string key = kv.first.Scalar();
+      if (!kv.second.IsSequence() || kv.second.size() == 0) r.fail("grid." + key, "a non-empty list of values", kv.second);
+      std::vector<std::string> values;
+      for (const auto& v : kv.second) values.push_back(emit(v));
+      axes.emplace_back(key, values);
+    }
+    std::vector<StudyArm> expanded;
+    for (const StudyArm& arm : s.arms) {
+      std::vector<StudyArm> partial = {arm};
+      for (const auto& [key, values] : axes) {
+        std::vector<StudyArm> next;
+        for (const StudyArm& a : partial)
+          for (const auto& v : values) {
+            StudyArm b = a;
+            b.name += (b.name.find('@') == std::string::npos ? "@" : ",") + key + "=" + v;
+            b.overrides.push_back(key + "=" + v);
+            next.push_back(std::move(b));
+          }
+        partial = std::move(next);
+      }
+      expanded.insert(expanded.end(), partial.begin(), partial.end());
+    }
+    s.arms = std::move(expanded);
   }
   if (const YAML::Node t = root["tasks"]; t.IsDefined()) {
     if (!t.IsSequence()) r.fail("tasks", "a list of environment ids", t);

@@ -88,6 +88,7 @@ TEST_CASE("bad studies are refused before anything runs, naming the file and key
       {"arms[0].overrides={bc.batch_size: 0}", st + ": arm 'bc': " + (dir / "bc.yaml").string() + ": bc.batch_size"},
       {"arms[0].config=nothing.yaml", "nothing.yaml: cannot read the config file"},
       {"seeds=0", st + ": seeds: expected an integer in [1, 1000]"},
+      {"grid={bc.batch_size: 64}", st + ": grid.bc.batch_size: expected a non-empty list of values"},
   };
   for (const auto& [override_text, message] : cases) {
     const Result r = run_softrl("compare " + st + " \"" + override_text + "\" --study-dir " + (dir / "out").string());
@@ -96,6 +97,19 @@ TEST_CASE("bad studies are refused before anything runs, naming the file and key
     CHECK(r.output.find(message) != std::string::npos);
     CHECK_FALSE(fs::exists(dir / "out"));
   }
+}
+
+TEST_CASE("a grid multiplies the arms; --dry-run lists the cells and runs nothing", "[compare]") {
+  const fs::path dir = study_fixture();
+  const Result r = run_softrl("compare " + (dir / "study.yaml").string() +
+                              " \"grid={bc.batch_size: [32, 64], bc.net_arch: [[16], [32, 32]]}\" seeds=[7] --dry-run --study-dir " +
+                              (dir / "g").string());
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(count(r.output, "new     runs/") == 8);  // 2 arms x 2 x 2
+  CHECK(r.output.find("runs/filtered@bc.batch_size=64,bc.net_arch=[32, 32]/default-seed7") != std::string::npos);
+  CHECK(r.output.find("8 cells; 240000 steps left") != std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "g"));
 }
 
 TEST_CASE("an interrupted study resumes without redoing finished cells and gives the same summary", "[compare]") {
