@@ -132,11 +132,31 @@ int run_study(const Study& study, const fs::path& dir, int jobs, std::ostream& o
   return failure;
 }
 
+// Records one evaluation episode of each arm's best run (`softrl eval --record`) into gifs/.
+void record_best_runs(Report& r, const fs::path& dir) {
+  fs::create_directories(dir / "gifs");
+  for (const auto& arm : r.arms) {
+    const RunRecord* best = nullptr;
+    for (const auto& run : r.runs)
+      if (run.arm == arm && run.complete && (!best || run.score > best->score)) best = &run;
+    fs::path gif;
+    if (best) {
+      gif = dir / "gifs" / (arm + ".gif");
+      int status = 0;
+      waitpid(spawn({"eval", best->dir.string(), "--episodes", "1", "--record", gif.string()}, dir / "logs" / "gifs.log"),
+              &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) gif.clear();
+    }
+    r.gifs.push_back(gif);
+  }
+}
+
 int report_study(const Study& study, const fs::path& dir, std::ostream& out) {
   std::vector<RunRecord> runs;
   for (const StudyCell& c : study.cells())
     if (fs::exists(dir / c.dir / "config.yaml")) runs.push_back(read_run(dir / c.dir, c.arm, study.last_k));
-  const Report r = build_report(runs, {.last_k = study.last_k});
+  Report r = build_report(runs, {.last_k = study.last_k});
+  record_best_runs(r, dir);
   out << report_table(r);
   write_report(r, dir, study.name, study_yaml(study));
   out << "wrote " << (dir / "summary.csv").string() << ", summary.json and report.html\n";

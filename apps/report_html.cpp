@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "apps/study_report.h"
@@ -144,6 +145,36 @@ std::string profile_svg(const Report& r, size_t t) {
   return o.str() + "</svg>";
 }
 
+std::string base64(const std::string& bytes) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
+  }
+  if (i < bytes.size()) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (i + 1 < bytes.size() ? static_cast<unsigned char>(bytes[i + 1]) << 8 : 0);
+    out += {table[v >> 18], table[(v >> 12) & 63], i + 1 < bytes.size() ? table[(v >> 6) & 63] : '=', '='};
+  }
+  return out;
+}
+
+std::string gifs_html(const Report& r) {
+  std::string o;
+  for (size_t a = 0; a < r.gifs.size() && a < r.arms.size(); ++a) {
+    if (r.gifs[a].empty()) continue;
+    std::ifstream in(r.gifs[a], std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (bytes.empty()) continue;
+    o += "<figure style=\"display:inline-block\"><img alt=\"" + esc(r.arms[a]) + "\" src=\"data:image/gif;base64," +
+         base64(bytes) + "\"><figcaption>" + esc(r.arms[a]) + "</figcaption></figure>";
+  }
+  return o.empty() ? "" : "<h2>Best run of each arm (one evaluation episode)</h2>" + o;
+}
+
 }  // namespace
 
 std::string report_html(const Report& r, const std::filesystem::path& dir, const std::string& title,
@@ -190,6 +221,7 @@ std::string report_html(const Report& r, const std::filesystem::path& dir, const
     }
     o << "</table>";
   }
+  o << gifs_html(r);
   o << "<h2>Runs</h2><table><tr><th>run directory</th><th>arm</th><th>task</th><th>seed</th><th>score</th></tr>";
   for (const auto& run : r.runs) {
     std::error_code ec;

@@ -56,6 +56,8 @@ struct Report {
   std::vector<CurveRow> curves;
   std::vector<std::vector<double>> profile_thresholds;   // [task][k], shared by the arms
   std::vector<std::vector<std::vector<double>>> profiles;  // [task][arm][threshold]
+  // Per arm: a recorded episode (GIF) of its best run's policy, embedded in report.html ("" if none).
+  std::vector<std::filesystem::path> gifs;
 };
 
 // Reads a run directory (config.yaml, eval.csv); `arm` empty: named by report_arm_names().

@@ -182,6 +182,8 @@ TEST_CASE("report.html renders in headless Chromium with the study's curves and 
   const std::string html = read_text(dir / "s" / "report.html");
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("http") == std::string::npos);  // nothing fetched from the network
+  CHECK(count(html, "<img alt=") == 2);             // each arm's best run, embedded
+  CHECK(fs::file_size(dir / "s" / "gifs" / "bc.gif") > 1000);
   const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --window-size=1280,800 ";
   const std::string url = "file://" + (dir / "s" / "report.html").string();
   const Result dom = sh(chromium + "--enable-logging=stderr --v=0 --dump-dom " + url);
