@@ -155,7 +155,8 @@ int report_study(const Study& study, const fs::path& dir, std::ostream& out) {
   std::vector<RunRecord> runs;
   for (const StudyCell& c : study.cells())
     if (fs::exists(dir / c.dir / "config.yaml")) runs.push_back(read_run(dir / c.dir, c.arm, study.last_k));
-  Report r = build_report(runs, {.last_k = study.last_k});
+  Report r = build_report(runs, {.last_k = study.last_k, .normalize = study.normalize,
+                                 .normalize_episodes = study.eval_episodes > 0 ? static_cast<int>(study.eval_episodes) : 100});
   record_best_runs(r, dir);
   out << report_table(r);
   write_report(r, dir, study.name, study_yaml(study));

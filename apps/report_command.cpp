@@ -18,7 +18,7 @@ int run_report(const ReportOptions& opt, std::ostream& out, std::ostream& err) {
       runs.push_back(read_run(d, "", opt.last_k));
     }
     name_arms(runs);
-    const Report r = build_report(runs, {.last_k = opt.last_k});
+    const Report r = build_report(runs, {.last_k = opt.last_k, .normalize = opt.normalize});
     out << report_table(r);
     if (!opt.out.empty()) {
       fs::create_directories(opt.out);

@@ -190,6 +190,9 @@ std::string report_html(const Report& r, const std::filesystem::path& dir, const
   o << "<p>" << r.runs.size() << " runs, " << r.arms.size() << " arms, " << r.tasks.size()
     << " task(s). Score of a run: the mean return of its final evaluation(s). Intervals: 95 % stratified bootstrap "
        "(rliable, Agarwal et al. 2021). Optimality gap: how far the scores fall below the task's success threshold.</p>";
+  for (const auto& n : r.normalizers)
+    o << "<p>" << esc(n.task) << ": scores normalised as (return &minus; " << num(n.random) << ") / (" << num(n.heuristic)
+      << " &minus; " << num(n.random) << "): 0 = random play, 1 = the task's heuristic; optimality gap below 1.</p>";
   o << legend(r.arms);
   for (size_t t = 0; t < r.tasks.size(); ++t) {
     const std::string& task = r.tasks[t];
@@ -197,8 +200,9 @@ std::string report_html(const Report& r, const std::filesystem::path& dir, const
     for (const auto& row : r.rows) {
       if (row.task != task) continue;
       o << "<tr><td>" << esc(row.arm) << "</td><td>" << row.runs << "</td>";
+      const int d = r.normalizers.empty() ? 1 : 3;
       for (const Interval& iv : {row.mean, row.median, row.iqm, row.optimality_gap})
-        o << "<td>" << num(iv.point) << " [" << num(iv.lo) << ", " << num(iv.hi) << "]</td>";
+        o << "<td>" << num(iv.point, d) << " [" << num(iv.lo, d) << ", " << num(iv.hi, d) << "]</td>";
       o << "</tr>";
     }
     o << "</table><h3>Learning curves</h3>" << curves_svg(r, task);

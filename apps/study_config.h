@@ -27,6 +27,7 @@ struct Study {
   std::vector<uint64_t> seeds;
   int64_t eval_episodes = 0;       // 0: the arm configs' own eval.episodes
   int last_k = 1;                  // score = mean of the last k evaluations
+  bool normalize = false;          // scores between random play (0) and the heuristic (1)
   std::vector<StudyCell> cells() const;
 };
 

@@ -10,6 +10,7 @@
 #include "common/atomic_file.h"
 #include "common/json.h"
 #include "envs/registry.h"
+#include "envs/rollout.h"
 
 namespace softrl::apps {
 namespace fs = std::filesystem;
@@ -88,6 +89,23 @@ void name_arms(std::vector<RunRecord>& runs) {
 Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
   Report rep;
   for (const auto& r : runs) add_unique(rep.arms, r.arm), add_unique(rep.tasks, r.task);
+  if (st.normalize) {
+    for (const auto& task : rep.tasks) {
+      auto env = envs::make_env(task);
+      auto heuristic = envs::make_heuristic(task);
+      auto random = envs::make_random_policy(task, st.seed);
+      const Normalizer n{task, envs::evaluate(*env, *random, st.normalize_episodes, envs::kEvalSeedBase).mean,
+                         envs::evaluate(*env, *heuristic, st.normalize_episodes, envs::kEvalSeedBase).mean};
+      for (auto& r : runs) {
+        if (r.task != task) continue;
+        const auto norm = [&](double v) { return (v - n.random) / (n.heuristic - n.random); };
+        r.score = norm(r.score);
+        for (auto& e : r.evals) e.mean = norm(e.mean);
+        r.threshold = 1.0;
+      }
+      rep.normalizers.push_back(n);
+    }
+  }
   rep.runs = std::move(runs);
   const auto stat = [&](const ScoreMatrix& m, double (*f)(const ScoreMatrix&)) {
     return stratified_bootstrap(m, [f](const ScoreMatrix& s) { return f(s); }, st.bootstrap_reps, st.seed);
@@ -156,6 +174,11 @@ Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
 std::string report_table(const Report& r) {
   std::string out;
   char buf[400];
+  for (const auto& n : r.normalizers) {
+    std::snprintf(buf, sizeof buf, "%s scores normalised: (return - %.1f) / (%.1f - %.1f) (random play, heuristic)\n",
+                  n.task.c_str(), n.random, n.heuristic, n.random);
+    out += buf;
+  }
   for (const auto& task : r.tasks) {
     out += task + " (score: mean return of the final evaluation(s); 95 % stratified bootstrap intervals)\n";
     std::snprintf(buf, sizeof buf, "  %-34s %4s  %-26s %-26s %-26s %-26s\n", "arm", "runs", "mean", "median", "IQM",
@@ -163,9 +186,10 @@ std::string report_table(const Report& r) {
     out += buf;
     for (const auto& row : r.rows) {
       if (row.task != task) continue;
-      const auto iv = [](const Interval& i) {
+      const int digits = r.normalizers.empty() ? 1 : 3;
+      const auto iv = [digits](const Interval& i) {
         char b[64];
-        std::snprintf(b, sizeof b, "%.1f [%.1f, %.1f]", i.point, i.lo, i.hi);
+        std::snprintf(b, sizeof b, "%.*f [%.*f, %.*f]", digits, i.point, digits, i.lo, digits, i.hi);
         return std::string(b);
       };
       std::snprintf(buf, sizeof buf, "  %-34s %4d  %-26s %-26s %-26s %-26s\n", row.arm.substr(0, 34).c_str(), row.runs,
@@ -224,8 +248,12 @@ void write_report(const Report& r, const fs::path& dir, const std::string& title
                        .add("score", run.score)
                        .str());
   write_file_atomic(dir / "summary.csv", csv);
+  std::vector<std::string> norms;
+  for (const auto& n : r.normalizers)
+    norms.push_back(JsonObject().add("task", n.task).add("random", n.random).add("heuristic", n.heuristic).str());
   write_file_atomic(dir / "summary.json", JsonObject()
                                               .add("title", title)
+                                              .raw("normalizers", json_array(norms))
                                               .raw("rows", json_array(rows))
                                               .raw("probability_of_improvement", json_array(pairs))
                                               .raw("runs", json_array(runs))

@@ -26,6 +26,10 @@ struct RunRecord {
 
 struct ReportSettings {
   int last_k = 1;        // score = mean of the last k evaluations (1: the final evaluation)
+  // Scores as (score - random) / (heuristic - random) per task, both measured here on the
+  // evaluation seeds; the optimality gap is then taken below 1 (the heuristic), as rliable's.
+  bool normalize = false;
+  int normalize_episodes = 100;
   int bootstrap_reps = 2000;
   uint64_t seed = 0;
 };
@@ -48,7 +52,13 @@ struct CurveRow {
   std::vector<Interval> iqm;    // IQM of the runs' evaluation means there, with its interval
 };
 
+struct Normalizer {
+  std::string task;
+  double random = 0, heuristic = 0;  // mean returns over the evaluation seeds
+};
+
 struct Report {
+  std::vector<Normalizer> normalizers;  // empty: raw returns
   std::vector<RunRecord> runs;
   std::vector<std::string> arms, tasks;  // in first-seen order
   std::vector<ArmTaskRow> rows;

@@ -1,5 +1,7 @@
 #include "envs/registry.h"
 
+#include "envs/rng.h"
+
 #include <cmath>
 #include <sstream>
 
@@ -104,5 +106,26 @@ std::unique_ptr<Env> make_env(const std::string& id, const EnvOptions& options) 
 }
 
 std::unique_ptr<Policy> make_heuristic(const std::string& id) { return task(id).heuristic(); }
+
+namespace {
+class UniformPolicy : public Policy {
+ public:
+  UniformPolicy(Space space, uint64_t seed) : space_(std::move(space)), rng_(seed) {}
+  std::vector<float> act(std::span<const float>) override {
+    if (space_.kind == Space::Kind::discrete) return {static_cast<float>(rng_.integers(0, space_.n))};
+    std::vector<float> a(space_.low.size());
+    for (size_t d = 0; d < a.size(); ++d) a[d] = static_cast<float>(rng_.uniform(space_.low[d], space_.high[d]));
+    return a;
+  }
+
+ private:
+  Space space_;
+  Rng rng_;
+};
+}  // namespace
+
+std::unique_ptr<Policy> make_random_policy(const std::string& id, uint64_t seed) {
+  return std::make_unique<UniformPolicy>(make_env(id)->spec().action_space, seed);
+}
 
 }  // namespace softrl::envs

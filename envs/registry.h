@@ -51,5 +51,7 @@ std::vector<std::string> env_ids();
 std::unique_ptr<Env> make_env(const std::string& id, const EnvOptions& options = {});
 // Gymnasium's heuristic controller for the task.
 std::unique_ptr<Policy> make_heuristic(const std::string& id);
+// Uniform random actions over the task's action space (the "random" end of score normalisation).
+std::unique_ptr<Policy> make_random_policy(const std::string& id, uint64_t seed);
 
 }  // namespace softrl::envs

@@ -159,6 +159,23 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
                             (dir / "whole" / "runs" / "filtered" / "default-seed0").string());
   CHECK(rep.code == 0);
   CHECK(rep.output.find("bc bc.filter.top_fraction=0.25") != std::string::npos);
+
+  // Normalised: (score - random) / (heuristic - random), both measured on 100 evaluation episodes.
+  const fs::path one = dir / "whole" / "runs" / "bc" / "default-seed0";
+  const Result norm = run_softrl("report --normalize " + one.string());
+  INFO(norm.output);
+  REQUIRE(norm.code == 0);
+  std::smatch n;
+  REQUIRE(std::regex_search(norm.output, n, std::regex("\\(return - (-?[0-9.]+)\\) / \\((-?[0-9.]+) - ")));
+  const double random = std::stod(n[1]), heuristic = std::stod(n[2]);
+  CHECK(random < -100);    // random play on LunarLander-v3 scores about -180
+  CHECK(heuristic > 200);  // the heuristic about 235
+  const std::string eval = read_text(one / "eval.csv");
+  const size_t last = eval.rfind('\n', eval.size() - 2) + 1;
+  const double raw = std::stod(eval.substr(eval.find(',', last) + 1));
+  char want[32];
+  std::snprintf(want, sizeof want, "%.3f [", (raw - random) / (heuristic - random));
+  CHECK(norm.output.find(std::string("1  ") + want) != std::string::npos);  // one run, its mean
 }
 
 namespace {
