@@ -175,7 +175,7 @@ std::string report_table(const Report& r) {
   std::string out;
   char buf[400];
   for (const auto& n : r.normalizers) {
-    std::snprintf(buf, sizeof buf, "%s scores normalised: (return - %.1f) / (%.1f - %.1f) (random play, heuristic)\n",
+    std::snprintf(buf, sizeof buf, "%s scores normalised: (return - %.4f) / (%.4f - %.4f) (random play, heuristic)\n",
                   n.task.c_str(), n.random, n.heuristic, n.random);
     out += buf;
   }
