@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <type_traits>
 
 #include "common/atomic_file.h"
 #include "common/error.h"
@@ -217,26 +218,25 @@ struct Reader {
     if (!a.ok()) fail(where + "cannot read attribute '" + name + "'");
     return a;
   }
-  int64_t attr_int(hid_t obj, const std::string& where, const char* name) const {
+  // One number: an integer attribute (int64_t) or an integer / float one (double).
+  template <class T>
+  T attr_number(hid_t obj, const std::string& where, const char* name) const {
+    constexpr bool integer = std::is_same_v<T, int64_t>;
     Handle a = attr_handle(obj, where, name);
     Handle type(H5Aget_type(a), H5Tclose);
     Handle space(H5Aget_space(a), H5Sclose);
-    int64_t v = 0;
-    if (H5Tget_class(type) != H5T_INTEGER || H5Sget_simple_extent_npoints(space) != 1 ||
-        H5Aread(a, H5T_NATIVE_INT64, &v) < 0)
-      fail(where + "attribute '" + name + "': expected one integer");
+    const H5T_class_t c = H5Tget_class(type);
+    T v{};
+    if ((c != H5T_INTEGER && (integer || c != H5T_FLOAT)) || H5Sget_simple_extent_npoints(space) != 1 ||
+        H5Aread(a, integer ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, &v) < 0)
+      fail(where + "attribute '" + name + "': expected one " + (integer ? "integer" : "number"));
     return v;
   }
+  int64_t attr_int(hid_t obj, const std::string& where, const char* name) const {
+    return attr_number<int64_t>(obj, where, name);
+  }
   double attr_double(hid_t obj, const std::string& where, const char* name) const {
-    Handle a = attr_handle(obj, where, name);
-    Handle type(H5Aget_type(a), H5Tclose);
-    Handle space(H5Aget_space(a), H5Sclose);
-    double v = 0;
-    const H5T_class_t c = H5Tget_class(type);
-    if ((c != H5T_FLOAT && c != H5T_INTEGER) || H5Sget_simple_extent_npoints(space) != 1 ||
-        H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0)
-      fail(where + "attribute '" + name + "': expected one number");
-    return v;
+    return attr_number<double>(obj, where, name);
   }
   std::string attr_string(hid_t obj, const std::string& where, const char* name) const {
     Handle a = attr_handle(obj, where, name);
