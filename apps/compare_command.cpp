@@ -143,7 +143,8 @@ void record_best_runs(Report& r, const fs::path& dir) {
     if (best) {
       gif = dir / "gifs" / (arm + ".gif");
       int status = 0;
-      waitpid(spawn({"eval", best->dir.string(), "--episodes", "1", "--record", gif.string()}, dir / "logs" / "gifs.log"),
+      const fs::path policy = best->best ? best->dir / "checkpoints" / "best.pt" : best->dir;
+      waitpid(spawn({"eval", policy.string(), "--episodes", "1", "--record", gif.string()}, dir / "logs" / "gifs.log"),
               &status, 0);
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) gif.clear();
     }
@@ -154,7 +155,7 @@ void record_best_runs(Report& r, const fs::path& dir) {
 int report_study(const Study& study, const fs::path& dir, std::ostream& out) {
   std::vector<RunRecord> runs;
   for (const StudyCell& c : study.cells())
-    if (fs::exists(dir / c.dir / "config.yaml")) runs.push_back(read_run(dir / c.dir, c.arm, study.last_k));
+    if (fs::exists(dir / c.dir / "config.yaml")) runs.push_back(read_run(dir / c.dir, c.arm, study.last_k, study.best));
   Report r = build_report(runs, {.last_k = study.last_k, .normalize = study.normalize,
                                  .normalize_episodes = study.eval_episodes > 0 ? static_cast<int>(study.eval_episodes) : 100});
   record_best_runs(r, dir);

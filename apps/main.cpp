@@ -137,6 +137,7 @@ Command report_command(CLI::App& app) {
   c->add_option("run_dirs", ro.run_dirs, "RUN_DIR...")->required();
   c->add_option("--out", ro.out, "Also write summary.csv, summary.json and report.html into DIR");
   c->add_option("--last", ro.last_k, "Score = mean of the last K evaluations (default 1: the final one)")->check(CLI::Range(1, 1000));
+  c->add_flag("--best", ro.best, "Score = each run's best evaluation (checkpoints/best.pt) instead of the final one");
   c->add_flag("--normalize", ro.normalize, "Scores between random play (0) and the task's heuristic (1)");
   return {c, [] { return run_report(ro, std::cout, std::cerr); }};
 }

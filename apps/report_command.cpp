@@ -15,7 +15,7 @@ int run_report(const ReportOptions& opt, std::ostream& out, std::ostream& err) {
     std::vector<RunRecord> runs;
     for (const auto& d : opt.run_dirs) {
       if (!fs::exists(fs::path(d) / "config.yaml")) throw InputError(d + ": not a run directory (no config.yaml)");
-      runs.push_back(read_run(d, "", opt.last_k));
+      runs.push_back(read_run(d, "", opt.last_k, opt.best));
     }
     name_arms(runs);
     const Report r = build_report(runs, {.last_k = opt.last_k, .normalize = opt.normalize});

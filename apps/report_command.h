@@ -11,6 +11,7 @@ struct ReportOptions {
   std::vector<std::string> run_dirs;
   std::string out;  // also write summary.csv, summary.json and report.html there
   int last_k = 1;
+  bool best = false;       // score = each run's best evaluation
   bool normalize = false;  // scores between random play (0) and the heuristic (1), 100 episodes each
 };
 

@@ -118,7 +118,12 @@ Study from_node(const YAML::Node& root, const ConfigReader& r, const fs::path& b
     for (int64_t i = 0; i < n; ++i) s.seeds.push_back(static_cast<uint64_t>(i));
   }
   if (const YAML::Node e = root["evaluation"]; e.IsDefined()) {
-    r.check_keys(e, "evaluation", {"episodes", "last", "normalize"});
+    r.check_keys(e, "evaluation", {"episodes", "last", "normalize", "checkpoint"});
+    if (e["checkpoint"].IsDefined()) {
+      const std::string c = r.text(e["checkpoint"], "evaluation.checkpoint", "final or best");
+      if (c != "final" && c != "best") r.fail("evaluation.checkpoint", "final or best", e["checkpoint"]);
+      s.best = c == "best";
+    }
     if (e["normalize"].IsDefined()) s.normalize = r.boolean(e["normalize"], "evaluation.normalize");
     if (e["episodes"].IsDefined()) s.eval_episodes = r.integer(e["episodes"], "evaluation.episodes", 1, 100000);
     if (e["last"].IsDefined()) s.last_k = static_cast<int>(r.integer(e["last"], "evaluation.last", 1, 1000));
@@ -168,6 +173,7 @@ std::string study_yaml(const Study& s) {
   e << YAML::Key << "seeds" << YAML::Value << YAML::Flow << s.seeds;
   e << YAML::Key << "evaluation" << YAML::Value << YAML::BeginMap;
   if (s.eval_episodes > 0) e << YAML::Key << "episodes" << YAML::Value << s.eval_episodes;
+  e << YAML::Key << "checkpoint" << YAML::Value << (s.best ? "best" : "final");
   e << YAML::Key << "last" << YAML::Value << s.last_k << YAML::Key << "normalize" << YAML::Value << s.normalize
     << YAML::EndMap << YAML::EndMap;
   return std::string(e.c_str()) + "\n";

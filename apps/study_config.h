@@ -28,6 +28,7 @@ struct Study {
   int64_t eval_episodes = 0;       // 0: the arm configs' own eval.episodes
   int last_k = 1;                  // score = mean of the last k evaluations
   bool normalize = false;          // scores between random play (0) and the heuristic (1)
+  bool best = false;               // score = the best evaluation (checkpoints/best.pt), not the final one
   std::vector<StudyCell> cells() const;
 };
 

@@ -45,7 +45,7 @@ void add_unique(std::vector<T>& v, const T& x) {
 
 }  // namespace
 
-RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k) {
+RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool best) {
   const RunConfig cfg = load_config((dir / "config.yaml").string());
   RunRecord r;
   r.dir = dir;
@@ -58,6 +58,11 @@ RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k) {
   r.complete = !r.evals.empty() && r.evals.back().step >= r.total_steps;
   const size_t k = std::min(r.evals.size(), static_cast<size_t>(std::max(1, last_k)));
   for (size_t i = r.evals.size() - k; i < r.evals.size(); ++i) r.score += r.evals[i].mean / static_cast<double>(k);
+  r.best = best;
+  if (best && !r.evals.empty())
+    r.score = std::max_element(r.evals.begin(), r.evals.end(), [](const EvalRecord& a, const EvalRecord& b) {
+                return a.mean < b.mean;
+              })->mean;
   return r;
 }
 

@@ -21,7 +21,8 @@ struct RunRecord {
   double threshold = 0;   // the task's success threshold (reward_threshold)
   std::vector<EvalRecord> evals;
   bool complete = false;  // its final evaluation (at total_steps) is logged
-  double score = 0;       // the mean of its last `last_k` evaluations
+  double score = 0;       // the mean of its last `last_k` evaluations, or its best evaluation
+  bool best = false;      // scored (and recorded) by its best evaluation / checkpoints/best.pt
 };
 
 struct ReportSettings {
@@ -71,7 +72,8 @@ struct Report {
 };
 
 // Reads a run directory (config.yaml, eval.csv); `arm` empty: named by report_arm_names().
-RunRecord read_run(const std::filesystem::path& dir, const std::string& arm, int last_k);
+// best: the score is the run's best evaluation (the one checkpoints/best.pt was saved at).
+RunRecord read_run(const std::filesystem::path& dir, const std::string& arm, int last_k, bool best = false);
 // Names runs without arm names after their algorithm, plus the config keys that differ between
 // runs of that algorithm (seed excluded): "sac", or "sac sac.ent_coef=0.05".
 void name_arms(std::vector<RunRecord>& runs);

@@ -176,6 +176,13 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   char want[32];
   std::snprintf(want, sizeof want, "%.3f [", (raw - random) / (heuristic - random));
   CHECK(norm.output.find(std::string("1  ") + want) != std::string::npos);  // one run, its mean
+  // --best scores a run by its best evaluation.
+  double best = -1e300;
+  for (size_t at = eval.find('\n') + 1; at < eval.size(); at = eval.find('\n', at) + 1)
+    best = std::max(best, std::stod(eval.substr(eval.find(',', at) + 1)));
+  char want_best[32];
+  std::snprintf(want_best, sizeof want_best, "%.1f [", best);
+  CHECK(run_softrl("report --best " + one.string()).output.find(std::string("1  ") + want_best) != std::string::npos);
 }
 
 namespace {
