@@ -76,7 +76,10 @@ class RunDriver {
     }
     result_.steps = training_.loop->steps();
     last_saved_step_ = result_.steps;
-    if (result_.steps >= cfg_.total_steps) {
+    // A run stopped during its final evaluation has its budget but not that evaluation: only the
+    // evaluation is left to do.
+    const std::vector<EvalRecord> evals = read_eval_log(dir_);
+    if (result_.steps >= cfg_.total_steps && !evals.empty() && evals.back().step >= cfg_.total_steps) {
       result_.status = RunResult::Status::already_complete;
       out_ << dir_.string() << " is complete (" << result_.steps << " of " << cfg_.total_steps
            << " steps); evaluate it with: softrl eval " << dir_.string() << "\n";

@@ -169,5 +169,25 @@ TEST_CASE("a learner registered from outside runs through train, eval and resume
   const auto b = policy_parameters(dir / "split" / "checkpoints" / "latest.pt");
   REQUIRE(a.size() == b.size());
   for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+
+  // A run stopped during its final evaluation (its eval.csv lacks the final row) resumes into that
+  // evaluation alone: the same row again, and then it counts as complete.
+  const fs::path eval_csv = dir / "run" / "eval.csv";
+  std::string text;
+  {
+    std::ifstream in(eval_csv);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const size_t cut = text.rfind('\n', text.size() - 2) + 1;
+  std::ofstream(eval_csv, std::ios::trunc) << text.substr(0, cut);
+  std::ostringstream o3;
+  const apps::RunResult again = apps::resume_run(dir / "run", {.progress = false}, o3);
+  CHECK(again.status == apps::RunResult::Status::finished);
+  CHECK(again.final_eval.mean == r.final_eval.mean);
+  {
+    std::ifstream in(eval_csv);
+    CHECK(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()) == text);
+  }
+  CHECK(apps::resume_run(dir / "run", {.progress = false}, o3).status == apps::RunResult::Status::already_complete);
   fs::remove_all(dir);
 }
