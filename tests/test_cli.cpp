@@ -14,26 +14,18 @@
 #include <catch2/catch.hpp>
 
 #include "agents/checkpoint.h"
+#include "tests/shell.h"
 #include "data/hdf5_dataset.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-  int code;
-  std::string output;
-};
+using Result = softrl::testing::ShellResult;
+using softrl::testing::read_text;
 
 // `softrl ARGS` through the shell, after `prefix` (e.g. a ulimit).
 Result run_with_prefix(const std::string& prefix, const std::string& args) {
-  const std::string cmd = prefix + std::string(SOFTRL_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return softrl::testing::run_shell(prefix + std::string(SOFTRL_BIN) + " " + args);
 }
 
 Result run(const std::string& args) { return run_with_prefix("", args); }
@@ -67,11 +59,6 @@ pid_t start_training(const fs::path& config, const fs::path& run_dir, const std:
   args.insert(args.end(), overrides.begin(), overrides.end());
   args.insert(args.end(), {"--run-dir", run_dir.string(), "--no-progress"});
   return start_softrl(args);
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Waits (up to 2 minutes) until a file written by a child process exists.

@@ -16,32 +16,17 @@
 
 #include "agents/collector.h"
 #include "data/hdf5_dataset.h"
+#include "tests/shell.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result sh(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using Result = softrl::testing::ShellResult;
+using softrl::testing::read_text;
+Result sh(const std::string& cmd) { return softrl::testing::run_shell(cmd); }
 
 Result run_softrl(const std::string& args) { return sh(std::string(SOFTRL_BIN) + " " + args); }
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // A study directory with a small mixed LunarLander dataset and a BC config on it (~2 s per cell).
 fs::path study_fixture() {

@@ -15,6 +15,7 @@
 #include "data/preferences.h"
 #include "envs/registry.h"
 #include "envs/rollout.h"
+#include "tests/shell.h"
 
 using namespace softrl;
 namespace fs = std::filesystem;
@@ -86,10 +87,7 @@ void require_same(const data::Dataset& a, const data::Dataset& b) {
   CHECK(same(a.episode_return, b.episode_return));
 }
 
-std::string read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+std::string read_bytes(const fs::path& p) { return softrl::testing::read_text(p); }
 
 agents::BehaviourSource heuristic(double epsilon, double weight = 1.0, double noise = 0.0) {
   return {.kind = Kind::heuristic, .weight = weight, .epsilon = epsilon, .noise_std = noise};
