@@ -193,7 +193,10 @@ TEST_CASE("report.html renders in headless Chromium with the study's curves and 
   CHECK(html.find("http") == std::string::npos);  // nothing fetched from the network
   CHECK(count(html, "<img alt=") == 2);             // each arm's best run, embedded
   CHECK(fs::file_size(dir / "s" / "gifs" / "bc.gif") > 1000);
-  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --window-size=1280,800 ";
+  // Containers (CI) run as root with a small /dev/shm: no sandbox, no shared-memory files, and a
+  // profile of its own.
+  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir=" +
+                               (dir / "profile").string() + " --window-size=1280,800 ";
   const std::string url = "file://" + (dir / "s" / "report.html").string();
   const Result dom = sh(chromium + "--enable-logging=stderr --v=0 --dump-dom " + url);
   REQUIRE(dom.code == 0);
