@@ -50,8 +50,40 @@ BipedalWalker::BipedalWalker(bool hardcore)
 
 BipedalWalker::~BipedalWalker() = default;
 
+namespace {
+struct WalkerState {
+  std::vector<std::byte> world;
+  Rng rng;
+  b2::GroundContacts contacts;
+  b2Body* hull;
+  std::array<b2Body*, 4> legs;
+  std::array<b2RevoluteJoint*, 4> joints;
+  bool has_prev_shaping;
+  double prev_shaping;
+  std::vector<double> terrain_x, terrain_y;
+  std::vector<TerrainPolygon> obstacles;
+  std::array<std::array<double, 2>, kLidarRays> lidar_p2;
+};
+}  // namespace
+
+std::shared_ptr<const EnvSnapshot::TaskState> BipedalWalker::save_task() const {
+  return std::make_shared<const SavedTaskState<WalkerState>>(WalkerState{world_.save(), rng_, *contacts_, hull_, legs_, joints_,
+                                                         has_prev_shaping_, prev_shaping_, terrain_x_, terrain_y_,
+                                                         obstacles_, lidar_p2_});
+}
+
+void BipedalWalker::load_task(const EnvSnapshot::TaskState& state) {
+  const auto& s = dynamic_cast<const SavedTaskState<WalkerState>&>(state).value;
+  world_.load(s.world);
+  rng_ = s.rng;
+  *contacts_ = s.contacts;
+  hull_ = s.hull, legs_ = s.legs, joints_ = s.joints;
+  has_prev_shaping_ = s.has_prev_shaping, prev_shaping_ = s.prev_shaping;
+  terrain_x_ = s.terrain_x, terrain_y_ = s.terrain_y, obstacles_ = s.obstacles, lidar_p2_ = s.lidar_p2;
+}
+
 void BipedalWalker::add_obstacle(const TerrainPolygon& p) {
-  b2Body* body = b2::make_body(*world_, b2_staticBody, b2Vec2(0, 0));
+  b2Body* body = b2::make_body(*world_.get(), b2_staticBody, b2Vec2(0, 0));
   std::vector<b2Vec2> verts;
   for (const auto& q : p.v) verts.push_back(v(q[0], q[1]));
   b2::add_polygon(body, verts, {.friction = static_cast<float>(kFriction)});
@@ -125,7 +157,7 @@ void BipedalWalker::generate_terrain() {
   }
   // One static body per segment, two-sided edges (not a chain: keeps the ghost collisions).
   for (int i = 0; i < kTerrainLength - 1; ++i) {
-    b2Body* body = b2::make_body(*world_, b2_staticBody, b2Vec2(0, 0));
+    b2Body* body = b2::make_body(*world_.get(), b2_staticBody, b2Vec2(0, 0));
     b2::add_edge(body, v(terrain_x_[i], terrain_y_[i]), v(terrain_x_[i + 1], terrain_y_[i + 1]),
                  {.friction = static_cast<float>(kFriction), .category = 0x0001});
   }
@@ -144,8 +176,8 @@ void BipedalWalker::generate_clouds() {
 
 std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
   if (seed) rng_.seed(*seed);
-  world_.reset();
-  world_ = std::make_unique<b2World>(b2Vec2(0.0f, -10.0f));
+  world_.recreate(0.0f, -10.0f);  // a fresh world per reset (v3 determinism fix)
+  const auto scope = world_.scope();
   world_->SetContactListener(contacts_.get());
   has_prev_shaping_ = false;
   generate_terrain();
@@ -153,7 +185,7 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
 
   const double init_x = kTerrainStep * kTerrainStartpad / 2;
   const double init_y = kTerrainHeight + 2 * kLegH;
-  hull_ = b2::make_body(*world_, b2_dynamicBody, v(init_x, init_y));
+  hull_ = b2::make_body(*world_.get(), b2_dynamicBody, v(init_x, init_y));
   const double poly[5][2] = {{-30, 9}, {6, 9}, {34, 1}, {34, -8}, {-30, -8}};
   std::vector<b2Vec2> verts;
   for (const auto& p : poly) verts.push_back(v(p[0] / kScale, p[1] / kScale));
@@ -162,7 +194,7 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
 
   for (int k = 0; k < 2; ++k) {
     const double i = k == 0 ? -1.0 : 1.0;
-    b2Body* upper = b2::make_body(*world_, b2_dynamicBody, v(init_x, init_y - kLegH / 2 - kLegDown),
+    b2Body* upper = b2::make_body(*world_.get(), b2_dynamicBody, v(init_x, init_y - kLegH / 2 - kLegDown),
                                   static_cast<float>(i * 0.05));
     b2::add_box(upper, static_cast<float>(kLegW / 2), static_cast<float>(kLegH / 2),
                 {.density = 1.0f, .category = 0x0020, .mask = 0x001});
@@ -173,9 +205,9 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
     hip.motor_speed = static_cast<float>(i);
     hip.lower = -0.8f;
     hip.upper = 1.1f;
-    joints_[2 * k] = b2::make_revolute(*world_, hull_, upper, hip);
+    joints_[2 * k] = b2::make_revolute(*world_.get(), hull_, upper, hip);
 
-    b2Body* lower = b2::make_body(*world_, b2_dynamicBody, v(init_x, init_y - kLegH * 3 / 2 - kLegDown),
+    b2Body* lower = b2::make_body(*world_.get(), b2_dynamicBody, v(init_x, init_y - kLegH * 3 / 2 - kLegDown),
                                   static_cast<float>(i * 0.05));
     b2::add_box(lower, static_cast<float>(0.8 * kLegW / 2), static_cast<float>(kLegH / 2),
                 {.density = 1.0f, .category = 0x0020, .mask = 0x001});
@@ -186,7 +218,7 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
     knee.motor_speed = 1.0f;
     knee.lower = -1.6f;
     knee.upper = -0.1f;
-    joints_[2 * k + 1] = b2::make_revolute(*world_, upper, lower, knee);
+    joints_[2 * k + 1] = b2::make_revolute(*world_.get(), upper, lower, knee);
     legs_[2 * k] = upper;
     legs_[2 * k + 1] = lower;
   }
@@ -196,6 +228,7 @@ std::vector<float> BipedalWalker::reset_task(std::optional<uint64_t> seed) {
 }
 
 StepResult BipedalWalker::step_task(std::span<const float> action) {
+  const auto scope = world_.scope();
   return advance({action[0], action[1], action[2], action[3]});
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <memory>
 
+#include "envs/box2d_arena.h"
 #include "envs/box2d_fwd.h"
 #include "envs/env.h"
 #include "envs/rng.h"
@@ -46,6 +47,8 @@ class BipedalWalker final : public Env {
  protected:
   std::vector<float> reset_task(std::optional<uint64_t> seed) override;
   StepResult step_task(std::span<const float> action) override;
+  std::shared_ptr<const EnvSnapshot::TaskState> save_task() const override;
+  void load_task(const EnvSnapshot::TaskState& state) override;
 
  private:
   class Lidar;
@@ -57,7 +60,7 @@ class BipedalWalker final : public Env {
   bool hardcore_;
   Rng rng_;
   std::unique_ptr<b2::GroundContacts> contacts_;
-  std::unique_ptr<b2World> world_;
+  b2::ArenaWorld world_;
   b2Body* hull_ = nullptr;
   std::array<b2Body*, 4> legs_{};
   std::array<b2RevoluteJoint*, 4> joints_{};

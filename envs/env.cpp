@@ -54,4 +54,25 @@ StepResult Env::step(std::span<const float> action) {
   return r;
 }
 
+EnvSnapshot Env::snapshot() const {
+  return {.owner = this, .elapsed = elapsed_, .needs_reset = needs_reset_, .obs = obs_, .task = save_task()};
+}
+
+void Env::restore(const EnvSnapshot& s) {
+  if (s.owner != this || !s.task)
+    throw EnvError(spec_.id + ": restore() needs a snapshot taken from this same environment object");
+  load_task(*s.task);
+  elapsed_ = s.elapsed;
+  needs_reset_ = s.needs_reset;
+  obs_ = s.obs;
+}
+
+std::shared_ptr<const EnvSnapshot::TaskState> Env::save_task() const {
+  throw EnvError(spec_.id + ": this environment does not support snapshots");
+}
+
+void Env::load_task(const EnvSnapshot::TaskState&) {
+  throw EnvError(spec_.id + ": this environment does not support snapshots");
+}
+
 }  // namespace softrl::envs

@@ -46,6 +46,27 @@ struct StepResult {
   bool truncated = false;   // the time limit; may be true together with terminated
 };
 
+// An exact copy of an environment's state (physics, random stream, counters), for the same Env
+// object only; restore() continues exactly as the environment did after snapshot() (the same next
+// observation and reward for the same action). Cheap to copy: the task's part is shared.
+struct EnvSnapshot {
+  struct TaskState {
+    virtual ~TaskState() = default;
+  };
+  const void* owner = nullptr;
+  int elapsed = 0;
+  bool needs_reset = true;
+  std::vector<float> obs;
+  std::shared_ptr<const TaskState> task;
+};
+
+// A task's saved state of any copyable type T.
+template <class T>
+struct SavedTaskState final : EnvSnapshot::TaskState {
+  explicit SavedTaskState(T v) : value(std::move(v)) {}
+  T value;
+};
+
 // Template method: the base class owns the time limit and the use checks; tasks implement
 // reset_task / step_task. Actions are float spans; a discrete action is one integral value.
 class Env {
@@ -58,12 +79,17 @@ class Env {
   StepResult step(std::span<const float> action);
 
   int elapsed_steps() const { return elapsed_; }
+  // Snapshots (value-guided search, tests). Throws EnvError for a task without them.
+  EnvSnapshot snapshot() const;
+  void restore(const EnvSnapshot& s);
   bool needs_reset() const { return needs_reset_; }
 
  protected:
   explicit Env(EnvSpec spec) : spec_(std::move(spec)), obs_(spec_.observation_space.dim()) {}
   virtual std::vector<float> reset_task(std::optional<uint64_t> seed) = 0;
   virtual StepResult step_task(std::span<const float> action) = 0;
+  virtual std::shared_ptr<const EnvSnapshot::TaskState> save_task() const;
+  virtual void load_task(const EnvSnapshot::TaskState& state);
   // Stores a task's observation (computed in double) as float32 in the env's buffer.
   template <size_t N>
   std::span<const float> write_obs(const std::array<double, N>& values) {

@@ -34,12 +34,45 @@ LunarLander::LunarLander(const LunarLanderOptions& opt)
 
 LunarLander::~LunarLander() = default;
 
+namespace {
+struct LanderState {
+  std::vector<std::byte> world;
+  Rng rng;
+  b2::GroundContacts contacts;
+  b2Body *moon, *lander;
+  std::array<b2Body*, 2> legs;
+  std::array<b2RevoluteJoint*, 2> joints;
+  bool has_prev_shaping;
+  double prev_shaping;
+  int64_t wind_idx, torque_idx;
+  double helipad_y;
+  std::array<double, kChunks> chunk_x, smooth_y;
+};
+}  // namespace
+
+std::shared_ptr<const EnvSnapshot::TaskState> LunarLander::save_task() const {
+  return std::make_shared<const SavedTaskState<LanderState>>(LanderState{
+      world_.save(), rng_, *contacts_, moon_, lander_, legs_, joints_, has_prev_shaping_, prev_shaping_, wind_idx_,
+      torque_idx_, helipad_y_, chunk_x_, smooth_y_});
+}
+
+void LunarLander::load_task(const EnvSnapshot::TaskState& state) {
+  const auto& s = dynamic_cast<const SavedTaskState<LanderState>&>(state).value;
+  world_.load(s.world);
+  rng_ = s.rng;
+  *contacts_ = s.contacts;
+  moon_ = s.moon, lander_ = s.lander, legs_ = s.legs, joints_ = s.joints;
+  has_prev_shaping_ = s.has_prev_shaping, prev_shaping_ = s.prev_shaping;
+  wind_idx_ = s.wind_idx, torque_idx_ = s.torque_idx;
+  helipad_y_ = s.helipad_y, chunk_x_ = s.chunk_x, smooth_y_ = s.smooth_y;
+}
+
 bool LunarLander::leg_contact(int i) const { return contacts_->leg(static_cast<size_t>(i)); }
 
 std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
   if (seed) rng_.seed(*seed);
-  world_.reset();  // a fresh world per reset (v3 determinism fix); the listener goes with it
-  world_ = std::make_unique<b2World>(b2Vec2(0.0f, static_cast<float>(opt_.gravity)));
+  world_.recreate(0.0f, static_cast<float>(opt_.gravity));  // a fresh world per reset (v3 determinism fix)
+  const auto scope = world_.scope();
   world_->SetContactListener(contacts_.get());
   has_prev_shaping_ = false;
 
@@ -54,14 +87,14 @@ std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
     smooth_y_[i] = 0.33 * (prev + height[i] + height[i + 1]);
   }
 
-  moon_ = b2::make_body(*world_, b2_staticBody, b2Vec2(0, 0));
+  moon_ = b2::make_body(*world_.get(), b2_staticBody, b2Vec2(0, 0));
   b2::add_edge(moon_, b2Vec2(0, 0), b2Vec2(static_cast<float>(kW), 0), {});
   for (int i = 0; i < kChunks - 1; ++i)
     b2::add_edge(moon_, b2Vec2(static_cast<float>(chunk_x_[i]), static_cast<float>(smooth_y_[i])),
                  b2Vec2(static_cast<float>(chunk_x_[i + 1]), static_cast<float>(smooth_y_[i + 1])),
                  {.density = 0.0f, .friction = 0.1f});
 
-  lander_ = b2::make_body(*world_, b2_dynamicBody, b2Vec2(static_cast<float>(kW / 2), static_cast<float>(kH)));
+  lander_ = b2::make_body(*world_.get(), b2_dynamicBody, b2Vec2(static_cast<float>(kW / 2), static_cast<float>(kH)));
   const double poly[6][2] = {{-14, 17}, {-17, 0}, {-17, -10}, {17, -10}, {17, 0}, {14, 17}};
   std::vector<b2Vec2> verts;
   for (const auto& p : poly) verts.emplace_back(static_cast<float>(p[0] / kScale), static_cast<float>(p[1] / kScale));
@@ -76,7 +109,7 @@ std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
 
   for (int k = 0; k < 2; ++k) {
     const double i = k == 0 ? -1.0 : 1.0;  // legs[0] is the i = -1 leg, on the +x side
-    legs_[k] = b2::make_body(*world_, b2_dynamicBody,
+    legs_[k] = b2::make_body(*world_.get(), b2_dynamicBody,
                              b2Vec2(static_cast<float>(kW / 2 - i * kLegAway / kScale), static_cast<float>(kH)),
                              static_cast<float>(i * 0.05));
     b2::add_box(legs_[k], static_cast<float>(kLegW / kScale), static_cast<float>(kLegH / kScale),
@@ -88,7 +121,7 @@ std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
     jp.motor_speed = static_cast<float>(0.3 * i);
     jp.lower = k == 0 ? 0.9f - 0.5f : -0.9f;
     jp.upper = k == 0 ? 0.9f : -0.9f + 0.5f;
-    joints_[k] = b2::make_revolute(*world_, lander_, legs_[k], jp);
+    joints_[k] = b2::make_revolute(*world_.get(), lander_, legs_[k], jp);
   }
   contacts_->track(lander_, {legs_[0], legs_[1]});
   const std::span<const float> obs = advance(0.0, 0.0, 0).obs;  // the reset step: a no-op physics step
@@ -96,6 +129,7 @@ std::vector<float> LunarLander::reset_task(std::optional<uint64_t> seed) {
 }
 
 StepResult LunarLander::step_task(std::span<const float> action) {
+  const auto scope = world_.scope();
   if (opt_.continuous) {
     return advance(std::clamp(static_cast<double>(action[0]), -1.0, 1.0),
                    std::clamp(static_cast<double>(action[1]), -1.0, 1.0), -1);

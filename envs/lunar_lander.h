@@ -3,6 +3,7 @@
 #include <array>
 #include <memory>
 
+#include "envs/box2d_arena.h"
 #include "envs/box2d_fwd.h"
 #include "envs/env.h"
 #include "envs/rng.h"
@@ -48,6 +49,8 @@ class LunarLander final : public Env {
  protected:
   std::vector<float> reset_task(std::optional<uint64_t> seed) override;
   StepResult step_task(std::span<const float> action) override;
+  std::shared_ptr<const EnvSnapshot::TaskState> save_task() const override;
+  void load_task(const EnvSnapshot::TaskState& state) override;
 
  private:
   StepResult advance(double main_throttle, double lateral, int discrete_action);
@@ -55,7 +58,7 @@ class LunarLander final : public Env {
   LunarLanderOptions opt_;
   Rng rng_;
   std::unique_ptr<b2::GroundContacts> contacts_;
-  std::unique_ptr<b2World> world_;
+  b2::ArenaWorld world_;
   b2Body* moon_ = nullptr;
   b2Body* lander_ = nullptr;
   std::array<b2Body*, 2> legs_{};
