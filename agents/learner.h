@@ -34,4 +34,19 @@ class TransitionLearner : public Learner {
   virtual void set_learning_rate(double lr) = 0;
 };
 
+// Learns from a fixed collection of items (transitions, episodes, groups of episodes) that the
+// offline loop visits in shuffled minibatches, one epoch after another. Learners whose data grows
+// between rounds (iterative OREO) add items in next_round().
+class OfflineLearner : public Learner {
+ public:
+  // A fresh run starts (not called on resume): e.g. train a reference policy first.
+  virtual void begin() {}
+  virtual int64_t num_items() const = 0;
+  // One update on the given item indices [n]; `steps` receives the transitions they hold.
+  virtual Metrics update_items(const torch::Tensor& items, at::Generator& gen, int64_t* steps) = 0;
+  virtual void set_learning_rate(double lr) = 0;
+  // Round `round` (1, 2, ...) of an iterative learner begins: gather more data.
+  virtual void next_round(int /*round*/) {}
+};
+
 }  // namespace softrl::agents

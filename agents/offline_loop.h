@@ -1,7 +1,9 @@
 #pragma once
-// The offline loop: minibatches of a fixed dataset of transitions, reshuffled every epoch (each
-// transition once per epoch), for learners that never touch the environment while they learn
-// (behaviour cloning; OREO, DPO and ADPO build on it). The budget counts transitions consumed.
+// The offline loop: minibatches of a fixed dataset's items (transitions, episodes, groups),
+// reshuffled every epoch (each item once per epoch), for learners that never touch the environment
+// while they learn (behaviour cloning; OREO, DPO and ADPO build on it). The budget counts
+// transitions consumed. With rounds > 1 the budget is split evenly and the learner gathers more
+// data at each round's start (iterative OREO).
 #include <string>
 
 #include "agents/learner.h"
@@ -15,12 +17,15 @@ struct OfflineSettings {
   int64_t total_steps = 0;  // transitions consumed; the schedule decays over it
   int64_t batch_size = 256;
   Schedule learning_rate;
+  int rounds = 1;
 };
 
 class OfflineLoop : public Loop {
  public:
-  // `data`: every field [N, ...] with the same N >= 1.
+  // Items are transitions: `data`, every field [N, ...] with the same N >= 1.
   OfflineLoop(TransitionLearner& learner, Batch data, const OfflineSettings& settings, uint64_t seed);
+  OfflineLoop(OfflineLearner& learner, const OfflineSettings& settings, uint64_t seed);
+  ~OfflineLoop() override;
 
   void begin(uint64_t seed) override;
   void iterate() override;
@@ -34,14 +39,16 @@ class OfflineLoop : public Loop {
 
  private:
   void new_epoch();
+  int round_at(int64_t step) const;
 
-  TransitionLearner& learner_;
-  Batch data_;
+  std::unique_ptr<OfflineLearner> adapter_;  // the transition learner as an OfflineLearner
+  OfflineLearner& learner_;
   int64_t size_;
   OfflineSettings cfg_;
   at::Generator gen_;
   torch::Tensor order_;  // this epoch's permutation of the dataset
   int64_t step_ = 0, updates_ = 0, epoch_ = 0, pos_ = 0;
+  int round_ = 0;
   Metrics last_update_;
 };
 

@@ -8,6 +8,8 @@
 
 #include "agents/checkpoint.h"
 #include "agents/policy.h"
+#include "agents/value_guided.h"
+#include "apps/algos/oreo_algo.h"
 #include "apps/command_boundary.h"
 #include "apps/run_config.h"
 #include "common/atomic_file.h"
@@ -23,8 +25,11 @@ namespace fs = std::filesystem;
 struct Evaluated {
   std::string label, env_id;
   envs::EnvOptions env_options;
+  std::unique_ptr<envs::Env> env;
   std::unique_ptr<envs::Policy> actor;
   agents::LoadedPolicy loaded;  // keeps a checkpoint's policy alive for `actor`
+  std::unique_ptr<agents::ValueFunction> value;  // value-guided selection
+  const agents::ValueGuidedActor* guided = nullptr;
   fs::path report_dir;          // where eval_report.json goes (empty: nowhere)
 };
 
@@ -32,7 +37,29 @@ Evaluated heuristic_policy(const std::string& id) {
   Evaluated p;
   p.label = "heuristic:" + id;
   p.env_id = id;
+  p.env = envs::make_env(id);
   p.actor = envs::make_heuristic(id);
+  return p;
+}
+
+// OREO's policy with its value function choosing among sampled actions.
+Evaluated value_guided(Evaluated p, const RunConfig& cfg, const std::string& ckpt, const EvalOptions& opt) {
+  if (cfg.algo != "oreo")
+    throw InputError(ckpt + ": --value-guided needs the value function of an OREO run; this is a '" + cfg.algo + "' run");
+  const auto& s = cfg.settings<OreoAlgoSettings>();
+  const envs::EnvSpec& spec = p.env->spec();
+  p.value = std::make_unique<agents::ValueFunction>(spec.observation_space.dim(), s.oreo.value_arch, s.oreo.time_feature,
+                                                     spec.max_episode_steps);
+  agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt);
+  torch::serialize::InputArchive learner = c.section("learner"), value;
+  learner.read("value", value);
+  agents::load_module_checked(*p.value->net, value, ckpt + " (value function)");
+  agents::ValueGuidance g{.candidates = opt.value_guided, .gamma = s.oreo.loss.gamma, .reward_scale = s.oreo.reward_scale};
+  if (s.oreo.reward == agents::OreoSettings::Reward::sparse) g.success_return = s.oreo.success_return;
+  auto actor = std::make_unique<agents::ValueGuidedActor>(*p.loaded.policy, *p.value, *p.env, g, opt.seed);
+  p.guided = actor.get();
+  p.actor = std::move(actor);
+  p.label += " (value-guided, K=" + std::to_string(opt.value_guided) + ")";
   return p;
 }
 
@@ -46,7 +73,9 @@ Evaluated checkpoint_policy(const std::string& target, const EvalOptions& opt) {
   p.label = ckpt.string();
   p.env_id = cfg.env_id;
   p.env_options = cfg.env_options;
-  agents::check_compatible(p.loaded.header, ckpt.string(), envs::make_env(cfg.env_id, cfg.env_options)->spec());
+  p.env = envs::make_env(cfg.env_id, cfg.env_options);
+  agents::check_compatible(p.loaded.header, ckpt.string(), p.env->spec());
+  if (opt.value_guided > 0) return value_guided(std::move(p), cfg, ckpt.string(), opt);
   p.actor = std::make_unique<agents::PolicyActor>(*p.loaded.policy, !opt.stochastic, opt.seed);
   return p;
 }
@@ -68,6 +97,10 @@ std::string stats_json(const Evaluated& p, const EvalOptions& opt, const ReturnS
       .add("success_rate", s.success_rate)
       .add("threshold", threshold)
       .add("mean_length", s.mean_length)
+      .add("value_guided", opt.value_guided)
+      .add("env_steps_per_decision", p.guided ? 1.0 + static_cast<double>(p.guided->simulated_steps()) /
+                                                        static_cast<double>(std::max<int64_t>(1, p.guided->decisions()))
+                                              : 1.0)
       .str();
 }
 
@@ -80,6 +113,10 @@ void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt
                 static_cast<unsigned long long>(opt.seed + opt.episodes - 1), opt.stochastic ? "stochastic" : "deterministic",
                 s.mean, s.std, s.median, s.iqm, s.min, s.max, threshold, 100 * s.success_rate, s.mean_length);
   out << buf;
+  if (p.guided)
+    out << "  value-guided: " << opt.value_guided << " candidates, "
+        << 1.0 + static_cast<double>(p.guided->simulated_steps()) / static_cast<double>(std::max<int64_t>(1, p.guided->decisions()))
+        << " env steps per decision\n";
   if (!opt.record.empty()) out << "  recorded episode 0 to " << opt.record << "\n";
   if (!p.report_dir.empty()) out << "  report: " << (p.report_dir / "eval_report.json").string() << "\n";
 }
@@ -112,9 +149,10 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
   return guarded("eval", [&] {
     Evaluated p = opt.target.rfind(prefix, 0) == 0 ? heuristic_policy(opt.target.substr(prefix.size()))
                                                    : checkpoint_policy(opt.target, opt);
-    auto env = envs::make_env(p.env_id, p.env_options);
-    const ReturnStats s = evaluate_recording(p, opt, *env);
-    const double threshold = env->spec().reward_threshold;
+    if (opt.value_guided > 0 && p.report_dir.empty())
+      throw InputError("--value-guided needs an OREO run directory or checkpoint, not " + opt.target);
+    const ReturnStats s = evaluate_recording(p, opt, *p.env);
+    const double threshold = p.env->spec().reward_threshold;
     if (opt.json) out << stats_json(p, opt, s, threshold) << "\n";
     else print_summary(out, p, opt, s, threshold);
     // The results are printed first: a report that cannot be written loses nothing already shown.

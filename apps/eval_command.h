@@ -15,6 +15,7 @@ struct EvalOptions {
   bool stochastic = false;
   std::string record;  // .gif: the first episode, animated; .png: its last frame
   bool json = false;
+  int value_guided = 0;  // K > 0: OREO's value-guided selection among K sampled actions
 };
 
 // Exit 0 on success, 2 for bad input (message on `err`).

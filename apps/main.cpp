@@ -87,6 +87,10 @@ Command eval_command(CLI::App& app) {
   c->add_flag("--stochastic", ev.stochastic, "Sample actions instead of the deterministic policy");
   c->add_option("--record", ev.record, "Write episode 0 as an animated .gif (or its last frame as .png)");
   c->add_flag("--json", ev.json, "Print JSON");
+  c->add_option("--value-guided", ev.value_guided,
+                "OREO runs: at every step sample K actions, simulate each one step from a snapshot of the "
+                "environment, take the best by r + gamma V(s') (K extra env steps per decision)")
+      ->check(CLI::Range(1, 1024));
   return {c, [] { return run_eval(ev, std::cout, std::cerr); }};
 }
 

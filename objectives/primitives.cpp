@@ -94,6 +94,20 @@ torch::Tensor squashed_gaussian_log_prob(const torch::Tensor& u, const torch::Te
   return (gauss - log_det).sum(-1);
 }
 
+torch::Tensor gaussian_log_prob(const torch::Tensor& u, const torch::Tensor& mu, const torch::Tensor& log_sigma) {
+  static const double kHalfLog2Pi = 0.5 * std::log(2.0 * M_PI);
+  const torch::Tensor z = (u - mu) * torch::exp(-log_sigma);
+  return (-0.5 * z * z - log_sigma - kHalfLog2Pi).sum(-1);
+}
+
+torch::Tensor gaussian_kl(const torch::Tensor& mu_p, const torch::Tensor& log_sigma_p, const torch::Tensor& mu_q,
+                          const torch::Tensor& log_sigma_q) {
+  // (sigma_p / sigma_q)^2 = exp(2 (log_sigma_p - log_sigma_q)): no division of small numbers.
+  const torch::Tensor d = log_sigma_p - log_sigma_q;
+  const torch::Tensor z = (mu_p - mu_q) * torch::exp(-log_sigma_q);
+  return (-d + 0.5 * (torch::exp(2.0 * d) + z * z) - 0.5).sum(-1);
+}
+
 torch::Tensor k3_kl(const torch::Tensor& logp, const torch::Tensor& logp_ref) {
   const torch::Tensor d = logp_ref - logp;
   return torch::expm1(d) - d;

@@ -47,6 +47,16 @@ torch::Tensor log_stablemax(const torch::Tensor& x, const SoftmaxOptions& opt = 
 torch::Tensor squashed_gaussian_log_prob(const torch::Tensor& u, const torch::Tensor& mu,
                                          const torch::Tensor& log_sigma, const torch::Tensor& action_scale);
 
+// Log-density of u ~ N(mu, exp(log_sigma)) summed over the last dimension. Two tanh-Gaussian
+// policies evaluated at the same action differ by exactly this much (the tanh Jacobian is shared).
+torch::Tensor gaussian_log_prob(const torch::Tensor& u, const torch::Tensor& mu, const torch::Tensor& log_sigma);
+
+// KL(N(mu_p, sigma_p) || N(mu_q, sigma_q)) of diagonal Gaussians, summed over the last dimension:
+// log(sigma_q / sigma_p) + (sigma_p^2 + (mu_p - mu_q)^2) / (2 sigma_q^2) - 1/2 per dimension. It is
+// also the KL of the two tanh-squashed policies (a shared bijection leaves the KL unchanged).
+torch::Tensor gaussian_kl(const torch::Tensor& mu_p, const torch::Tensor& log_sigma_p, const torch::Tensor& mu_q,
+                          const torch::Tensor& log_sigma_q);
+
 // The k3 estimator of KL(pi || pi_ref) from log-probs of samples of pi:
 // exp(l_ref - l) - (l_ref - l) - 1, computed with expm1. Elementwise, >= 0.
 torch::Tensor k3_kl(const torch::Tensor& logp, const torch::Tensor& logp_ref);

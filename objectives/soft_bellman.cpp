@@ -90,9 +90,9 @@ torch::Tensor policy_loss(const SoftBellmanBatch& b, const SoftBellmanOptions& o
 
   torch::Tensor kl_term = torch::zeros({}, loss.options());
   if (opt.kl_mode == KlMode::exact) {
-    TORCH_CHECK(b.logits.defined() && b.logits_ref.defined(),
-                "softrl::oreo: KlMode::exact needs `logits` and `logits_ref` ([B, T, A])");
-    const torch::Tensor per_step = kl(b.logits, b.logits_ref.detach());
+    TORCH_CHECK((b.logits.defined() && b.logits_ref.defined()) || b.kl_per_step.defined(),
+                "softrl::oreo: KlMode::exact needs `logits` and `logits_ref` ([B, T, A]) or `kl_per_step` ([B, T])");
+    const torch::Tensor per_step = b.logits.defined() ? kl(b.logits, b.logits_ref.detach()) : b.kl_per_step;
     kl_term = (per_step * as_weight(b.valid, per_step)).sum() / b.valid.sum().clamp_min(1);
   } else if (opt.kl_mode == KlMode::k3) {
     const torch::Tensor per_step = k3_kl(b.logp, b.logp_ref.detach());

@@ -35,6 +35,9 @@ struct SoftBellmanBatch {
   torch::Tensor truncated;        // [B] bool, optional: bootstrap from bootstrap_value
   torch::Tensor bootstrap_value;  // [B] V(s_T) after the last step, optional (used under no_grad)
   torch::Tensor logits, logits_ref;  // [B, T, A], for KlMode::exact (discrete policies)
+  // [B, T], for KlMode::exact when `logits` is not given: the exact KL of each step (with gradient),
+  // e.g. the closed-form Gaussian KL of continuous policies, or a chunk's mean over its steps.
+  torch::Tensor kl_per_step;
 };
 
 struct SoftBellmanInfo {

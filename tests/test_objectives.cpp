@@ -252,6 +252,35 @@ TEST_CASE("OREO truncation bootstrap, clipping and KL regularizers", "[oreo]") {
   CHECK(k3info.kl == Approx(((std::exp(-0.5) + 0.5 - 1) + (std::exp(1.0) - 1 - 1)) / 2));
 }
 
+TEST_CASE("Gaussian log-density and KL (continuous OREO) against float64 loops", "[oreo]") {
+  torch::manual_seed(4);
+  const torch::Tensor mu_p = torch::randn({5, 3}) * 2, ls_p = torch::randn({5, 3}) * 0.7;
+  const torch::Tensor mu_q = torch::randn({5, 3}) * 2, ls_q = torch::randn({5, 3}) * 0.7;
+  const torch::Tensor u = torch::randn({5, 3}) * 3;
+  const torch::Tensor kl = gaussian_kl(mu_p, ls_p, mu_q, ls_q), lp = gaussian_log_prob(u, mu_p, ls_p);
+  for (int64_t i = 0; i < 5; ++i) {
+    double ref_kl = 0, ref_lp = 0;
+    for (int64_t j = 0; j < 3; ++j) {
+      const double sp = std::exp(d(ls_p[i][j])), sq = std::exp(d(ls_q[i][j])), m = d(mu_p[i][j]) - d(mu_q[i][j]);
+      ref_kl += std::log(sq / sp) + (sp * sp + m * m) / (2 * sq * sq) - 0.5;
+      const double z = (d(u[i][j]) - d(mu_p[i][j])) / sp;
+      ref_lp += -0.5 * z * z - std::log(sp) - 0.5 * std::log(2 * M_PI);
+    }
+    // float32 results: a few rounding steps of the terms summed (|terms| <= ~50).
+    CHECK(d(kl[i]) == Approx(ref_kl).epsilon(1e-5).margin(1e-5));
+    CHECK(d(lp[i]) == Approx(ref_lp).epsilon(1e-5));
+  }
+  // KL of identical distributions is 0; and the regulariser accepts it as kl_per_step.
+  CHECK(d(gaussian_kl(mu_p, ls_p, mu_p, ls_p).abs().max()) == 0.0);
+  oreo::SoftBellmanBatch b{torch::zeros({1, 2}), torch::zeros({1, 2}), torch::zeros({1, 2}), torch::zeros({1, 2}),
+                           torch::tensor({{true, false}})};
+  b.kl_per_step = torch::tensor({{0.25f, 100.0f}});
+  oreo::SoftBellmanInfo info;
+  oreo::policy_loss(b, {.beta = 1.0, .kl_coef = 2.0, .kl_mode = oreo::KlMode::exact}, &info);
+  CHECK(info.kl == 0.25);
+  CHECK(info.policy_loss == 0.5);
+}
+
 // ---------------------------------------------------------------- DPO / ADPO
 TEST_CASE("DPO variants against scalar formulas", "[preference]") {
   torch::manual_seed(9);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "apps/algos/bc_algo.h"
+#include "apps/algos/oreo_algo.h"
 #include "apps/algos/sac_algo.h"
 
 namespace softrl::apps {
@@ -12,6 +13,7 @@ std::vector<AlgoEntry>& table() {
   static std::vector<AlgoEntry> entries = {
       sac_algo(),
       bc_algo(),
+      oreo_algo(),
   };
   return entries;
 }
