@@ -86,7 +86,7 @@ std::string stats_json(const Evaluated& p, const EvalOptions& opt, const ReturnS
       .add("env", p.env_id)
       .add("episodes", s.episodes)
       .add("seed", opt.seed)
-      .add("deterministic", !opt.stochastic)
+      .add("deterministic", !opt.stochastic && opt.value_guided == 0)
       .add("mean", s.mean)
       .add("std", s.std)
       .add("stderr", s.stderr_)
@@ -110,7 +110,8 @@ void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt
                 "%s on %s, %d episodes (seeds %llu..%llu, %s)\n  return mean %.2f  std %.2f  median %.2f  IQM %.2f  "
                 "min %.2f  max %.2f\n  success (return >= %.0f) %.1f %%  mean length %.1f\n",
                 p.label.c_str(), p.env_id.c_str(), s.episodes, static_cast<unsigned long long>(opt.seed),
-                static_cast<unsigned long long>(opt.seed + opt.episodes - 1), opt.stochastic ? "stochastic" : "deterministic",
+                static_cast<unsigned long long>(opt.seed + opt.episodes - 1),
+                opt.value_guided > 0 ? "sampled candidates" : opt.stochastic ? "stochastic" : "deterministic",
                 s.mean, s.std, s.median, s.iqm, s.min, s.max, threshold, 100 * s.success_rate, s.mean_length);
   out << buf;
   if (p.guided)
