@@ -202,8 +202,10 @@ TEST_CASE("OREO improves on its behaviour-cloning reference (CI size)", "[oreo][
     while (loop.steps() < 2000000) loop.iterate();
     const double ref = sampled_return(o.reference(), 40), oreo = sampled_return(o.policy(), 40);
     INFO("seed " << seed << ": reference " << ref << ", OREO " << oreo);
+    // Measured (40 sampled episodes): seed 0 reference 91, OREO 234; with beta 0.03, 58 vs 178 on
+    // 50 episodes. The margin is under a third of the smaller gain; the s.e. of a 40-episode mean
+    // of these policies is ~20.
     CHECK(oreo > ref + 40);
-    WARN("seed " << seed << ": reference " << ref << ", OREO " << oreo);
   }
 }
 
