@@ -13,23 +13,15 @@ torch::Tensor finite_log_softmax(const torch::Tensor& x, const SoftmaxOptions& o
   return ls.masked_fill(ls == kNegInf, 0.0);
 }
 
-torch::Tensor included(const torch::Tensor& x, const torch::Tensor& mask) {
-  torch::Tensor inc = x != kNegInf;
-  return mask.defined() ? inc.logical_and(mask) : inc;
-}
 }  // namespace
 
 torch::Tensor selective_log_softmax(const torch::Tensor& x, const torch::Tensor& index, const SoftmaxOptions& opt) {
   TORCH_CHECK(index.scalar_type() == torch::kLong, "softrl::selective_log_softmax: index must be int64");
   TORCH_CHECK(index.dim() == x.dim() - 1, "softrl::selective_log_softmax: index must have x's shape without the last "
               "dimension; x ", x.sizes(), ", index ", index.sizes());
-  const torch::Tensor idx = index.unsqueeze(-1);
-  torch::Tensor picked = x.gather(-1, idx).squeeze(-1) / opt.temperature;
-  if (opt.mask.defined())
-    picked = picked.masked_fill(opt.mask.expand_as(x).gather(-1, idx).squeeze(-1).logical_not(), kNegInf);
-  const torch::Tensor lse = logsumexp(x, opt);
-  // A dead row has lse = -inf; report -inf rather than -inf - (-inf).
-  return (picked - lse.masked_fill(lse == kNegInf, 0.0)).masked_fill(lse == kNegInf, kNegInf);
+  // Gathered from the row's log_softmax: picking x_a / tau first and subtracting the logsumexp
+  // would carry an absolute error of u * |lse| (large logits, long sequences).
+  return log_softmax(x, opt).gather(-1, index.unsqueeze(-1)).squeeze(-1);
 }
 
 torch::Tensor softplus(const torch::Tensor& x) { return torch::softplus(x); }

@@ -13,6 +13,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr double kMinTemperature = 1e-30, kMaxTemperature = 1e30;
 // Rows are split between threads in chunks of at least this many elements.
 constexpr int64_t kGrainElements = 1 << 13;
 
@@ -20,8 +21,9 @@ void check_options(const torch::Tensor& x, const SoftmaxOptions& opt, const char
   TORCH_CHECK(x.defined(), "softrl::", fn, ": input tensor is undefined");
   TORCH_CHECK(x.dim() >= 1, "softrl::", fn, ": input must have at least one dimension, got a scalar");
   TORCH_CHECK(x.is_floating_point(), "softrl::", fn, ": input must be floating point, got ", x.scalar_type());
-  TORCH_CHECK(opt.temperature > 0.0 && std::isfinite(opt.temperature), "softrl::", fn,
-              ": temperature must be finite and > 0, got ", opt.temperature);
+  // 1 / tau must be a normal float32 (the kernels scale by it): tau in [1e-30, 1e30].
+  TORCH_CHECK(opt.temperature >= kMinTemperature && opt.temperature <= kMaxTemperature, "softrl::", fn,
+              ": temperature must be in [1e-30, 1e30], got ", opt.temperature);
   if (opt.mask.defined())
     TORCH_CHECK(opt.mask.scalar_type() == torch::kBool, "softrl::", fn, ": mask must be a bool tensor, got ",
                 opt.mask.scalar_type());
@@ -50,23 +52,28 @@ Rows rows_of(const torch::Tensor& x) {
 
 // ---- forward kernels on raw tensors (no autograd) ----
 
-torch::Tensor lse_forward(const torch::Tensor& x, float scale) {
+// logsumexp; with `parts`, also each row's shift M and log-sum (for the backward).
+torch::Tensor lse_forward(const torch::Tensor& x, float scale, torch::Tensor* parts = nullptr) {
   const Rows rc = rows_of(x);
   auto sizes = x.sizes().vec();
   sizes.pop_back();
   torch::Tensor out = torch::empty(sizes, x.options());
+  if (parts) *parts = torch::full({2, rc.rows}, kNegInf, x.options());
   if (rc.cols == 0) return out.fill_(kNegInf);
   const float* px = x.data_ptr<float>();
   float* po = out.data_ptr<float>();
+  float* pm = parts ? parts->data_ptr<float>() : nullptr;
+  float* pl = parts ? pm + rc.rows : nullptr;
   const k::Isa isa = k::active_isa();
   parallel_rows(rc.rows, rc.cols, [&](int64_t b, int64_t e) {
-    k::logsumexp_rows(isa, {px + b * rc.cols, e - b, rc.cols, scale}, po + b);
+    k::logsumexp_rows(isa, {px + b * rc.cols, e - b, rc.cols, scale}, po + b, pm ? pm + b : nullptr,
+                      pl ? pl + b : nullptr);
   });
   return out;
 }
 
 template <void (*Kernel)(k::Isa, k::RowsIn, float*)>
-torch::Tensor rowwise_forward(const torch::Tensor& x, float scale) {
+torch::Tensor rowwise_forward(const torch::Tensor& x, float scale, torch::Tensor* = nullptr) {
   const Rows rc = rows_of(x);
   torch::Tensor out = torch::empty_like(x, at::MemoryFormat::Contiguous);
   if (x.numel() == 0) return out;
@@ -96,18 +103,19 @@ torch::Tensor rowwise_backward(const torch::Tensor& y, const torch::Tensor& g, f
   return gx;
 }
 
-torch::Tensor lse_backward(const torch::Tensor& x, const torch::Tensor& lse, const torch::Tensor& g, float scale) {
+torch::Tensor lse_backward(const torch::Tensor& x, const torch::Tensor& parts, const torch::Tensor& g, float scale) {
   const Rows rc = rows_of(x);
   const torch::Tensor gc = g.contiguous();
   torch::Tensor gx = torch::empty_like(x, at::MemoryFormat::Contiguous);
   if (x.numel() == 0) return gx;
   const float* px = x.data_ptr<float>();
-  const float* pl = lse.data_ptr<float>();
+  const float* pm = parts.data_ptr<float>();
+  const float* pl = pm + rc.rows;
   const float* pg = gc.data_ptr<float>();
   float* po = gx.data_ptr<float>();
   const k::Isa isa = k::active_isa();
   parallel_rows(rc.rows, rc.cols, [&](int64_t b, int64_t e) {
-    k::logsumexp_backward_rows(isa, {px + b * rc.cols, e - b, rc.cols, scale}, pl + b, pg + b, po + b * rc.cols);
+    k::logsumexp_backward_rows(isa, {px + b * rc.cols, e - b, rc.cols, scale}, pm + b, pl + b, pg + b, po + b * rc.cols);
   });
   return gx;
 }
@@ -116,8 +124,9 @@ torch::Tensor lse_backward(const torch::Tensor& x, const torch::Tensor& lse, con
 
 struct LogSumExpFn : torch::autograd::Function<LogSumExpFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, double temperature) {
-    const torch::Tensor out = lse_forward(x, static_cast<float>(1.0 / temperature));
-    ctx->save_for_backward({x, out});
+    torch::Tensor parts;
+    const torch::Tensor out = lse_forward(x, static_cast<float>(1.0 / temperature), &parts);
+    ctx->save_for_backward({x, parts});
     ctx->saved_data["temperature"] = temperature;
     return out;
   }
@@ -176,24 +185,38 @@ bool needs_graph(const torch::Tensor& x) { return x.requires_grad() && torch::Gr
 
 template <class Fn, class Direct>
 torch::Tensor fused(const torch::Tensor& x_in, const SoftmaxOptions& opt, Direct direct) {
-  const torch::Tensor x = apply_mask(x_in, opt.mask);
+  const torch::Tensor x = apply_mask(x_in, opt.mask).contiguous();
   if (needs_graph(x)) return Fn::apply(x, opt.temperature);
-  return direct(x.contiguous(), static_cast<float>(1.0 / opt.temperature));
+  return direct(x, static_cast<float>(1.0 / opt.temperature), nullptr);
 }
 
-// Rows with no included entry, and the input with those rows zeroed so that LibTorch's own
-// ops (and their gradients) stay finite there.
-struct Guarded {
-  torch::Tensor xs;    // x / tau with masked entries -inf
-  torch::Tensor dead;  // [..., 1] true for rows with nothing included
-  torch::Tensor safe;  // xs with dead rows set to 0
+// The composition's shifted logits: d = (x - M) / tau with M the row's largest included entry
+// (the difference first: exact for nearby values, whatever |x|), excluded entries -inf, and rows
+// with nothing included (dead) or holding a NaN marked. M carries no gradient: the gradient of
+// M/tau + log sum exp(d) with respect to x is softmax(x / tau) / tau either way.
+struct Shifted {
+  torch::Tensor d;         // (x - M) / tau; 0 on dead rows (kept finite for LibTorch's ops)
+  torch::Tensor m;         // [..., 1] M, 0 on dead rows
+  torch::Tensor log_sum;   // [..., 1] log sum exp(d), as log1p(sum - 1)
+  torch::Tensor dead;      // [..., 1]
+  torch::Tensor excluded;  // entries that take no part
 };
-Guarded guard(const torch::Tensor& x, const SoftmaxOptions& opt) {
-  Guarded g;
-  g.xs = apply_mask(x / opt.temperature, opt.mask);
-  g.dead = (g.xs == kNegInf).all(-1, /*keepdim=*/true);
-  g.safe = g.xs.masked_fill(g.dead, 0.0);
-  return g;
+Shifted shift_rows(const torch::Tensor& x, const SoftmaxOptions& opt) {
+  Shifted s;
+  const torch::Tensor xm = apply_mask(x, opt.mask);
+  s.excluded = xm == kNegInf;
+  s.dead = s.excluded.all(-1, /*keepdim=*/true);
+  // max() skips nothing: a NaN anywhere gives a NaN M, hence a NaN row.
+  const auto [m, arg] = xm.detach().max(-1, /*keepdim=*/true);
+  s.m = m.masked_fill(s.dead, 0.0);
+  s.d = ((xm - s.m) / opt.temperature).masked_fill(s.dead, 0.0);
+  // sum - 1 without rounding 1 + tiny: the max entry contributes expm1(d) (0, with the gradient of
+  // exp(d)), the others exp(d). log S = log1p(sum - 1) then keeps its accuracy near 0.
+  const torch::Tensor is_max = torch::zeros_like(s.d, torch::kBool).scatter(-1, arg, true);
+  const torch::Tensor terms = torch::where(is_max, torch::expm1(s.d), s.d.exp());
+  s.log_sum = torch::log1p(terms.sum(-1, true));
+  s.excluded = s.excluded.logical_and(m.isnan().logical_not());  // a NaN row stays NaN everywhere
+  return s;
 }
 
 }  // namespace
@@ -201,25 +224,25 @@ Guarded guard(const torch::Tensor& x, const SoftmaxOptions& opt) {
 namespace detail {
 
 bool uses_fused_kernels(const torch::Tensor& x) {
-  return x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.dim() >= 1;
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.dim() >= 1;
 }
 
 torch::Tensor logsumexp_composed(const torch::Tensor& x, const SoftmaxOptions& opt) {
-  if (x.size(-1) == 0) return torch::logsumexp(x, -1);  // -inf for empty rows
-  const Guarded g = guard(x, opt);
-  return torch::logsumexp(g.safe, -1, true).masked_fill(g.dead, kNegInf).squeeze(-1);
+  if (x.size(-1) == 0) return torch::full(x.sizes().slice(0, x.dim() - 1), kNegInf, x.options());
+  const Shifted s = shift_rows(x, opt);
+  return (s.m / opt.temperature + s.log_sum).masked_fill(s.dead, kNegInf).squeeze(-1);
 }
 
 torch::Tensor log_softmax_composed(const torch::Tensor& x, const SoftmaxOptions& opt) {
   if (x.numel() == 0) return x.clone();
-  const Guarded g = guard(x, opt);
-  return torch::log_softmax(g.safe, -1).masked_fill(g.xs == kNegInf, kNegInf);
+  const Shifted s = shift_rows(x, opt);
+  return (s.d - s.log_sum).masked_fill(s.excluded, kNegInf);
 }
 
 torch::Tensor softmax_composed(const torch::Tensor& x, const SoftmaxOptions& opt) {
   if (x.numel() == 0) return x.clone();
-  const Guarded g = guard(x, opt);
-  return torch::softmax(g.safe, -1).masked_fill(g.xs == kNegInf, 0.0);
+  const Shifted s = shift_rows(x, opt);
+  return (s.d - s.log_sum).exp().masked_fill(s.excluded, 0.0);
 }
 
 }  // namespace detail

@@ -3,9 +3,11 @@
 //
 // Conventions (all functions):
 //   * They act over the last dimension of `x`.
-//   * `temperature` tau > 0 is a constant (no gradient); the functions evaluate on x / tau:
-//       logsumexp(x)   = LSE(x / tau) = m + log sum_i exp(x_i / tau - m),  m = max_i x_i / tau
-//       log_softmax(x) = x / tau - LSE(x / tau),  softmax(x) = exp(log_softmax(x)).
+//   * `temperature` tau in [1e-30, 1e30] is a constant (no gradient; outside that range 1/tau is
+//     not a normal float32, and the functions refuse it); they evaluate on x / tau, shifted by the
+//     row's largest entry M first:
+//       logsumexp(x)   = M / tau + log sum_i exp((x_i - M) / tau)
+//       log_softmax(x) = (x - M) / tau - log sum_i exp((x_i - M) / tau),  softmax = exp(log_softmax).
 //     (Not the smooth-max form tau * LSE(x / tau); the gradient of logsumexp is softmax / tau.)
 //   * `mask` (optional, bool, broadcastable to x): true marks the entries that take part; a
 //     false entry behaves as a logit of -inf. Entries equal to -inf in x are treated the same.
@@ -13,10 +15,13 @@
 //   * A row with no included entry (fully masked, all -inf, or zero width): logsumexp -inf,
 //     softmax all 0, log_softmax all -inf, and zero gradient everywhere. No NaN is produced.
 //   * Gradients from log_softmax ignore the upstream gradient at excluded entries.
-//   * +inf or NaN logits give NaN (undefined input).
-// Float32 contiguous CPU tensors use the fused kernels (AVX2+FMA when the CPU has it, else
-// portable code); anything else (float64, non-contiguous, other devices, double backward) runs
-// an equivalent LibTorch composition with the same conventions, so callers never branch.
+//   * A NaN anywhere in a row makes the row's results (and gradients) NaN, masked or not, so that
+//     NaN guards downstream see it; +inf logits give NaN too (undefined input).
+// Accuracy (float32): within a few float32 rounding steps of the exact value of the formulas above
+// for any |x|, row length and tau in range (tests/test_softmax.cpp states the bounds).
+// Float32 CPU tensors use the fused kernels (AVX2+FMA when the CPU has it, else portable code;
+// non-contiguous ones are made contiguous first); anything else (float64, other devices, double
+// backward) runs an equivalent LibTorch composition with the same conventions.
 #include <torch/torch.h>
 
 namespace softrl {

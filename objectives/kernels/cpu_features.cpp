@@ -36,8 +36,8 @@ void clear_forced_isa() { forced_isa.store(-1, std::memory_order_relaxed); }
 
 const char* isa_name(Isa isa) { return isa == Isa::avx2 ? "avx2" : "scalar"; }
 
-void logsumexp_rows(Isa isa, RowsIn in, float* lse) {
-  isa == Isa::avx2 ? avx2::logsumexp_rows(in, lse) : scalar::logsumexp_rows(in, lse);
+void logsumexp_rows(Isa isa, RowsIn in, float* lse, float* shift, float* log_sum) {
+  isa == Isa::avx2 ? avx2::logsumexp_rows(in, lse, shift, log_sum) : scalar::logsumexp_rows(in, lse, shift, log_sum);
 }
 void log_softmax_rows(Isa isa, RowsIn in, float* y) {
   isa == Isa::avx2 ? avx2::log_softmax_rows(in, y) : scalar::log_softmax_rows(in, y);
@@ -45,9 +45,9 @@ void log_softmax_rows(Isa isa, RowsIn in, float* y) {
 void softmax_rows(Isa isa, RowsIn in, float* y) {
   isa == Isa::avx2 ? avx2::softmax_rows(in, y) : scalar::softmax_rows(in, y);
 }
-void logsumexp_backward_rows(Isa isa, RowsIn in, const float* lse, const float* g, float* gx) {
-  isa == Isa::avx2 ? avx2::logsumexp_backward_rows(in, lse, g, gx)
-                   : scalar::logsumexp_backward_rows(in, lse, g, gx);
+void logsumexp_backward_rows(Isa isa, RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx) {
+  isa == Isa::avx2 ? avx2::logsumexp_backward_rows(in, shift, log_sum, g, gx)
+                   : scalar::logsumexp_backward_rows(in, shift, log_sum, g, gx);
 }
 void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
                                int64_t cols, float scale) {

@@ -6,7 +6,12 @@
 //   * -inf entries take no part (probability exactly 0, log-probability -inf);
 //   * a row whose entries are all -inf (or a row with cols == 0) has logsumexp -inf,
 //     softmax 0, log_softmax -inf and zero gradient;
-//   * +inf or NaN inputs give NaN rows (undefined input).
+//   * a NaN anywhere in a row makes the whole row NaN (so that NaN guards downstream see it);
+//     +inf gives NaN too (undefined input).
+// Accuracy: every row is evaluated shifted by its largest entry M, as d = (x - M) * scale (exact
+// differences, one rounding), and the sum of exp(d) is accumulated in double, so results are
+// within a few float32 rounding steps of the exact values however large |x| or the row are
+// (log_softmax = d - log S, with log S = log1p(S - 1) near 0).
 // The kernels hold no state, allocate nothing and are called on disjoint row ranges from
 // several threads; a row's result never depends on how rows are split between threads.
 #include <cstdint>
@@ -30,15 +35,17 @@ struct RowsIn {
   float scale;
 };
 
-// Forward. `lse` has one float per row.
-void logsumexp_rows(Isa isa, RowsIn in, float* lse);
+// Forward. `lse` has one float per row; `shift` and `log_sum` (both null, or one float per row)
+// receive M and log sum_j exp((x_j - M) * scale), with lse = M * scale + log_sum: the logsumexp
+// backward needs them (recomputing x * scale - lse instead loses accuracy at large |x|).
+void logsumexp_rows(Isa isa, RowsIn in, float* lse, float* shift, float* log_sum);
 void log_softmax_rows(Isa isa, RowsIn in, float* y);
 void softmax_rows(Isa isa, RowsIn in, float* y);
 
 // Backward, from the saved forward output. `g` is the upstream gradient, shaped like the
 // output; `gx` receives the gradient with respect to x (not to x * scale).
-// logsumexp: gx = g_row * scale * exp(x * scale - lse)
-void logsumexp_backward_rows(Isa isa, RowsIn in, const float* lse, const float* g, float* gx);
+// logsumexp: gx = g_row * scale * softmax = g_row * scale * exp((x - M) * scale - log_sum)
+void logsumexp_backward_rows(Isa isa, RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
 // log_softmax: gx = scale * (g - exp(y) * sum_{j: y_j > -inf} g_j), and 0 where y = -inf
 void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
                                int64_t cols, float scale);
@@ -48,10 +55,10 @@ void softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, i
 
 // Per-ISA entry points (used by the dispatchers above).
 namespace scalar {
-void logsumexp_rows(RowsIn in, float* lse);
+void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);
 void log_softmax_rows(RowsIn in, float* y);
 void softmax_rows(RowsIn in, float* y);
-void logsumexp_backward_rows(RowsIn in, const float* lse, const float* g, float* gx);
+void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
 void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
                                float scale);
 void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
@@ -59,10 +66,10 @@ void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t ro
 }  // namespace scalar
 
 namespace avx2 {
-void logsumexp_rows(RowsIn in, float* lse);
+void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);
 void log_softmax_rows(RowsIn in, float* y);
 void softmax_rows(RowsIn in, float* y);
-void logsumexp_backward_rows(RowsIn in, const float* lse, const float* g, float* gx);
+void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
 void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
                                float scale);
 void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,

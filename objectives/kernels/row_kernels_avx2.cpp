@@ -2,12 +2,15 @@
 // this file therefore uses no inline library templates (std::max & co.) that the linker could
 // share with the portable code, only intrinsics and C library calls.
 //
-// Long rows (cols > kShortCols) use the Two-Pass algorithm of Dukhan & Ablavatski (2020, arXiv 2001.04438):
-// every exp(x) is kept as p * 2^n with p in [2^-1/2, 2^1/2], and the row sum as a running
-// (mantissa, exponent) pair, so pass 1 needs no max pass and cannot overflow. It gives the
-// log-sum-exp in one read of the row; log_softmax then needs one more read and a write, softmax
-// recomputes (p, n) in its second pass. Short rows (RL shapes: batch x 2..16 actions) are
-// vectorized across 8 rows at a time instead.
+// Long rows (cols > kShortCols) use the online softmax of Milakov & Gimelshein (2018, arXiv
+// 1805.02867): one read of the row keeps, per lane, the running maximum M and the sum of
+// exp((x - M) * scale), rescaled when M grows (once per block of vectors). The terms are exact
+// differences x - M (accuracy does not depend on |x|), and they are summed in double, so the sum's
+// error does not grow with the row's length. log-sum-exp takes one read; log_softmax and softmax
+// one more read and a write. (An earlier version used the Two-Pass algorithm of Dukhan &
+// Ablavatski, 2020, which needs no max but evaluates exp(x * scale) unshifted: its log_softmax
+// carried an absolute error of u * |lse|.) Short rows (RL shapes: batch x 2..16 actions) are
+// vectorized across 8 rows at a time.
 #include <immintrin.h>
 
 #include <cmath>
@@ -28,12 +31,7 @@ constexpr float kC2 = 0x1.FFFDC6p-2f;
 constexpr float kC3 = 0x1.555A80p-3f;
 constexpr float kC4 = 0x1.573A1Ap-5f;
 constexpr float kC5 = 0x1.0F9F9Cp-7f;
-// Scaled logits are clamped below at kXFloor (so -inf becomes a finite value whose term is
-// flushed to 0). A row whose largest exponent lies outside (kNLow, kNHigh) - a dead row, or
-// one with |x * scale| beyond ~2e6 - is recomputed by the portable max-shifted code.
-constexpr float kXFloor = -2097152.0f;  // -2^21
-constexpr float kNLow = -3.0e6f;
-constexpr float kNHigh = 3.0e6f;
+constexpr float kXFloor = -2097152.0f;  // -2^21: exp_ps clamps below -87.34 anyway
 
 struct Ext {  // exp(x) = p * 2^n
   __m256 p;
@@ -113,65 +111,103 @@ inline __m256 load_tail(const float* p, int64_t remaining, float fill) {
   return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(m));
 }
 
-// Pass 1 accumulator: sum = m * 2^e per lane. Terms are added a block of vectors at a time so
-// that the accumulator is rescaled once per block, not once per element.
-struct Acc {
-  __m256 m = _mm256_setzero_ps();
-  __m256 e = _mm256_set1_ps(kNLow * 2.0f);
+// exp of two 4-lane halves, widened to double and added to (lo, hi).
+inline void add_wide(__m256d& lo, __m256d& hi, __m256 v) {
+  lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+  hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+}
+
+inline double hsum_pd(__m256d v) {
+  alignas(32) double t[4];
+  _mm256_store_pd(t, v);
+  return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
+inline __m256 not_neg_inf_or(__m256 m) {  // M, or 0 where M = -inf (so -inf - 0 stays -inf)
+  return _mm256_andnot_ps(_mm256_cmp_ps(m, _mm256_set1_ps(kNegInf), _CMP_EQ_OQ), m);
+}
+
+// Online accumulator, per lane: the running max m, how many entries equal m (ties), and the sum
+// (double) of exp((x - m) * scale) over the entries below m (small). Keeping the max's exact 1s
+// out of the sum lets log S = log1p(S - 1) stay accurate when S - 1 is below double's rounding
+// of 1. nan marks lanes that saw a NaN (max_ps would drop it).
+struct Online {
+  __m256 m = _mm256_set1_ps(kNegInf);
+  __m256 ties = _mm256_setzero_ps();
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  __m256 nan = _mm256_setzero_ps();
 
   template <int K>
-  inline void add(const __m256 (&xs)[K]) {
-    Ext v[K];
-    __m256 e_new = e;
+  inline void add(const __m256 (&xs)[K], __m256 vs) {
+    __m256 bm = m;
     for (int k = 0; k < K; ++k) {
-      v[k] = ext_exp(xs[k]);
-      e_new = _mm256_max_ps(e_new, v[k].n);
+      bm = _mm256_max_ps(xs[k], bm);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(xs[k], xs[k], _CMP_UNORD_Q));
     }
-    m = _mm256_mul_ps(m, pow2_clamped(_mm256_sub_ps(e, e_new)));
-    for (int k = 0; k < K; ++k) m = _mm256_fmadd_ps(v[k].p, pow2_clamped(_mm256_sub_ps(v[k].n, e_new)), m);
-    e = e_new;
+    const __m256 shift = not_neg_inf_or(bm);
+    // Lanes whose max grew: the old ties become terms exp((m_old - bm) * scale) of the sum.
+    const __m256 grew = _mm256_cmp_ps(bm, m, _CMP_GT_OQ);
+    const __m256 f = exp_ps(_mm256_mul_ps(_mm256_sub_ps(m, shift), vs));  // 0 while m = -inf
+    const __m256 moved = _mm256_and_ps(grew, _mm256_mul_ps(ties, f));
+    const __m256 fs = _mm256_blendv_ps(_mm256_set1_ps(1.0f), f, grew);
+    lo = _mm256_mul_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(fs)));
+    hi = _mm256_mul_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(fs, 1)));
+    add_wide(lo, hi, moved);
+    ties = _mm256_andnot_ps(grew, ties);
+    for (int k = 0; k < K; ++k) {
+      const __m256 at_max = _mm256_cmp_ps(xs[k], bm, _CMP_EQ_OQ);
+      ties = _mm256_add_ps(ties, _mm256_and_ps(at_max, _mm256_set1_ps(1.0f)));
+      add_wide(lo, hi, _mm256_andnot_ps(at_max, exp_ps(_mm256_mul_ps(_mm256_sub_ps(xs[k], shift), vs))));
+    }
+    m = bm;
   }
 };
 
 struct RowSum {
-  float m;  // mantissa of the row sum
-  float e;  // exponent: sum = m * 2^e; e is also the largest per-element exponent
+  float max;       // M (unscaled); -inf: dead row; NaN: the row holds a NaN or +inf
+  double log_sum;  // log sum_j exp((x_j - M) * scale)
+  bool dead() const { return max == kNegInf; }
 };
 
-RowSum row_sum_ext(const float* x, int64_t cols, float scale) {
+RowSum row_sum(const float* x, int64_t cols, float scale) {
   const __m256 vs = _mm256_set1_ps(scale);
-  Acc a0, a1;
+  Online a0, a1;
   int64_t j = 0;
   for (; j + 64 <= cols; j += 64) {
-    const __m256 b0[4] = {_mm256_mul_ps(_mm256_loadu_ps(x + j), vs), _mm256_mul_ps(_mm256_loadu_ps(x + j + 8), vs),
-                          _mm256_mul_ps(_mm256_loadu_ps(x + j + 16), vs),
-                          _mm256_mul_ps(_mm256_loadu_ps(x + j + 24), vs)};
-    const __m256 b1[4] = {_mm256_mul_ps(_mm256_loadu_ps(x + j + 32), vs),
-                          _mm256_mul_ps(_mm256_loadu_ps(x + j + 40), vs),
-                          _mm256_mul_ps(_mm256_loadu_ps(x + j + 48), vs),
-                          _mm256_mul_ps(_mm256_loadu_ps(x + j + 56), vs)};
-    a0.add(b0);
-    a1.add(b1);
+    const __m256 b0[4] = {_mm256_loadu_ps(x + j), _mm256_loadu_ps(x + j + 8), _mm256_loadu_ps(x + j + 16),
+                          _mm256_loadu_ps(x + j + 24)};
+    const __m256 b1[4] = {_mm256_loadu_ps(x + j + 32), _mm256_loadu_ps(x + j + 40), _mm256_loadu_ps(x + j + 48),
+                          _mm256_loadu_ps(x + j + 56)};
+    a0.add(b0, vs);
+    a1.add(b1, vs);
   }
   for (; j + 8 <= cols; j += 8) {
-    const __m256 b[1] = {_mm256_mul_ps(_mm256_loadu_ps(x + j), vs)};
-    a0.add(b);
+    const __m256 b[1] = {_mm256_loadu_ps(x + j)};
+    a0.add(b, vs);
   }
   if (j < cols) {
-    const __m256 b[1] = {_mm256_mul_ps(load_tail(x + j, cols - j, kNegInf), vs)};
-    a1.add(b);
+    const __m256 b[1] = {load_tail(x + j, cols - j, kNegInf)};
+    a1.add(b, vs);
   }
-
-  // Merge the 16 lanes: E = max e, m = sum m_k 2^(e_k - E). A NaN mantissa stays NaN.
-  __m256 e_max = _mm256_max_ps(a0.e, a1.e);
-  e_max = _mm256_max_ps(e_max, _mm256_permute2f128_ps(e_max, e_max, 1));
-  e_max = _mm256_max_ps(e_max, _mm256_shuffle_ps(e_max, e_max, _MM_SHUFFLE(1, 0, 3, 2)));
-  e_max = _mm256_max_ps(e_max, _mm256_shuffle_ps(e_max, e_max, _MM_SHUFFLE(2, 3, 0, 1)));
-  const __m256 merged = _mm256_fmadd_ps(a0.m, pow2_clamped(_mm256_sub_ps(a0.e, e_max)),
-                                        _mm256_mul_ps(a1.m, pow2_clamped(_mm256_sub_ps(a1.e, e_max))));
-  const float m = hsum(merged);
-  const float e = _mm256_cvtss_f32(e_max);
-  return {m, e};
+  if (!_mm256_testz_ps(_mm256_or_ps(a0.nan, a1.nan), _mm256_or_ps(a0.nan, a1.nan)))
+    return {__builtin_nanf(""), __builtin_nan("")};
+  // Merge the 16 lanes in double: M = max m_l; S - 1 = (ties at M - 1) + the rest, rescaled.
+  alignas(32) float m[16], ties[16];
+  alignas(32) double small[16];
+  _mm256_store_ps(m, a0.m), _mm256_store_ps(m + 8, a1.m);
+  _mm256_store_ps(ties, a0.ties), _mm256_store_ps(ties + 8, a1.ties);
+  _mm256_store_pd(small, a0.lo), _mm256_store_pd(small + 4, a0.hi);
+  _mm256_store_pd(small + 8, a1.lo), _mm256_store_pd(small + 12, a1.hi);
+  float big = kNegInf;
+  for (float v : m) big = v > big ? v : big;
+  if (big == kNegInf) return {kNegInf, -__builtin_inf()};
+  if (big == __builtin_inff()) return {__builtin_nanf(""), __builtin_nan("")};
+  double rest = -1.0, below = 0.0;
+  for (int l = 0; l < 16; ++l) {
+    if (m[l] == big) rest += ties[l], below += small[l];
+    else if (m[l] != kNegInf) below += (ties[l] + small[l]) * exp((static_cast<double>(m[l]) - big) * scale);
+  }
+  return {big, log1p(rest + below)};
 }
 
 // Rows this long are written with streaming stores: the output will not be read back soon and
@@ -181,20 +217,40 @@ inline bool stream_row(const float* out, int64_t cols) {
   return cols >= kStreamCols && (reinterpret_cast<uintptr_t>(out) & 31) == 0;
 }
 
-inline bool in_fast_domain(RowSum s) { return s.e > kNLow && s.e < kNHigh; }
-
-inline float lse_of(RowSum s) {
-  return static_cast<float>(static_cast<double>(s.e) * 0.69314718055994530942 + log(static_cast<double>(s.m)));
+// Writes f(x[j..j+8)) over a row (streaming for long aligned rows, masked at the tail).
+template <class F>
+inline void map_row(const float* x, float* out, int64_t cols, F f) {
+  int64_t j = 0;
+  if (stream_row(out, cols)) {
+    for (; j + 8 <= cols; j += 8) _mm256_stream_ps(out + j, f(_mm256_loadu_ps(x + j)));
+    _mm_sfence();
+  }
+  for (; j + 8 <= cols; j += 8) _mm256_storeu_ps(out + j, f(_mm256_loadu_ps(x + j)));
+  if (j < cols) _mm256_maskstore_ps(out + j, tail_mask(cols - j), f(load_tail(x + j, cols - j, kNegInf)));
 }
 
-RowsIn one_row(RowsIn in, int64_t r) { return {in.x + r * in.cols, 1, in.cols, in.scale}; }
+inline void fill_row(float* out, int64_t cols, float v) {
+  for (int64_t j = 0; j < cols; ++j) out[j] = v;
+}
 
 // ---- short rows: 8 rows per step, column j of the 8 rows gathered into one register ----
 
+// log(1 + z) for z >= 0 (few ulps): log(w) * z / (w - 1) with w = 1 + z corrects w's rounding.
+inline __m256 log1p_ps(__m256 z) {
+  const __m256 w = _mm256_add_ps(_mm256_set1_ps(1.0f), z);
+  const __m256 wm1 = _mm256_sub_ps(w, _mm256_set1_ps(1.0f));
+  const __m256 exact = _mm256_cmp_ps(wm1, _mm256_setzero_ps(), _CMP_EQ_OQ);
+  const __m256 r = _mm256_mul_ps(log_ps(w), _mm256_div_ps(z, _mm256_blendv_ps(wm1, _mm256_set1_ps(1.0f), exact)));
+  return _mm256_blendv_ps(r, z, exact);
+}
+
 struct ShortBlock {
-  __m256 xs[kShortCols];  // scaled logits, column-major
-  __m256 lse;
-  __m256 dead;  // all-ones lanes for rows with no finite entry (or rows past the end)
+  __m256 d[kShortCols];  // (x - M) * scale, column-major
+  __m256 max;            // M (unscaled)
+  __m256 log_sum;        // log sum exp(d)
+  __m256 inv_sum;        // 1 / sum exp(d)
+  __m256 dead;           // all-ones lanes for rows with no finite entry (or rows past the end)
+  __m256 nan;            // all-ones lanes for rows with a NaN or +inf
 };
 
 inline void load_short_block(RowsIn in, int64_t r0, int64_t nrows, ShortBlock& b) {
@@ -203,17 +259,29 @@ inline void load_short_block(RowsIn in, int64_t r0, int64_t nrows, ShortBlock& b
   const __m256 live = _mm256_castsi256_ps(tail_mask(nrows));
   const __m256 vs = _mm256_set1_ps(in.scale);
   const float* base = in.x + r0 * in.cols;
-  __m256 mx = _mm256_set1_ps(kNegInf);
+  __m256 mx = _mm256_set1_ps(kNegInf), nan = _mm256_setzero_ps();
+  __m256 xs[kShortCols];
   for (int j = 0; j < cols; ++j) {
-    const __m256 v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base + j, idx, live, 4);
-    b.xs[j] = _mm256_mul_ps(v, vs);
-    mx = _mm256_max_ps(b.xs[j], mx);
+    xs[j] = _mm256_mask_i32gather_ps(_mm256_set1_ps(kNegInf), base + j, idx, live, 4);
+    mx = _mm256_max_ps(xs[j], mx);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(xs[j], xs[j], _CMP_UNORD_Q));
   }
+  b.max = mx;
   b.dead = _mm256_cmp_ps(mx, _mm256_set1_ps(kNegInf), _CMP_EQ_OQ);
+  b.nan = _mm256_or_ps(nan, _mm256_cmp_ps(mx, _mm256_set1_ps(__builtin_inff()), _CMP_EQ_OQ));
   const __m256 shift = _mm256_andnot_ps(b.dead, mx);
-  __m256 sum = _mm256_setzero_ps();
-  for (int j = 0; j < cols; ++j) sum = _mm256_add_ps(sum, exp_ps(_mm256_sub_ps(b.xs[j], shift)));
-  b.lse = _mm256_add_ps(shift, log_ps(sum));  // log(0) = -inf for dead rows
+  // S - 1 without the max entry's exact 1 (keeps log S accurate near 0): the terms below 1,
+  // plus one per extra tie of the max.
+  __m256 ties = _mm256_set1_ps(-1.0f), small = _mm256_setzero_ps();
+  for (int j = 0; j < cols; ++j) {
+    b.d[j] = _mm256_mul_ps(_mm256_sub_ps(xs[j], shift), vs);
+    const __m256 one = _mm256_cmp_ps(b.d[j], _mm256_setzero_ps(), _CMP_EQ_OQ);
+    ties = _mm256_add_ps(ties, _mm256_and_ps(one, _mm256_set1_ps(1.0f)));
+    small = _mm256_add_ps(small, _mm256_andnot_ps(one, exp_ps(b.d[j])));
+  }
+  const __m256 z = _mm256_add_ps(_mm256_max_ps(ties, _mm256_setzero_ps()), small);
+  b.log_sum = log1p_ps(z);
+  b.inv_sum = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), z));
 }
 
 inline void store_column(float* out, int64_t cols, int64_t nrows, __m256 v) {
@@ -232,29 +300,37 @@ void for_short_blocks(RowsIn in, Emit emit) {
   }
 }
 
+inline __m256 special(__m256 v, const ShortBlock& b, float dead_value) {
+  v = _mm256_blendv_ps(v, _mm256_set1_ps(dead_value), b.dead);
+  return _mm256_blendv_ps(v, _mm256_set1_ps(__builtin_nanf("")), b.nan);
+}
+
 }  // namespace
 
-void logsumexp_rows(RowsIn in, float* lse) {
+void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum) {
   if (in.cols <= kShortCols && in.cols > 0) {
     for_short_blocks(in, [&](int64_t r0, int64_t nrows, const ShortBlock& b) {
-      store_column(lse + r0, 1, nrows, b.lse);
+      const __m256 v = _mm256_fmadd_ps(_mm256_andnot_ps(b.dead, b.max), _mm256_set1_ps(in.scale), b.log_sum);
+      store_column(lse + r0, 1, nrows, special(v, b, kNegInf));
+      if (shift) {
+        store_column(shift + r0, 1, nrows, _mm256_blendv_ps(b.max, _mm256_set1_ps(__builtin_nanf("")), b.nan));
+        store_column(log_sum + r0, 1, nrows, special(b.log_sum, b, kNegInf));
+      }
     });
     return;
   }
   for (int64_t r = 0; r < in.rows; ++r) {
-    const RowSum s = row_sum_ext(in.x + r * in.cols, in.cols, in.scale);
-    if (in_fast_domain(s)) lse[r] = lse_of(s);
-    else scalar::logsumexp_rows(one_row(in, r), lse + r);
+    const RowSum s = row_sum(in.x + r * in.cols, in.cols, in.scale);
+    lse[r] = s.dead() ? kNegInf : static_cast<float>(static_cast<double>(s.max) * in.scale + s.log_sum);
+    if (shift) shift[r] = s.max, log_sum[r] = static_cast<float>(s.log_sum);
   }
 }
 
 void log_softmax_rows(RowsIn in, float* y) {
   if (in.cols <= kShortCols && in.cols > 0) {
     for_short_blocks(in, [&](int64_t r0, int64_t nrows, const ShortBlock& b) {
-      for (int64_t j = 0; j < in.cols; ++j) {
-        const __m256 v = _mm256_blendv_ps(_mm256_sub_ps(b.xs[j], b.lse), _mm256_set1_ps(kNegInf), b.dead);
-        store_column(y + r0 * in.cols + j, in.cols, nrows, v);
-      }
+      for (int64_t j = 0; j < in.cols; ++j)
+        store_column(y + r0 * in.cols + j, in.cols, nrows, special(_mm256_sub_ps(b.d[j], b.log_sum), b, kNegInf));
     });
     return;
   }
@@ -262,30 +338,21 @@ void log_softmax_rows(RowsIn in, float* y) {
   for (int64_t r = 0; r < in.rows; ++r) {
     const float* x = in.x + r * in.cols;
     float* out = y + r * in.cols;
-    const RowSum s = row_sum_ext(x, in.cols, in.scale);
-    if (!in_fast_domain(s)) {
-      scalar::log_softmax_rows(one_row(in, r), out);
+    const RowSum s = row_sum(x, in.cols, in.scale);
+    if (s.dead() || s.max != s.max) {
+      fill_row(out, in.cols, s.dead() ? kNegInf : s.max);
       continue;
     }
-    const float lse_s = lse_of(s);
-    const __m256 lse = _mm256_set1_ps(lse_s);
-    int64_t j = 0;
-    if (stream_row(out, in.cols)) {
-      for (; j + 8 <= in.cols; j += 8) _mm256_stream_ps(out + j, _mm256_fmsub_ps(_mm256_loadu_ps(x + j), vs, lse));
-      _mm_sfence();
-    }
-    for (; j + 8 <= in.cols; j += 8)
-      _mm256_storeu_ps(out + j, _mm256_fmsub_ps(_mm256_loadu_ps(x + j), vs, lse));
-    for (; j < in.cols; ++j) out[j] = fmaf(x[j], in.scale, -lse_s);
+    const __m256 m = _mm256_set1_ps(s.max), l = _mm256_set1_ps(static_cast<float>(s.log_sum));
+    map_row(x, out, in.cols, [&](__m256 v) { return _mm256_fmsub_ps(_mm256_sub_ps(v, m), vs, l); });
   }
 }
 
 void softmax_rows(RowsIn in, float* y) {
   if (in.cols <= kShortCols && in.cols > 0) {
     for_short_blocks(in, [&](int64_t r0, int64_t nrows, const ShortBlock& b) {
-      const __m256 shift = _mm256_andnot_ps(b.dead, b.lse);  // dead rows: exp(-inf - 0) = 0
       for (int64_t j = 0; j < in.cols; ++j)
-        store_column(y + r0 * in.cols + j, in.cols, nrows, exp_ps(_mm256_sub_ps(b.xs[j], shift)));
+        store_column(y + r0 * in.cols + j, in.cols, nrows, special(_mm256_mul_ps(exp_ps(b.d[j]), b.inv_sum), b, 0.0f));
     });
     return;
   }
@@ -293,45 +360,34 @@ void softmax_rows(RowsIn in, float* y) {
   for (int64_t r = 0; r < in.rows; ++r) {
     const float* x = in.x + r * in.cols;
     float* out = y + r * in.cols;
-    const RowSum s = row_sum_ext(x, in.cols, in.scale);
-    if (!in_fast_domain(s)) {
-      scalar::softmax_rows(one_row(in, r), out);
+    const RowSum s = row_sum(x, in.cols, in.scale);
+    if (s.dead() || s.max != s.max) {
+      fill_row(out, in.cols, s.dead() ? 0.0f : s.max);
       continue;
     }
-    const __m256 inv_m = _mm256_set1_ps(1.0f / s.m);
-    const __m256 e_max = _mm256_set1_ps(s.e);
-    auto scaled = [&](__m256 xv) {
-      const Ext v = ext_exp(_mm256_mul_ps(xv, vs));
-      return _mm256_mul_ps(_mm256_mul_ps(v.p, inv_m), pow2_clamped(_mm256_sub_ps(v.n, e_max)));
-    };
-    int64_t j = 0;
-    if (stream_row(out, in.cols)) {
-      for (; j + 8 <= in.cols; j += 8) _mm256_stream_ps(out + j, scaled(_mm256_loadu_ps(x + j)));
-      _mm_sfence();
-    }
-    for (; j + 8 <= in.cols; j += 8) _mm256_storeu_ps(out + j, scaled(_mm256_loadu_ps(x + j)));
-    if (j < in.cols) {
-      const __m256i m = tail_mask(in.cols - j);
-      _mm256_maskstore_ps(out + j, m, scaled(load_tail(x + j, in.cols - j, kNegInf)));
-    }
+    const __m256 m = _mm256_set1_ps(s.max);
+    const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / exp(s.log_sum)));
+    map_row(x, out, in.cols, [&](__m256 v) { return _mm256_mul_ps(exp_ps(_mm256_mul_ps(_mm256_sub_ps(v, m), vs)), inv); });
   }
 }
 
-void logsumexp_backward_rows(RowsIn in, const float* lse, const float* g, float* gx) {
+void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx) {
+  const __m256 vs = _mm256_set1_ps(in.scale);
   for (int64_t r = 0; r < in.rows; ++r) {
     const float* x = in.x + r * in.cols;
     float* out = gx + r * in.cols;
-    const float gs = lse[r] == kNegInf ? 0.0f : g[r] * in.scale;
-    const __m256 vgs = _mm256_set1_ps(gs);
-    const __m256 vs = _mm256_set1_ps(in.scale);
-    const __m256 vl = _mm256_set1_ps(lse[r] == kNegInf ? 0.0f : lse[r]);
+    if (shift[r] == kNegInf) {
+      fill_row(out, in.cols, 0.0f);
+      continue;
+    }
+    const __m256 vgs = _mm256_set1_ps(g[r] * in.scale);
+    const __m256 m = _mm256_set1_ps(shift[r]), l = _mm256_set1_ps(log_sum[r]);
     int64_t j = 0;
     for (; j + 8 <= in.cols; j += 8)
-      _mm256_storeu_ps(out + j, _mm256_mul_ps(vgs, exp_ps(_mm256_fmsub_ps(_mm256_loadu_ps(x + j), vs, vl))));
+      _mm256_storeu_ps(out + j, _mm256_mul_ps(vgs, exp_ps(_mm256_fmsub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), m), vs, l))));
     if (j < in.cols) {
-      const __m256i m = tail_mask(in.cols - j);
       const __m256 v = load_tail(x + j, in.cols - j, kNegInf);
-      _mm256_maskstore_ps(out + j, m, _mm256_mul_ps(vgs, exp_ps(_mm256_fmsub_ps(v, vs, vl))));
+      _mm256_maskstore_ps(out + j, tail_mask(in.cols - j), _mm256_mul_ps(vgs, exp_ps(_mm256_fmsub_ps(_mm256_sub_ps(v, m), vs, l))));
     }
   }
 }
@@ -344,22 +400,22 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;
     float* out = gx + r * cols;
-    __m256 acc = _mm256_setzero_ps();
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     int64_t j = 0;
     for (; j + 8 <= cols; j += 8) {
       const __m256 dead = _mm256_cmp_ps(_mm256_loadu_ps(yr + j), ninf, _CMP_EQ_OQ);
-      acc = _mm256_add_ps(acc, _mm256_andnot_ps(dead, _mm256_loadu_ps(gr + j)));
+      add_wide(lo, hi, _mm256_andnot_ps(dead, _mm256_loadu_ps(gr + j)));
     }
-    float gsum = hsum(acc);
-    for (int64_t k = j; k < cols; ++k) gsum += yr[k] == kNegInf ? 0.0f : gr[k];
-    const __m256 vsum = _mm256_set1_ps(gsum);
+    double gsum = hsum_pd(_mm256_add_pd(lo, hi));
+    for (int64_t k = j; k < cols; ++k) gsum += yr[k] == kNegInf ? 0.0 : gr[k];
+    const __m256 vsum = _mm256_set1_ps(static_cast<float>(gsum));
     for (j = 0; j + 8 <= cols; j += 8) {
       const __m256 yv = _mm256_loadu_ps(yr + j);
       const __m256 dead = _mm256_cmp_ps(yv, ninf, _CMP_EQ_OQ);
       const __m256 d = _mm256_fnmadd_ps(exp_ps(yv), vsum, _mm256_loadu_ps(gr + j));
       _mm256_storeu_ps(out + j, _mm256_andnot_ps(dead, _mm256_mul_ps(vs, d)));
     }
-    for (; j < cols; ++j) out[j] = yr[j] == kNegInf ? 0.0f : scale * (gr[j] - expf(yr[j]) * gsum);
+    for (; j < cols; ++j) out[j] = yr[j] == kNegInf ? 0.0f : scale * (gr[j] - expf(yr[j]) * static_cast<float>(gsum));
   }
 }
 
@@ -371,23 +427,23 @@ void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t ro
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;
     float* out = gx + r * cols;
-    __m256 acc = _mm256_setzero_ps();
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     int64_t j = 0;
     for (; j + 8 <= cols; j += 8) {
       const __m256 yv = _mm256_loadu_ps(yr + j);
       const __m256 zero_p = _mm256_cmp_ps(yv, zero, _CMP_EQ_OQ);
-      acc = _mm256_add_ps(acc, _mm256_andnot_ps(zero_p, _mm256_mul_ps(yv, _mm256_loadu_ps(gr + j))));
+      add_wide(lo, hi, _mm256_andnot_ps(zero_p, _mm256_mul_ps(yv, _mm256_loadu_ps(gr + j))));
     }
-    float dot = hsum(acc);
-    for (int64_t k = j; k < cols; ++k) dot += yr[k] == 0.0f ? 0.0f : gr[k] * yr[k];
-    const __m256 vdot = _mm256_set1_ps(dot);
+    double dot = hsum_pd(_mm256_add_pd(lo, hi));
+    for (int64_t k = j; k < cols; ++k) dot += yr[k] == 0.0f ? 0.0 : static_cast<double>(gr[k]) * yr[k];
+    const __m256 vdot = _mm256_set1_ps(static_cast<float>(dot));
     for (j = 0; j + 8 <= cols; j += 8) {
       const __m256 yv = _mm256_loadu_ps(yr + j);
       const __m256 zero_p = _mm256_cmp_ps(yv, zero, _CMP_EQ_OQ);
       const __m256 d = _mm256_mul_ps(_mm256_mul_ps(vs, yv), _mm256_sub_ps(_mm256_loadu_ps(gr + j), vdot));
       _mm256_storeu_ps(out + j, _mm256_andnot_ps(zero_p, d));
     }
-    for (; j < cols; ++j) out[j] = yr[j] == 0.0f ? 0.0f : scale * yr[j] * (gr[j] - dot);
+    for (; j < cols; ++j) out[j] = yr[j] == 0.0f ? 0.0f : scale * yr[j] * (gr[j] - static_cast<float>(dot));
   }
 }
 

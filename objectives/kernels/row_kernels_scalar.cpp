@@ -1,4 +1,5 @@
-// Portable kernels: the classic max-shifted evaluation, one row at a time.
+// Portable kernels: max-shifted evaluation in double, one row at a time (the reference-quality
+// fallback, not the fast path).
 #include <cmath>
 #include <limits>
 
@@ -7,27 +8,37 @@
 namespace softrl::kernels::scalar {
 namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 struct RowStats {
-  float max;  // max of x * scale, -inf for a dead row
-  float sum;  // sum of exp(x * scale - max), 0 for a dead row
+  double max;      // M: the largest x (unscaled); -inf for a dead row, NaN for a NaN row
+  double log_sum;  // log sum_j exp((x_j - M) * scale) = log1p(the sum without one max entry)
+  bool dead() const { return max == -std::numeric_limits<double>::infinity(); }
 };
 
 RowStats row_stats(const float* x, int64_t cols, float scale) {
-  float m = kNegInf;
-  for (int64_t j = 0; j < cols; ++j) m = std::fmax(m, x[j] * scale);
-  if (m == kNegInf) return {kNegInf, 0.0f};
-  // Summed in double: this path is the portable reference-quality fallback, not the fast one.
-  double s = 0.0;
-  for (int64_t j = 0; j < cols; ++j) s += std::exp(static_cast<double>(x[j] * scale - m));
-  return {m, static_cast<float>(s)};
+  double m = -std::numeric_limits<double>::infinity();
+  int64_t arg = -1;
+  for (int64_t j = 0; j < cols; ++j) {
+    const double v = x[j];
+    if (std::isnan(v)) return {kNaN, kNaN};  // fmax would skip it
+    if (v > m) m = v, arg = j;
+  }
+  if (m == -std::numeric_limits<double>::infinity()) return {m, m};
+  if (std::isinf(m)) return {kNaN, kNaN};  // +inf: undefined
+  // The max entry's term is exactly 1: leaving it out keeps log S accurate when S - 1 is tiny.
+  double rest = 0.0;
+  for (int64_t j = 0; j < cols; ++j)
+    if (j != arg) rest += std::exp((x[j] - m) * scale);
+  return {m, std::log1p(rest)};
 }
 }  // namespace
 
-void logsumexp_rows(RowsIn in, float* lse) {
+void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum) {
   for (int64_t r = 0; r < in.rows; ++r) {
     const RowStats st = row_stats(in.x + r * in.cols, in.cols, in.scale);
-    lse[r] = st.max == kNegInf ? kNegInf : st.max + std::log(st.sum);
+    lse[r] = st.dead() ? kNegInf : static_cast<float>(st.max * in.scale + st.log_sum);
+    if (shift) shift[r] = static_cast<float>(st.max), log_sum[r] = static_cast<float>(st.log_sum);
   }
 }
 
@@ -36,12 +47,8 @@ void log_softmax_rows(RowsIn in, float* y) {
     const float* x = in.x + r * in.cols;
     float* out = y + r * in.cols;
     const RowStats st = row_stats(x, in.cols, in.scale);
-    if (st.max == kNegInf) {
-      for (int64_t j = 0; j < in.cols; ++j) out[j] = kNegInf;
-      continue;
-    }
-    const float lse = st.max + std::log(st.sum);
-    for (int64_t j = 0; j < in.cols; ++j) out[j] = x[j] * in.scale - lse;
+    for (int64_t j = 0; j < in.cols; ++j)
+      out[j] = st.dead() ? kNegInf : static_cast<float>((x[j] - st.max) * in.scale - st.log_sum);
   }
 }
 
@@ -50,25 +57,20 @@ void softmax_rows(RowsIn in, float* y) {
     const float* x = in.x + r * in.cols;
     float* out = y + r * in.cols;
     const RowStats st = row_stats(x, in.cols, in.scale);
-    if (st.max == kNegInf) {
-      for (int64_t j = 0; j < in.cols; ++j) out[j] = 0.0f;
-      continue;
-    }
-    const float inv = 1.0f / st.sum;
-    for (int64_t j = 0; j < in.cols; ++j) out[j] = std::exp(x[j] * in.scale - st.max) * inv;
+    for (int64_t j = 0; j < in.cols; ++j)
+      out[j] = st.dead() ? 0.0f : static_cast<float>(std::exp((x[j] - st.max) * in.scale - st.log_sum));
   }
 }
 
-void logsumexp_backward_rows(RowsIn in, const float* lse, const float* g, float* gx) {
+void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx) {
   for (int64_t r = 0; r < in.rows; ++r) {
     const float* x = in.x + r * in.cols;
     float* out = gx + r * in.cols;
-    if (lse[r] == kNegInf) {
-      for (int64_t j = 0; j < in.cols; ++j) out[j] = 0.0f;
-      continue;
-    }
-    const float gs = g[r] * in.scale;
-    for (int64_t j = 0; j < in.cols; ++j) out[j] = gs * std::exp(x[j] * in.scale - lse[r]);
+    const double m = shift[r], gs = static_cast<double>(g[r]) * in.scale;
+    for (int64_t j = 0; j < in.cols; ++j)
+      out[j] = m == -std::numeric_limits<double>::infinity()
+                   ? 0.0f
+                   : static_cast<float>(gs * std::exp((x[j] - m) * in.scale - log_sum[r]));
   }
 }
 
@@ -78,10 +80,10 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;
     float* out = gx + r * cols;
-    float gsum = 0.0f;
-    for (int64_t j = 0; j < cols; ++j) gsum += yr[j] == kNegInf ? 0.0f : gr[j];
+    double gsum = 0.0;
+    for (int64_t j = 0; j < cols; ++j) gsum += yr[j] == kNegInf ? 0.0 : gr[j];
     for (int64_t j = 0; j < cols; ++j)
-      out[j] = yr[j] == kNegInf ? 0.0f : scale * (gr[j] - std::exp(yr[j]) * gsum);
+      out[j] = yr[j] == kNegInf ? 0.0f : static_cast<float>(scale * (gr[j] - std::exp(static_cast<double>(yr[j])) * gsum));
   }
 }
 
@@ -91,9 +93,10 @@ void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t ro
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;
     float* out = gx + r * cols;
-    float dot = 0.0f;
-    for (int64_t j = 0; j < cols; ++j) dot += yr[j] == 0.0f ? 0.0f : gr[j] * yr[j];
-    for (int64_t j = 0; j < cols; ++j) out[j] = yr[j] == 0.0f ? 0.0f : scale * yr[j] * (gr[j] - dot);
+    double dot = 0.0;
+    for (int64_t j = 0; j < cols; ++j) dot += yr[j] == 0.0f ? 0.0 : static_cast<double>(gr[j]) * yr[j];
+    for (int64_t j = 0; j < cols; ++j)
+      out[j] = yr[j] == 0.0f ? 0.0f : static_cast<float>(static_cast<double>(scale) * yr[j] * (gr[j] - dot));
   }
 }
 
