@@ -212,7 +212,7 @@ Shifted shift_rows(const torch::Tensor& x, const SoftmaxOptions& opt) {
   s.d = ((xm - s.m) / opt.temperature).masked_fill(s.dead, 0.0);
   // sum - 1 without rounding 1 + tiny: the max entry contributes expm1(d) (0, with the gradient of
   // exp(d)), the others exp(d). log S = log1p(sum - 1) then keeps its accuracy near 0.
-  const torch::Tensor is_max = torch::zeros_like(s.d, torch::kBool).scatter(-1, arg, true);
+  const torch::Tensor is_max = torch::arange(s.d.size(-1), arg.options()) == arg;
   const torch::Tensor terms = torch::where(is_max, torch::expm1(s.d), s.d.exp());
   s.log_sum = torch::log1p(terms.sum(-1, true));
   s.excluded = s.excluded.logical_and(m.isnan().logical_not());  // a NaN row stays NaN everywhere

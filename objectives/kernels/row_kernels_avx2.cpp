@@ -127,38 +127,43 @@ inline __m256 not_neg_inf_or(__m256 m) {  // M, or 0 where M = -inf (so -inf - 0
   return _mm256_andnot_ps(_mm256_cmp_ps(m, _mm256_set1_ps(kNegInf), _CMP_EQ_OQ), m);
 }
 
-// Online accumulator, per lane: the running max m, how many entries equal m (ties), and the sum
-// (double) of exp((x - m) * scale) over the entries below m (small). Keeping the max's exact 1s
-// out of the sum lets log S = log1p(S - 1) stay accurate when S - 1 is below double's rounding
-// of 1. nan marks lanes that saw a NaN (max_ps would drop it).
+// exp(d) for d <= 0 (and NaN) without exp_ps's range checks: clamped at -88, where the exponent
+// n = -127 makes pow2 exactly 0, so -inf and far entries add exactly 0 (results between -88 and
+// -87.3, below FLT_MIN, may flush to 0).
+inline __m256 exp_nonpos(__m256 d) {
+  const Ext e = ext_exp(_mm256_max_ps(_mm256_set1_ps(-88.0f), d));  // NaN stays (second operand)
+  return _mm256_mul_ps(e.p, pow2(e.n));
+}
+
+// Online accumulator (Milakov & Gimelshein), per lane: the running max m, how many entries equal
+// it (ties), and the sum of exp((x - m) * scale) over the entries below it (float within a block
+// of vectors, double across blocks), rescaled when m grows. Keeping the max's exact 1s out of the
+// sum keeps S - 1, hence log S = log1p(S - 1), accurate for peaked rows. A NaN entry makes its
+// lane's sum NaN (max_ps drops it, the sum does not).
 struct Online {
   __m256 m = _mm256_set1_ps(kNegInf);
   __m256 ties = _mm256_setzero_ps();
   __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
-  __m256 nan = _mm256_setzero_ps();
 
   template <int K>
   inline void add(const __m256 (&xs)[K], __m256 vs) {
     __m256 bm = m;
-    for (int k = 0; k < K; ++k) {
-      bm = _mm256_max_ps(xs[k], bm);
-      nan = _mm256_or_ps(nan, _mm256_cmp_ps(xs[k], xs[k], _CMP_UNORD_Q));
-    }
+    for (int k = 0; k < K; ++k) bm = _mm256_max_ps(xs[k], bm);
     const __m256 shift = not_neg_inf_or(bm);
-    // Lanes whose max grew: the old ties become terms exp((m_old - bm) * scale) of the sum.
+    // Lanes whose max grew: the old sum and the old ties rescale by f = exp((m - bm) * scale)
+    // (f = 1 exactly where m did not grow, and the ties stay ties).
+    const __m256 f = exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(m, shift), vs));
     const __m256 grew = _mm256_cmp_ps(bm, m, _CMP_GT_OQ);
-    const __m256 f = exp_ps(_mm256_mul_ps(_mm256_sub_ps(m, shift), vs));  // 0 while m = -inf
-    const __m256 moved = _mm256_and_ps(grew, _mm256_mul_ps(ties, f));
-    const __m256 fs = _mm256_blendv_ps(_mm256_set1_ps(1.0f), f, grew);
-    lo = _mm256_mul_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(fs)));
-    hi = _mm256_mul_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(fs, 1)));
-    add_wide(lo, hi, moved);
+    lo = _mm256_mul_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+    hi = _mm256_mul_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
+    __m256 part = _mm256_and_ps(grew, _mm256_mul_ps(ties, f));
     ties = _mm256_andnot_ps(grew, ties);
     for (int k = 0; k < K; ++k) {
       const __m256 at_max = _mm256_cmp_ps(xs[k], bm, _CMP_EQ_OQ);
       ties = _mm256_add_ps(ties, _mm256_and_ps(at_max, _mm256_set1_ps(1.0f)));
-      add_wide(lo, hi, _mm256_andnot_ps(at_max, exp_ps(_mm256_mul_ps(_mm256_sub_ps(xs[k], shift), vs))));
+      part = _mm256_add_ps(part, _mm256_andnot_ps(at_max, exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(xs[k], shift), vs))));
     }
+    add_wide(lo, hi, part);
     m = bm;
   }
 };
@@ -171,43 +176,39 @@ struct RowSum {
 
 RowSum row_sum(const float* x, int64_t cols, float scale) {
   const __m256 vs = _mm256_set1_ps(scale);
-  Online a0, a1;
+  Online a;
   int64_t j = 0;
   for (; j + 64 <= cols; j += 64) {
-    const __m256 b0[4] = {_mm256_loadu_ps(x + j), _mm256_loadu_ps(x + j + 8), _mm256_loadu_ps(x + j + 16),
-                          _mm256_loadu_ps(x + j + 24)};
-    const __m256 b1[4] = {_mm256_loadu_ps(x + j + 32), _mm256_loadu_ps(x + j + 40), _mm256_loadu_ps(x + j + 48),
-                          _mm256_loadu_ps(x + j + 56)};
-    a0.add(b0, vs);
-    a1.add(b1, vs);
+    const __m256 b[8] = {_mm256_loadu_ps(x + j),      _mm256_loadu_ps(x + j + 8),  _mm256_loadu_ps(x + j + 16),
+                         _mm256_loadu_ps(x + j + 24), _mm256_loadu_ps(x + j + 32), _mm256_loadu_ps(x + j + 40),
+                         _mm256_loadu_ps(x + j + 48), _mm256_loadu_ps(x + j + 56)};
+    a.add(b, vs);
   }
   for (; j + 8 <= cols; j += 8) {
     const __m256 b[1] = {_mm256_loadu_ps(x + j)};
-    a0.add(b, vs);
+    a.add(b, vs);
   }
   if (j < cols) {
     const __m256 b[1] = {load_tail(x + j, cols - j, kNegInf)};
-    a1.add(b, vs);
+    a.add(b, vs);
   }
-  if (!_mm256_testz_ps(_mm256_or_ps(a0.nan, a1.nan), _mm256_or_ps(a0.nan, a1.nan)))
-    return {__builtin_nanf(""), __builtin_nan("")};
-  // Merge the 16 lanes in double: M = max m_l; S - 1 = (ties at M - 1) + the rest, rescaled.
-  alignas(32) float m[16], ties[16];
-  alignas(32) double small[16];
-  _mm256_store_ps(m, a0.m), _mm256_store_ps(m + 8, a1.m);
-  _mm256_store_ps(ties, a0.ties), _mm256_store_ps(ties + 8, a1.ties);
-  _mm256_store_pd(small, a0.lo), _mm256_store_pd(small + 4, a0.hi);
-  _mm256_store_pd(small + 8, a1.lo), _mm256_store_pd(small + 12, a1.hi);
+  // Merge the 8 lanes in double: M = max m_l; S - 1 = (ties at M - 1) + the rest, rescaled.
+  alignas(32) float m[8], ties[8];
+  alignas(32) double small[8];
+  _mm256_store_ps(m, a.m), _mm256_store_ps(ties, a.ties);
+  _mm256_store_pd(small, a.lo), _mm256_store_pd(small + 4, a.hi);
+  double check = 0.0;
   float big = kNegInf;
-  for (float v : m) big = v > big ? v : big;
+  for (int l = 0; l < 8; ++l) big = m[l] > big ? m[l] : big, check += small[l];
+  if (check != check || big == __builtin_inff()) return {__builtin_nanf(""), __builtin_nan("")};
   if (big == kNegInf) return {kNegInf, -__builtin_inf()};
-  if (big == __builtin_inff()) return {__builtin_nanf(""), __builtin_nan("")};
   double rest = -1.0, below = 0.0;
-  for (int l = 0; l < 16; ++l) {
+  for (int l = 0; l < 8; ++l) {
     if (m[l] == big) rest += ties[l], below += small[l];
     else if (m[l] != kNegInf) below += (ties[l] + small[l]) * exp((static_cast<double>(m[l]) - big) * scale);
   }
-  return {big, log1p(rest + below)};
+  rest += below;
+  return {big, log1p(rest)};
 }
 
 // Rows this long are written with streaming stores: the output will not be read back soon and
@@ -367,7 +368,7 @@ void softmax_rows(RowsIn in, float* y) {
     }
     const __m256 m = _mm256_set1_ps(s.max);
     const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / exp(s.log_sum)));
-    map_row(x, out, in.cols, [&](__m256 v) { return _mm256_mul_ps(exp_ps(_mm256_mul_ps(_mm256_sub_ps(v, m), vs)), inv); });
+    map_row(x, out, in.cols, [&](__m256 v) { return _mm256_mul_ps(exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(v, m), vs)), inv); });
   }
 }
 
@@ -384,10 +385,10 @@ void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum
     const __m256 m = _mm256_set1_ps(shift[r]), l = _mm256_set1_ps(log_sum[r]);
     int64_t j = 0;
     for (; j + 8 <= in.cols; j += 8)
-      _mm256_storeu_ps(out + j, _mm256_mul_ps(vgs, exp_ps(_mm256_fmsub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), m), vs, l))));
+      _mm256_storeu_ps(out + j, _mm256_mul_ps(vgs, exp_nonpos(_mm256_fmsub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), m), vs, l))));
     if (j < in.cols) {
       const __m256 v = load_tail(x + j, in.cols - j, kNegInf);
-      _mm256_maskstore_ps(out + j, tail_mask(in.cols - j), _mm256_mul_ps(vgs, exp_ps(_mm256_fmsub_ps(_mm256_sub_ps(v, m), vs, l))));
+      _mm256_maskstore_ps(out + j, tail_mask(in.cols - j), _mm256_mul_ps(vgs, exp_nonpos(_mm256_fmsub_ps(_mm256_sub_ps(v, m), vs, l))));
     }
   }
 }
@@ -412,7 +413,7 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
     for (j = 0; j + 8 <= cols; j += 8) {
       const __m256 yv = _mm256_loadu_ps(yr + j);
       const __m256 dead = _mm256_cmp_ps(yv, ninf, _CMP_EQ_OQ);
-      const __m256 d = _mm256_fnmadd_ps(exp_ps(yv), vsum, _mm256_loadu_ps(gr + j));
+      const __m256 d = _mm256_fnmadd_ps(exp_nonpos(yv), vsum, _mm256_loadu_ps(gr + j));
       _mm256_storeu_ps(out + j, _mm256_andnot_ps(dead, _mm256_mul_ps(vs, d)));
     }
     for (; j < cols; ++j) out[j] = yr[j] == kNegInf ? 0.0f : scale * (gr[j] - expf(yr[j]) * static_cast<float>(gsum));
