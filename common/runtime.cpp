@@ -1,5 +1,7 @@
 #include "common/runtime.h"
 
+#include "common/block_cache.h"
+
 #include <dlfcn.h>
 #include <malloc.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@ void setup_process(char** argv) {
   }
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  install_block_cache();
 }
 
 }  // namespace softrl

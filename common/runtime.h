@@ -15,7 +15,7 @@ void set_compute_threads(int threads);
 // 2 threads: unless the user chose a policy, the process re-executes itself once with PASSIVE.
 // Then it keeps freed tensor memory in the heap: otherwise every large tensor is a fresh mmap and
 // its first touch costs a page fault per 4 KiB, which dominates loops that allocate same-sized
-// tensors each step.
+// tensors each step; and LibTorch's large aligned blocks are cached for reuse (block_cache.h).
 void setup_process(char** argv);
 
 }  // namespace softrl

@@ -10,6 +10,7 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/block_cache.h"
 #include "common/json.h"
 #include "common/stats.h"
 
@@ -119,4 +120,22 @@ TEST_CASE("stratified bootstrap intervals cover the mean at about the nominal ra
   CHECK(p1.point == Approx((3 + 0.5 * 3) / 16));  // wins 3>2, 4>2, 4>3; ties at 2, 3, 4
   CHECK(p1.lo < p1.point);
   CHECK(p1.hi > p1.point);
+}
+
+TEST_CASE("block cache: a freed large block is handed to the next request of its size", "[runtime]") {
+  softrl::install_block_cache();
+  softrl::install_block_cache();  // idempotent
+  const void* first = nullptr;
+  {
+    const torch::Tensor a = torch::empty({1 << 20});  // 4 MiB: cached when freed
+    first = a.data_ptr();
+  }
+  const torch::Tensor b = torch::empty({1 << 20});
+  CHECK(b.data_ptr() == first);                    // reused, no fresh pages
+  const torch::Tensor c = torch::empty({1 << 20});
+  CHECK(c.data_ptr() != b.data_ptr());             // a live block is never handed out twice
+  const torch::Tensor d = torch::ones({(1 << 20) + 16});
+  CHECK(d.sum().item<double>() == (1 << 20) + 16);  // other sizes: fresh, usable memory
+  const torch::Tensor small = torch::arange(10);    // small blocks: LibTorch's own path
+  CHECK(small.sum().item<int64_t>() == 45);
 }
