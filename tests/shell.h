@@ -26,6 +26,14 @@ inline ShellResult run_shell(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+// A fresh, empty directory under the system's temporary directory.
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  const std::filesystem::path p = std::filesystem::temp_directory_path() / name;
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -23,12 +23,7 @@ using Kind = agents::BehaviourSource::Kind;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("softrl_data_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path fresh_dir(const std::string& name) { return testing::fresh_dir("softrl_data_" + name); }
 
 agents::CollectSettings settings(const std::string& env, int64_t start_seeds, int64_t group_size,
                                  std::vector<agents::BehaviourSource> sources) {

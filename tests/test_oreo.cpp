@@ -26,12 +26,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("softrl_oreo_" + name);
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
+fs::path fresh_dir(const std::string& name) { return testing::fresh_dir("softrl_oreo_" + name); }
 
 // One episode of 3 steps on the task's spec, rewards 100, 200, 300 (dense scale 100: 1, 2, 3).
 data::Dataset three_steps(const std::string& env_id, bool truncated) {
