@@ -33,22 +33,18 @@ class BlockCache final : public c10::Allocator {
     return p;
   }
   static void* fresh(size_t n) {
+    void* p = nullptr;
     try {
-      void* p = c10::alloc_cpu(n);
-      if (n >= kMinCached) {
-        std::lock_guard<std::mutex> lock(mu_);
-        size_of_[p] = n;
-      }
-      return p;
+      p = c10::alloc_cpu(n);
     } catch (const c10::Error&) {
       purge();  // memory held for reuse is the first thing to give back
-      void* p = c10::alloc_cpu(n);
-      if (n >= kMinCached) {
-        std::lock_guard<std::mutex> lock(mu_);
-        size_of_[p] = n;
-      }
-      return p;
+      p = c10::alloc_cpu(n);
     }
+    if (n >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mu_);
+      size_of_[p] = n;
+    }
+    return p;
   }
   static void release(void* p) {
     if (p == nullptr) return;
