@@ -1,11 +1,7 @@
 #include "agents/oreo.h"
 
-#include <chrono>
 #include <cmath>
-#include <iostream>
 
-#include "agents/behaviour_cloning.h"
-#include "agents/offline_loop.h"
 #include "objectives/primitives.h"
 
 namespace softrl::agents {
@@ -32,16 +28,8 @@ Table prepare(const data::Dataset& d, const OreoSettings& cfg, const ValueFuncti
   const int64_t n = d.num_steps(), e = d.num_episodes();
   const torch::Tensor start = d.episode_start.to(torch::kLong).contiguous();
   t.start.assign(start.data_ptr<int64_t>(), start.data_ptr<int64_t>() + e + 1);
-  t.obs = d.observations.to(torch::kFloat32);
-  t.actions = d.actions;
-  if (!d.discrete()) {
-    // The pre-tanh action where the behaviour recorded it; else atanh of the action (clamped as
-    // PolicyHead::log_prob does: float32 tanh saturates).
-    const double edge = 1.0 - 1e-6;
-    const torch::Tensor from_action = torch::atanh(d.actions.to(torch::kFloat32).clamp(-edge, edge));
-    t.u = d.pre_tanh_actions.defined() ? torch::where(torch::isfinite(d.pre_tanh_actions), d.pre_tanh_actions, from_action)
-                                       : from_action;
-  }
+  const PolicySteps steps = policy_steps(d);
+  t.obs = steps.obs, t.actions = steps.actions, t.u = steps.u;
   torch::Tensor elapsed = torch::empty({n}, torch::kLong);
   auto* el = elapsed.data_ptr<int64_t>();
   torch::Tensor final_elapsed = torch::empty({e}, torch::kLong);
@@ -88,39 +76,10 @@ void append(Table& a, const Table& b) {
   for (size_t i = 1; i < b.start.size(); ++i) a.start.push_back(offset + b.start[i]);
 }
 
-// The reference's log-probs and distribution parameters for every step (in slices: datasets of
-// millions of steps).
+// The reference's log-probs and distribution parameters for every step.
 void compute_reference(Table& t, PolicyHead& ref) {
-  torch::NoGradGuard no_grad;
-  const int64_t n = t.steps(), slice = 65536;
-  std::vector<torch::Tensor> logp, a, b;
-  for (int64_t s = 0; s < n; s += slice) {
-    const int64_t m = std::min(slice, n - s);
-    const torch::Tensor obs = t.obs.narrow(0, s, m);
-    if (ref.discrete()) {
-      const torch::Tensor logits = ref.categorical()->logits(obs);
-      logp.push_back(selective_log_softmax(logits, t.actions.narrow(0, s, m).to(torch::kLong)));
-      a.push_back(logits);
-    } else {
-      const auto p = ref.gaussian()->params(obs);
-      logp.push_back(gaussian_log_prob(t.u.narrow(0, s, m), p.mu, p.log_std));
-      a.push_back(p.mu), b.push_back(p.log_std);
-    }
-  }
-  t.ref_logp = torch::cat(logp);
-  t.ref_a = torch::cat(a);
-  if (!b.empty()) t.ref_b = torch::cat(b);
-}
-
-void copy_parameters(PolicyHead& to, PolicyHead& from) {
-  torch::NoGradGuard no_grad;
-  const auto dst = to.parameters(), src = from.parameters();
-  for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
-}
-
-std::shared_ptr<PolicyHead> seeded_head(const PolicySpec& spec, uint64_t seed) {
-  torch::manual_seed(seed);
-  return std::make_shared<PolicyHead>(spec);
+  const StepScores r = score_all_steps(ref, {t.obs, t.actions, t.u});
+  t.ref_logp = r.logp, t.ref_a = r.a, t.ref_b = r.b;
 }
 
 ValueFunction seeded_value(const data::Dataset& d, const OreoSettings& cfg, uint64_t seed) {
@@ -147,10 +106,9 @@ Oreo::Oreo(const data::Dataset& dataset, const OreoSettings& settings, Reference
       value_(seeded_value(dataset, settings, seed)) {
   data_ = std::make_unique<Table>(prepare(dataset, settings, value_));
   if (data_->steps() == 0) throw InputError(dataset.id + ": the dataset has no steps");
-  const PolicySpec spec = recipe_.policy ? recipe_.policy->spec()
-                                         : PolicySpec::for_env(dataset.env_spec, recipe_.bc_net_arch);
-  reference_ = recipe_.policy ? recipe_.policy : seeded_head(spec, seed);
-  policy_ = seeded_head(spec, seed);
+  const PolicySpec spec = recipe_.spec(dataset.env_spec);
+  reference_ = recipe_.policy ? recipe_.policy : seeded_policy(spec, seed);
+  policy_ = seeded_policy(spec, seed);
   copy_parameters(*policy_, *reference_);
   policy_opt_ = std::make_unique<torch::optim::Adam>(policy_->parameters(), adam(cfg_.policy_learning_rate));
   value_opt_ = std::make_unique<torch::optim::Adam>(value_.net->parameters(), adam(cfg_.value_learning_rate));
@@ -168,22 +126,9 @@ bool Oreo::finite() { return all_finite(policy_->parameters()) && all_finite(val
 void Oreo::begin() {
   if (recipe_.policy) return;
   // The reference: behaviour cloning of the same dataset, before OREO starts from it.
-  const auto t0 = std::chrono::steady_clock::now();
-  BehaviourCloning bc(reference_->spec(), recipe_.bc_learning_rate, seed_);
-  const int64_t n = data_->steps();
-  const torch::Tensor zeros = torch::zeros({n});
-  OfflineLoop loop(bc, Batch{data_->obs, data_->actions, zeros, data_->obs, zeros},
-                   {.total_steps = recipe_.bc_steps, .batch_size = recipe_.bc_batch_size,
-                    .learning_rate = {.initial = recipe_.bc_learning_rate}},
-                   seed_);
-  loop.begin(seed_);
-  while (loop.steps() < recipe_.bc_steps) loop.iterate();
-  copy_parameters(*reference_, bc.policy());
+  clone_behaviour(*reference_, {data_->obs, data_->actions, data_->u}, recipe_, seed_, "oreo");
   copy_parameters(*policy_, *reference_);
   compute_reference(*data_, *reference_);
-  std::cerr << "oreo: reference policy by behaviour cloning (" << recipe_.bc_steps << " samples, final loss "
-            << loop.metrics().back().second << ") in "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s\n";
 }
 
 int64_t Oreo::num_items() const { return data_->episodes(); }
@@ -211,17 +156,9 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
     return torch::zeros({B, T}, x.options()).index_put({R, C}, x, /*accumulate=*/true);
   };
 
-  const torch::Tensor obs = d.obs.index_select(0, I);
-  torch::Tensor logp, kl_step;
-  if (policy_->discrete()) {
-    const torch::Tensor logits = policy_->categorical()->logits(obs);
-    logp = selective_log_softmax(logits, d.actions.index_select(0, I).to(torch::kLong));
-    kl_step = kl(logits, d.ref_a.index_select(0, I));
-  } else {
-    const auto p = policy_->gaussian()->params(obs);
-    logp = gaussian_log_prob(d.u.index_select(0, I), p.mu, p.log_std);
-    kl_step = gaussian_kl(p.mu, p.log_std, d.ref_a.index_select(0, I), d.ref_b.index_select(0, I));
-  }
+  const StepScores pi = score_steps(*policy_, {d.obs, d.actions, d.u}, I);
+  const StepScores ref{d.ref_logp, d.ref_a, d.ref_b};
+  const torch::Tensor logp = pi.logp, kl_step = step_kl(pi, ref.index_select(I), policy_->discrete());
   const torch::Tensor count = pad(torch::ones({*steps}));
   oreo::SoftBellmanBatch b;
   b.valid = count > 0;

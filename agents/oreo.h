@@ -16,6 +16,7 @@
 
 #include "agents/learner.h"
 #include "agents/networks.h"
+#include "agents/reference_policy.h"
 #include "agents/value_function.h"
 #include "data/dataset.h"
 #include "objectives/soft_bellman.h"
@@ -32,16 +33,6 @@ struct OreoSettings {
   enum class Reward { sparse, dense } reward = Reward::dense;
   double reward_scale = 100.0;   // dense: r / reward_scale
   double success_return = 200.0; // sparse: R = 1 at the end of episodes with at least this return
-};
-
-// How the reference policy comes about: a trained one, or behaviour cloning of the dataset in the
-// run's first moments (begin()).
-struct ReferenceRecipe {
-  std::shared_ptr<PolicyHead> policy;  // given
-  int64_t bc_steps = 0;                // else: BC for this many samples
-  std::vector<int64_t> bc_net_arch = {256, 256};
-  double bc_learning_rate = 1e-3;
-  int64_t bc_batch_size = 256;
 };
 
 class Oreo : public OfflineLearner {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "agents/checkpoint.h"
 #include "agents/collector.h"
 #include "agents/offline_loop.h"
 #include "data/hdf5_dataset.h"
@@ -12,30 +11,12 @@ namespace {
 
 using Reward = agents::OreoSettings::Reward;
 
-void parse_reference(const ConfigReader& r, const YAML::Node& n, OreoAlgoSettings& o) {
-  if (n.IsScalar()) {
-    o.reference = r.text(n, "oreo.reference", "a run directory or checkpoint, or a mapping {bc_steps, ...}");
-    return;
-  }
-  if (!n.IsMap()) r.fail_msg("oreo.reference", "expected a run directory or checkpoint, or a mapping {bc_steps, ...}");
-  r.check_keys(n, "oreo.reference", {"bc_steps", "net_arch", "learning_rate", "batch_size"});
-  if (!n["bc_steps"].IsDefined()) r.fail_msg("oreo.reference.bc_steps", "missing; expected the behaviour-cloning budget in samples");
-  o.bc.bc_steps = r.integer(n["bc_steps"], "oreo.reference.bc_steps", 1, int64_t{1} << 40);
-  if (n["net_arch"].IsDefined()) o.bc.bc_net_arch = parse_net_arch(r, n["net_arch"], "oreo.reference.net_arch");
-  if (n["learning_rate"].IsDefined())
-    o.bc.bc_learning_rate = r.real(n["learning_rate"], "oreo.reference.learning_rate", 0.0, 1.0, true);
-  if (n["batch_size"].IsDefined()) o.bc.bc_batch_size = r.integer(n["batch_size"], "oreo.reference.batch_size", 1, 1 << 20);
-}
-
 std::shared_ptr<const AlgoSettings> parse(const ConfigReader& r, const YAML::Node& s, const RunConfig&) {
   auto o = std::make_shared<OreoAlgoSettings>();
   if (!s.IsDefined() || s.IsNull() || !s["dataset"].IsDefined())
     r.fail_msg("oreo.dataset", "missing; expected the path of a dataset written by softrl collect");
   o->dataset = r.text(s["dataset"], "oreo.dataset", "a dataset path");
-  if (!s["reference"].IsDefined())
-    r.fail_msg("oreo.reference", "missing; expected a run directory or checkpoint of the reference policy, or "
-                                 "{bc_steps: N} to train it by behaviour cloning first");
-  parse_reference(r, s["reference"], *o);
+  o->reference = parse_reference(r, s["reference"], "oreo");
   auto& c = o->oreo;
   if (s["beta"].IsDefined()) c.loss.beta = r.real(s["beta"], "oreo.beta", 0.0, 1e6, true);
   if (s["gamma"].IsDefined()) c.loss.gamma = r.real(s["gamma"], "oreo.gamma", 0.0, 1.0, true);
@@ -85,14 +66,7 @@ void write(YAML::Emitter& e, const AlgoSettings& settings) {
   const auto& s = dynamic_cast<const OreoAlgoSettings&>(settings);
   const auto& c = s.oreo;
   e << YAML::Key << "dataset" << YAML::Value << s.dataset;
-  e << YAML::Key << "reference" << YAML::Value;
-  if (!s.reference.empty()) {
-    e << s.reference;
-  } else {
-    e << YAML::BeginMap << YAML::Key << "bc_steps" << YAML::Value << s.bc.bc_steps << YAML::Key << "net_arch"
-      << YAML::Value << YAML::Flow << s.bc.bc_net_arch << YAML::Key << "learning_rate" << YAML::Value
-      << s.bc.bc_learning_rate << YAML::Key << "batch_size" << YAML::Value << s.bc.bc_batch_size << YAML::EndMap;
-  }
+  write_reference(e, s.reference);
   e << YAML::Key << "beta" << YAML::Value << c.loss.beta;
   e << YAML::Key << "gamma" << YAML::Value << c.loss.gamma;
   e << YAML::Key << "clip_log" << YAML::Value;
@@ -146,13 +120,7 @@ agents::Oreo::RoundCollector round_collector(const RunConfig& run, const OreoAlg
 agents::Training build(const RunConfig& run, const envs::EnvSpec& env) {
   const auto& s = run.settings<OreoAlgoSettings>();
   const data::Dataset d = data::read_dataset(s.dataset, env);
-  agents::ReferenceRecipe ref = s.bc;
-  if (!s.reference.empty()) {
-    const std::string path = agents::checkpoint_of(s.reference).string();
-    agents::LoadedPolicy p = agents::load_policy(path);
-    agents::check_compatible(p.header, path, env);
-    ref.policy = p.policy;
-  }
+  const agents::ReferenceRecipe ref = reference_recipe(s.reference, env);
   auto learner = std::make_unique<agents::Oreo>(d, s.oreo, ref, run.seed,
                                                 s.rounds > 1 ? round_collector(run, s, d) : agents::Oreo::RoundCollector{});
   auto loop = std::make_unique<agents::OfflineLoop>(

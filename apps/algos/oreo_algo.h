@@ -6,14 +6,14 @@
 #include <string>
 
 #include "agents/oreo.h"
+#include "apps/algos/reference_keys.h"
 #include "apps/algos/registry.h"
 
 namespace softrl::apps {
 
 struct OreoAlgoSettings : AlgoSettings {
   std::string dataset;
-  std::string reference;  // a run directory or checkpoint; "" = behaviour cloning first
-  agents::ReferenceRecipe bc;  // bc_steps, net_arch, learning rate, batch size when reference == ""
+  ReferenceKeys reference;
   agents::OreoSettings oreo;
   agents::Schedule learning_rate{.initial = 1e-4};
   std::string learning_rate_text = "0.0001";

@@ -5,6 +5,7 @@
 
 #include "apps/algos/bc_algo.h"
 #include "apps/algos/oreo_algo.h"
+#include "apps/algos/preference_algo.h"
 #include "apps/algos/sac_algo.h"
 
 namespace softrl::apps {
@@ -14,6 +15,8 @@ std::vector<AlgoEntry>& table() {
       sac_algo(),
       bc_algo(),
       oreo_algo(),
+      dpo_algo(),
+      adpo_algo(),
   };
   return entries;
 }
