@@ -355,11 +355,13 @@ void PreferenceLearner::load(torch::serialize::InputArchive& ar) {
     ar.read("anchor", a);
     anchor_->load(a, "the preference learner's anchor policy");
   }
-  torch::Tensor t;
-  ar.read("updates", t);
-  updates_ = t.item<int64_t>();
-  ar.read("tau", t);
-  tau_ = t.item<double>();
+  // Fresh tensors: reading into a defined tensor keeps its dtype (the bits of a double would land
+  // in an int64).
+  torch::Tensor updates, tau;
+  ar.read("updates", updates);
+  updates_ = updates.item<int64_t>();
+  ar.read("tau", tau);
+  tau_ = tau.item<double>();
   ar.read("holdout_metrics", holdout_metrics_);
   score_reference();
 }
