@@ -15,10 +15,14 @@ int run_report(const ReportOptions& opt, std::ostream& out, std::ostream& err) {
     std::vector<RunRecord> runs;
     for (const auto& d : opt.run_dirs) {
       if (!fs::exists(fs::path(d) / "config.yaml")) throw InputError(d + ": not a run directory (no config.yaml)");
-      runs.push_back(read_run(d, "", opt.last_k, opt.best));
+      runs.push_back(read_run(d, study_arm_of(d), opt.last_k, opt.best, opt.metric));
     }
     name_arms(runs);
-    const Report r = build_report(runs, {.last_k = opt.last_k, .normalize = opt.normalize});
+    const std::string score = !opt.metric.empty() ? "last logged " + opt.metric
+                              : opt.best           ? "best evaluation's mean return"
+                              : opt.last_k > 1     ? "mean return of the last " + std::to_string(opt.last_k) + " evaluations"
+                                                   : "mean return of the final evaluation(s)";
+    const Report r = build_report(runs, {.last_k = opt.last_k, .normalize = opt.normalize, .score = score});
     out << report_table(r);
     if (!opt.out.empty()) {
       fs::create_directories(opt.out);

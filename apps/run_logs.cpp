@@ -1,5 +1,9 @@
 #include "apps/run_logs.h"
 
+#include <algorithm>
+
+#include <limits>
+
 #include "apps/config_reader.h"
 
 #include <cmath>
@@ -132,6 +136,36 @@ std::vector<EvalRecord> read_eval_log(const fs::path& run_dir) {
     rows.push_back({*step, *mean});
   }
   return rows;
+}
+
+double read_last_metric(const fs::path& run_dir, const std::string& name) {
+  const fs::path path = run_dir / "metrics.csv";
+  std::ifstream in(path);
+  if (!in) throw InputError(path.string() + ": no metrics.csv (has the run logged anything?)");
+  auto split = [](const std::string& line) {
+    std::vector<std::string> cells;
+    std::stringstream ss(line);
+    for (std::string c; std::getline(ss, c, ',');) cells.push_back(c);
+    if (!line.empty() && line.back() == ',') cells.emplace_back();
+    return cells;
+  };
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = split(line);
+  const auto it = std::find(header.begin(), header.end(), name);
+  if (it == header.end()) {
+    std::string names;
+    for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
+    throw InputError(path.string() + ": no metric '" + name + "'; logged: " + names);
+  }
+  const size_t column = static_cast<size_t>(it - header.begin());
+  double last = std::numeric_limits<double>::quiet_NaN();
+  while (std::getline(in, line)) {
+    const std::vector<std::string> cells = split(line);
+    if (column < cells.size())
+      if (const std::optional<double> v = parse_whole_double(cells[column])) last = *v;
+  }
+  return last;
 }
 
 }  // namespace softrl::apps

@@ -38,5 +38,8 @@ struct EvalRecord {
 // A run directory's eval.csv (empty when there is none yet); throws InputError naming the file
 // when a row is not what eval() writes.
 std::vector<EvalRecord> read_eval_log(const std::filesystem::path& run_dir);
+// The last value logged for training metric `name` in a run directory's metrics.csv (NaN when it
+// was never logged with a value); throws InputError naming the file when there is no such column.
+double read_last_metric(const std::filesystem::path& run_dir, const std::string& name);
 
 }  // namespace softrl::apps

@@ -45,7 +45,7 @@ void add_unique(std::vector<T>& v, const T& x) {
 
 }  // namespace
 
-RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool best) {
+RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool best, const std::string& metric) {
   const RunConfig cfg = load_config((dir / "config.yaml").string());
   RunRecord r;
   r.dir = dir;
@@ -63,7 +63,16 @@ RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool
     r.score = std::max_element(r.evals.begin(), r.evals.end(), [](const EvalRecord& a, const EvalRecord& b) {
                 return a.mean < b.mean;
               })->mean;
+  if (!metric.empty()) r.score = read_last_metric(dir, metric);
   return r;
+}
+
+std::string study_arm_of(const fs::path& run_dir) {
+  const fs::path cell = fs::absolute(run_dir).lexically_normal();
+  const fs::path arm = (cell.has_filename() ? cell : cell.parent_path()).parent_path();
+  const fs::path runs = arm.parent_path();
+  if (runs.filename() == "runs" && fs::exists(runs.parent_path() / "study.yaml")) return arm.filename().string();
+  return "";
 }
 
 void name_arms(std::vector<RunRecord>& runs) {
@@ -93,6 +102,7 @@ void name_arms(std::vector<RunRecord>& runs) {
 
 Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
   Report rep;
+  rep.score = st.score;
   for (const auto& r : runs) add_unique(rep.arms, r.arm), add_unique(rep.tasks, r.task);
   if (st.normalize) {
     for (const auto& task : rep.tasks) {
@@ -185,7 +195,7 @@ std::string report_table(const Report& r) {
     out += buf;
   }
   for (const auto& task : r.tasks) {
-    out += task + " (score: mean return of the final evaluation(s); 95 % stratified bootstrap intervals)\n";
+    out += task + " (score: " + r.score + "; 95 % stratified bootstrap intervals)\n";
     std::snprintf(buf, sizeof buf, "  %-34s %4s  %-26s %-26s %-26s %-26s\n", "arm", "runs", "mean", "median", "IQM",
                   "optimality gap");
     out += buf;

@@ -21,7 +21,7 @@ struct RunRecord {
   double threshold = 0;   // the task's success threshold (reward_threshold)
   std::vector<EvalRecord> evals;
   bool complete = false;  // its final evaluation (at total_steps) is logged
-  double score = 0;       // the mean of its last `last_k` evaluations, or its best evaluation
+  double score = 0;       // the mean of its last `last_k` evaluations, its best, or a training metric
   bool best = false;      // scored (and recorded) by its best evaluation / checkpoints/best.pt
 };
 
@@ -32,6 +32,7 @@ struct ReportSettings {
   bool normalize = false;
   int normalize_episodes = 100;
   int bootstrap_reps = 2000;
+  std::string score = "mean return of the final evaluation(s)";  // what a score is, for the table
   uint64_t seed = 0;
 };
 
@@ -60,6 +61,7 @@ struct Normalizer {
 
 struct Report {
   std::vector<Normalizer> normalizers;  // empty: raw returns
+  std::string score;                    // what a score is (ReportSettings::score)
   std::vector<RunRecord> runs;
   std::vector<std::string> arms, tasks;  // in first-seen order
   std::vector<ArmTaskRow> rows;
@@ -73,7 +75,12 @@ struct Report {
 
 // Reads a run directory (config.yaml, eval.csv); `arm` empty: named by report_arm_names().
 // best: the score is the run's best evaluation (the one checkpoints/best.pt was saved at).
-RunRecord read_run(const std::filesystem::path& dir, const std::string& arm, int last_k, bool best = false);
+// metric: the score is instead the last logged value of that training metric (metrics.csv), e.g. a
+// preference learner's heldout_win_mass.
+RunRecord read_run(const std::filesystem::path& dir, const std::string& arm, int last_k, bool best = false,
+                   const std::string& metric = "");
+// The arm of a run directory inside a `softrl compare` study (STUDY/runs/ARM/CELL), "" otherwise.
+std::string study_arm_of(const std::filesystem::path& run_dir);
 // Names runs without arm names after their algorithm, plus the config keys that differ between
 // runs of that algorithm (seed excluded): "sac", or "sac sac.ent_coef=0.05".
 void name_arms(std::vector<RunRecord>& runs);

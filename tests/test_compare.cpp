@@ -139,11 +139,34 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   CHECK(fs::last_write_time(first) == stamp);  // not redone
   CHECK(statistics_of(dir / "split") == statistics_of(dir / "whole"));
 
-  // `softrl report` over the same run directories names the arms by their differing keys.
-  const Result rep = run_softrl("report " + (dir / "whole" / "runs" / "bc" / "default-seed0").string() + " " +
-                            (dir / "whole" / "runs" / "filtered" / "default-seed0").string());
+  // `softrl report` over a study's run directories keeps the study's arm names; over loose run
+  // directories it names the arms by their differing keys.
+  const Result in_study = run_softrl("report " + (dir / "whole" / "runs" / "bc" / "default-seed0").string() + " " +
+                                     (dir / "whole" / "runs" / "filtered" / "default-seed0").string());
+  CHECK(in_study.code == 0);
+  CHECK(in_study.output.find("\n  filtered ") != std::string::npos);
+  fs::create_directories(dir / "loose");
+  fs::copy(dir / "whole" / "runs" / "bc" / "default-seed0", dir / "loose" / "a", fs::copy_options::recursive);
+  fs::copy(dir / "whole" / "runs" / "filtered" / "default-seed0", dir / "loose" / "b", fs::copy_options::recursive);
+  const Result rep = run_softrl("report " + (dir / "loose" / "a").string() + " " + (dir / "loose" / "b").string());
   CHECK(rep.code == 0);
   CHECK(rep.output.find("bc bc.filter.top_fraction=0.25") != std::string::npos);
+  // --metric: the last logged value of a training metric is the score.
+  const std::string metrics = read_text(dir / "loose" / "a" / "metrics.csv");
+  const size_t last_row = metrics.rfind('\n', metrics.size() - 2) + 1;
+  const std::string header = metrics.substr(0, metrics.find('\n'));
+  int column = 0;
+  for (size_t at = 0; header.compare(at, 8, "bc_loss,") != 0 && header.compare(at, 7, "bc_loss") != 0; at = header.find(',', at) + 1) ++column;
+  std::string cell = metrics.substr(last_row);
+  for (int c = 0; c < column; ++c) cell = cell.substr(cell.find(',') + 1);
+  char want_metric[32];
+  std::snprintf(want_metric, sizeof want_metric, "%.1f [", std::stod(cell.substr(0, cell.find_first_of(",\n"))));
+  const Result by_metric = run_softrl("report --metric bc_loss " + (dir / "loose" / "a").string());
+  INFO(by_metric.output);
+  CHECK(by_metric.output.find(std::string("1  ") + want_metric) != std::string::npos);
+  const Result no_metric = run_softrl("report --metric colour " + (dir / "loose" / "a").string());
+  CHECK(no_metric.code == 2);
+  CHECK(no_metric.output.find("no metric 'colour'; logged: step, wall_time") != std::string::npos);
 
   // Normalised: (score - random) / (heuristic - random), both measured on 100 evaluation episodes.
   const fs::path one = dir / "whole" / "runs" / "bc" / "default-seed0";

@@ -8,7 +8,7 @@ softrl=${SOFTRL:-build/apps/softrl}
   "$softrl" collect configs/collect_lunarlander.yaml --out datasets/lunarlander_mixed.hdf5
 for w in 5 10 15; do
   [ -f "datasets/lunarlander_wind$w.hdf5" ] ||
-    "$softrl" collect configs/collect_lunarlander.yaml env.enable_wind=true env.wind_power=$w \
+    "$softrl" collect configs/collect_lunarlander.yaml env.options.enable_wind=true env.options.wind_power=$w \
       dataset_id=lunarlander-wind$w-v0 --out "datasets/lunarlander_wind$w.hdf5"
 done
 exec "$softrl" compare configs/studies/preference_noise.yaml --study-dir studies/preference_noise --jobs "$(nproc)" "$@"
