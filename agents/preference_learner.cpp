@@ -272,9 +272,7 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
   optimizer_->step();
   ++updates_;
   if (cfg_.anchor == Anchor::ema) {
-    torch::NoGradGuard no_grad;
-    const auto a = anchor_->parameters(), p = policy_->parameters();
-    for (size_t k = 0; k < a.size(); ++k) a[k].lerp_(p[k], cfg_.ema_rate);
+    follow(*anchor_, *policy_, cfg_.ema_rate);
   } else if (cfg_.anchor == Anchor::dynamic && updates_ % cfg_.refresh_every == 0) {
     copy_parameters(*anchor_, *policy_);
   }

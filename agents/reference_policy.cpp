@@ -81,6 +81,12 @@ void copy_parameters(PolicyHead& to, PolicyHead& from) {
   for (size_t i = 0; i < dst.size(); ++i) dst[i].copy_(src[i]);
 }
 
+void follow(PolicyHead& to, PolicyHead& from, double rate) {
+  torch::NoGradGuard no_grad;
+  const auto dst = to.parameters(), src = from.parameters();
+  for (size_t i = 0; i < dst.size(); ++i) dst[i].lerp_(src[i], rate);
+}
+
 void clone_behaviour(PolicyHead& policy, const PolicySteps& steps, const ReferenceRecipe& recipe, uint64_t seed,
                      const std::string& who) {
   const auto t0 = std::chrono::steady_clock::now();

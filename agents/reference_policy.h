@@ -53,6 +53,8 @@ struct ReferenceRecipe {
 // global generator).
 std::shared_ptr<PolicyHead> seeded_policy(const PolicySpec& spec, uint64_t seed);
 void copy_parameters(PolicyHead& to, PolicyHead& from);
+// An exponential moving average: to <- (1 - rate) to + rate from (an EMA anchor following a policy).
+void follow(PolicyHead& to, PolicyHead& from, double rate);
 // Behaviour cloning of `steps` into `policy` for recipe.bc_steps samples; one line on stderr
 // (prefixed by `who`) with the final loss and the time taken.
 void clone_behaviour(PolicyHead& policy, const PolicySteps& steps, const ReferenceRecipe& recipe, uint64_t seed,

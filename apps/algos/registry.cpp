@@ -6,6 +6,7 @@
 #include "apps/algos/bc_algo.h"
 #include "apps/algos/oreo_algo.h"
 #include "apps/algos/preference_algo.h"
+#include "apps/algos/distill_algo.h"
 #include "apps/algos/sac_algo.h"
 
 namespace softrl::apps {
@@ -17,6 +18,7 @@ std::vector<AlgoEntry>& table() {
       oreo_algo(),
       dpo_algo(),
       adpo_algo(),
+      distill_algo(),
   };
   return entries;
 }
