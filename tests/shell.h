@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -37,6 +39,20 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Each {overrides, expected} case appended to `command` (a `softrl train CONFIG --run-dir RUN`
+// line) is refused with exit 2 and a message containing `expected`, and `run_dir` gets no
+// checkpoint.
+inline void expect_refused(const std::string& command, const std::filesystem::path& run_dir,
+                           const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [overrides, expected] : cases) {
+    const ShellResult r = run_shell(command + " " + overrides);
+    INFO(overrides << "\n" << r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(expected) != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(run_dir / "checkpoints"));
+  }
 }
 
 }  // namespace softrl::testing

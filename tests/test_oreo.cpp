@@ -278,10 +278,7 @@ TEST_CASE("OREO bad configs are refused with the key path (exit 2)", "[oreo][con
   const fs::path dir = fresh_dir("config");
   const fs::path cfg = write_small_run_config(dir);
   const std::string train = std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string();
-  struct Case {
-    std::string override_, expected;
-  };
-  for (const Case& c : std::vector<Case>{
+  testing::expect_refused(train, dir / "run", {
            {"oreo.beta=0", "oreo.beta: expected"},
            {"oreo.beta=-1", "oreo.beta: expected"},
            {"oreo.reference=null", "oreo.reference"},
@@ -289,13 +286,7 @@ TEST_CASE("OREO bad configs are refused with the key path (exit 2)", "[oreo][con
            {"oreo.reward=shaped", "oreo.reward: expected dense or sparse"},
            {"oreo.chunk=0", "oreo.chunk: expected"},
            {"env.id=LunarLanderContinuous-v3", "tiny.hdf5"},
-           {"oreo.reference=" + (dir / "nowhere").string(), "nowhere"}}) {
-    const auto r = testing::run_shell(train + " " + c.override_);
-    INFO(c.override_ << "\n" << r.output);
-    CHECK(r.code == 2);
-    CHECK(r.output.find(c.expected) != std::string::npos);
-    CHECK_FALSE(fs::exists(dir / "run" / "checkpoints"));
-  }
+           {"oreo.reference=" + (dir / "nowhere").string(), "nowhere"}});
   // --value-guided on a run without a value function.
   const auto h = testing::run_shell(std::string(SOFTRL_BIN) + " eval heuristic:LunarLander-v3 --value-guided 2");
   CHECK(h.code == 2);
