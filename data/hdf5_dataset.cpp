@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <type_traits>
@@ -116,7 +117,13 @@ std::string space_json(const envs::Space& s) {
 // Gymnasium's EnvSpec.to_json fields; kwargs are the task's options.
 std::string env_spec_json(const Dataset& d) {
   JsonObject kwargs;
-  for (const auto& [name, value] : d.env_options) kwargs.add(name, value);
+  // Typed as Gymnasium's kwargs are: booleans as true / false (enable_wind), numbers as numbers.
+  const envs::TaskEntry& task = envs::task(d.env_id);
+  for (const auto& [name, value] : d.env_options) {
+    const auto o = std::find_if(task.options.begin(), task.options.end(), [&](const auto& x) { return x.name == name; });
+    if (o != task.options.end() && o->type == envs::OptionSpec::Type::boolean) kwargs.add(name, value != 0.0);
+    else kwargs.add(name, value);
+  }
   const bool lander = d.env_id.rfind("LunarLander", 0) == 0;
   if (lander) kwargs.add("continuous", !d.discrete());
   else kwargs.add("hardcore", d.env_id.find("Hardcore") != std::string::npos);
@@ -309,6 +316,12 @@ struct Reader {
   }
 };
 
+// A boolean kwarg: JSON true / false, or 0 / 1 (what datasets of softrl 0.x wrote).
+bool boolean_kwarg(const YAML::Node& n) {
+  if (n.IsScalar() && (n.Scalar() == "0" || n.Scalar() == "1")) return n.Scalar() == "1";
+  return n.as<bool>();
+}
+
 void read_header(const Reader& r, hid_t file, Dataset& d, const std::optional<envs::EnvSpec>& expected) {
   const int64_t version = r.attr_int(file, "", "softrl_format_version");
   if (version != kDatasetFormatVersion)
@@ -324,7 +337,7 @@ void read_header(const Reader& r, hid_t file, Dataset& d, const std::optional<en
     if (const YAML::Node kw = spec["kwargs"]; kw.IsMap())
       for (const auto& o : task.options)
         if (kw[o.name].IsDefined())
-          d.env_options[o.name] = o.type == envs::OptionSpec::Type::boolean ? (kw[o.name].as<bool>() ? 1.0 : 0.0)
+          d.env_options[o.name] = o.type == envs::OptionSpec::Type::boolean ? (boolean_kwarg(kw[o.name]) ? 1.0 : 0.0)
                                                                             : kw[o.name].as<double>();
   } catch (const envs::EnvError& e) {
     r.fail(std::string("env_spec: ") + e.what());

@@ -116,6 +116,14 @@ TEST_CASE("a collected dataset survives C++ -> HDF5 -> C++ unchanged", "[data]")
     // Nothing but the dataset is left in the directory (the write went through a renamed temporary).
     CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == (s.env_id == "LunarLander-v3" ? 1 : 2));
   }
+  // Env options, booleans included (Gymnasium's kwargs: "enable_wind": true), come back as written.
+  agents::CollectSettings windy = settings("LunarLander-v3", 2, 2, {heuristic(0.1)});
+  windy.env_options = {{"enable_wind", 1.0}, {"wind_power", 10.0}};
+  const data::Dataset w = collect_all(windy);
+  data::write_dataset((dir / "windy.hdf5").string(), w);
+  const data::Dataset back = data::read_dataset((dir / "windy.hdf5").string(), envs::make_env("LunarLander-v3")->spec());
+  CHECK(back.env_options == windy.env_options);
+  require_same(w, back);
   fs::remove_all(dir);
 }
 
