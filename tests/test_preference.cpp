@@ -144,7 +144,7 @@ TEST_CASE("preference learner: sequence scores and gradients = float64 autograd"
     }
 }
 
-TEST_CASE("preference learner: ADPO pairwise (hard, tau = 1/beta) is DPO; listwise over two is pairwise", "[preference]") {
+TEST_CASE("preference learner: ADPO pairwise (hard, tau = 1/beta) is DPO; listwise and Plackett-Luce over two are too", "[preference]") {
   const data::Dataset d = synthetic("LunarLander-v3", {{3, 5, 2}, {4, 3, 6}, {2, 2, 5}});
   const data::PreferenceView v = data::build_preferences(d, {.label = data::PreferenceSettings::Label::hard});
   Settings dpo;
@@ -175,6 +175,15 @@ TEST_CASE("preference learner: ADPO pairwise (hard, tau = 1/beta) is DPO; listwi
     CHECK(std::abs(metric(mc[u], "loss") - metric(me[u], "loss")) <= 4e-7 * std::abs(metric(mc[u], "loss")));
   const auto pc = parameters(c.policy()), pe = parameters(e.policy());
   for (size_t k = 0; k < pc.size(); ++k) CHECK(max_abs(pc[k] - pe[k]) <= 1e-6 * max_abs(pc[k]));
+  // Plackett-Luce over two candidates with beta = 1 / tau is DPO as well.
+  Settings pl = adpo;
+  pl.objective = Settings::Objective::plackett_luce;
+  agents::PreferenceLearner f(pairs, pv, dpo, {.policy = ref}, 5), g(pairs, pv, pl, {.policy = ref}, 5);
+  const auto mf = run_updates(f, 5), mg = run_updates(g, 5);
+  for (size_t u = 0; u < mf.size(); ++u)
+    CHECK(std::abs(metric(mf[u], "loss") - metric(mg[u], "loss")) <= 4e-7 * std::abs(metric(mf[u], "loss")));
+  const auto pf = parameters(f.policy()), pg = parameters(g.policy());
+  for (size_t k = 0; k < pf.size(); ++k) CHECK(max_abs(pf[k] - pg[k]) <= 1e-6 * max_abs(pf[k]));
 }
 
 TEST_CASE("preference learner: the reference is scored once; EMA and dynamic anchors", "[preference]") {
