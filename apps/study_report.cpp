@@ -63,7 +63,10 @@ RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool
     r.score = std::max_element(r.evals.begin(), r.evals.end(), [](const EvalRecord& a, const EvalRecord& b) {
                 return a.mean < b.mean;
               })->mean;
-  if (!metric.empty()) r.score = read_last_metric(dir, metric);
+  if (!metric.empty()) {
+    r.score = read_last_metric(dir, metric);
+    r.threshold = 1.0;  // the optimality gap of a share (accuracy, WinMass) is taken below 1
+  }
   return r;
 }
 
@@ -201,7 +204,8 @@ std::string report_table(const Report& r) {
     out += buf;
     for (const auto& row : r.rows) {
       if (row.task != task) continue;
-      const int digits = r.normalizers.empty() ? 1 : 3;
+      // Returns with one decimal; normalised scores and shares (|score| < 10) with three.
+      const int digits = r.normalizers.empty() && std::abs(row.mean.point) >= 10 ? 1 : 3;
       const auto iv = [digits](const Interval& i) {
         char b[64];
         std::snprintf(b, sizeof b, "%.*f [%.*f, %.*f]", digits, i.point, digits, i.lo, digits, i.hi);

@@ -22,6 +22,7 @@ struct RunRecord {
   std::vector<EvalRecord> evals;
   bool complete = false;  // its final evaluation (at total_steps) is logged
   double score = 0;       // the mean of its last `last_k` evaluations, its best, or a training metric
+                          // (then the optimality gap is taken below 1)
   bool best = false;      // scored (and recorded) by its best evaluation / checkpoints/best.pt
 };
 
