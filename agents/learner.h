@@ -10,6 +10,7 @@
 #include "agents/metrics.h"
 #include "agents/policy.h"
 #include "agents/replay_buffer.h"
+#include "data/dataset.h"
 
 namespace softrl::agents {
 
@@ -47,6 +48,16 @@ class OfflineLearner : public Learner {
   virtual void set_learning_rate(double lr) = 0;
   // Round `round` (1, 2, ...) of an iterative learner begins: gather more data.
   virtual void next_round(int /*round*/) {}
+};
+
+// Learns from groups of whole episodes that share their start states, collected afresh with the
+// current policy before each call (GRPO: the loop samples, the learner runs its epochs).
+class GroupLearner : public Learner {
+ public:
+  // One iteration's learning on `rollouts` (grouped; sampled from policy()); `updates` receives
+  // the optimizer steps taken.
+  virtual Metrics learn(const data::Dataset& rollouts, at::Generator& gen, int64_t* updates) = 0;
+  virtual void set_learning_rate(double lr) = 0;
 };
 
 }  // namespace softrl::agents

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "agents/episode_layout.h"
 #include "objectives/primitives.h"
 
 namespace softrl::agents {
@@ -136,25 +137,12 @@ int64_t Oreo::num_items() const { return data_->episodes(); }
 Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* steps) {
   const Table& d = *data_;
   const torch::Tensor ep = items.to(torch::kLong).contiguous();
-  const int64_t B = ep.size(0), k = cfg_.chunk;
-  // Where each step of the batch goes in the padded [B, T] (T in chunks) layout.
-  std::vector<int64_t> idx, row, col, first;
-  int64_t T = 0;
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t e = ep[b].item<int64_t>(), s0 = d.start[e], len = d.start[e + 1] - s0;
-    for (int64_t t = 0; t < len; ++t) {
-      if (t % k == 0) first.push_back(static_cast<int64_t>(idx.size()));
-      idx.push_back(s0 + t), row.push_back(b), col.push_back(t / k);
-    }
-    T = std::max(T, (len + k - 1) / k);
-  }
-  *steps = static_cast<int64_t>(idx.size());
-  T = std::max<int64_t>(T, 1);
-  const torch::Tensor I = torch::tensor(idx, torch::kLong), R = torch::tensor(row, torch::kLong),
-                      C = torch::tensor(col, torch::kLong), F = torch::tensor(first, torch::kLong);
-  auto pad = [&](const torch::Tensor& x) {
-    return torch::zeros({B, T}, x.options()).index_put({R, C}, x, /*accumulate=*/true);
-  };
+  const int64_t B = ep.size(0);
+  const EpisodeLayout L = episode_layout(d.start, ep, cfg_.chunk);
+  *steps = L.steps();
+  const int64_t T = L.cols;
+  const torch::Tensor& I = L.index;
+  auto pad = [&](const torch::Tensor& x) { return L.pad(x); };
 
   const StepScores pi = score_steps(*policy_, {d.obs, d.actions, d.u}, I);
   const StepScores ref{d.ref_logp, d.ref_a, d.ref_b};
@@ -165,9 +153,9 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
   b.logp = pad(logp);
   b.logp_ref = pad(d.ref_logp.index_select(0, I));
   b.rewards = pad(d.reward.index_select(0, I));
-  const torch::Tensor firsts = I.index_select(0, F);
+  const torch::Tensor firsts = I.index_select(0, L.first);
   const torch::Tensor v = value_.net->forward(value_.input(d.obs.index_select(0, firsts), d.time_left.index_select(0, firsts))).squeeze(-1);
-  b.values = torch::zeros({B, T}, v.options()).index_put({R.index_select(0, F), C.index_select(0, F)}, v);
+  b.values = torch::zeros({B, T}, v.options()).index_put({L.row.index_select(0, L.first), L.col.index_select(0, L.first)}, v);
   b.truncated = d.truncated.index_select(0, ep);
   {
     torch::NoGradGuard no_grad;

@@ -76,17 +76,23 @@ Evaluated checkpoint_policy(const std::string& target, const EvalOptions& opt) {
   p.env = envs::make_env(cfg.env_id, cfg.env_options);
   agents::check_compatible(p.loaded.header, ckpt.string(), p.env->spec());
   if (opt.value_guided > 0) return value_guided(std::move(p), cfg, ckpt.string(), opt);
-  p.actor = std::make_unique<agents::PolicyActor>(*p.loaded.policy, !opt.stochastic, opt.seed);
+  // Groups of episodes from one start state differ only by the policy's draws: --group samples.
+  p.actor = std::make_unique<agents::PolicyActor>(*p.loaded.policy, !opt.stochastic && opt.group == 1, opt.seed);
   return p;
 }
 
-std::string stats_json(const Evaluated& p, const EvalOptions& opt, const ReturnStats& s, double threshold) {
+std::string stats_json(const Evaluated& p, const EvalOptions& opt, const envs::GroupEvaluation& g, double threshold) {
+  const ReturnStats& s = g.stats;
   return JsonObject()
       .add("policy", p.label)
       .add("env", p.env_id)
       .add("episodes", s.episodes)
       .add("seed", opt.seed)
-      .add("deterministic", !opt.stochastic && opt.value_guided == 0)
+      .add("deterministic", !opt.stochastic && opt.value_guided == 0 && opt.group == 1)
+      .add("start_states", g.start_states)
+      .add("group", g.group)
+      .add("pass_at_1", g.pass_at_1)
+      .add("pass_at_k", g.pass_at_k)
       .add("mean", s.mean)
       .add("std", s.std)
       .add("stderr", s.stderr_)
@@ -104,16 +110,23 @@ std::string stats_json(const Evaluated& p, const EvalOptions& opt, const ReturnS
       .str();
 }
 
-void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt, const ReturnStats& s, double threshold) {
+void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt, const envs::GroupEvaluation& g,
+                   double threshold) {
+  const ReturnStats& s = g.stats;
   char buf[512];
   std::snprintf(buf, sizeof buf,
                 "%s on %s, %d episodes (seeds %llu..%llu, %s)\n  return mean %.2f  std %.2f  median %.2f  IQM %.2f  "
                 "min %.2f  max %.2f\n  success (return >= %.0f) %.1f %%  mean length %.1f\n",
                 p.label.c_str(), p.env_id.c_str(), s.episodes, static_cast<unsigned long long>(opt.seed),
                 static_cast<unsigned long long>(opt.seed + opt.episodes - 1),
-                opt.value_guided > 0 ? "sampled candidates" : opt.stochastic ? "stochastic" : "deterministic",
+                opt.value_guided > 0 ? "sampled candidates" : opt.stochastic || opt.group > 1 ? "stochastic" : "deterministic",
                 s.mean, s.std, s.median, s.iqm, s.min, s.max, threshold, 100 * s.success_rate, s.mean_length);
   out << buf;
+  if (opt.group > 1) {
+    std::snprintf(buf, sizeof buf, "  %d episodes from each of the %d start seeds: Pass@1 %.3f  Pass@%d %.3f\n", g.group,
+                  g.start_states, g.pass_at_1, g.group, g.pass_at_k);
+    out << buf;
+  }
   if (p.guided)
     out << "  value-guided: " << opt.value_guided << " candidates, "
         << 1.0 + static_cast<double>(p.guided->simulated_steps()) / static_cast<double>(std::max<int64_t>(1, p.guided->decisions()))
@@ -123,7 +136,7 @@ void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt
 }
 
 // Runs the episodes, recording episode 0 when asked.
-ReturnStats evaluate_recording(Evaluated& p, const EvalOptions& opt, envs::Env& env) {
+envs::GroupEvaluation evaluate_recording(Evaluated& p, const EvalOptions& opt, envs::Env& env) {
   std::vector<envs::Image> frames;
   envs::StepObserver record;
   if (!opt.record.empty())
@@ -131,7 +144,7 @@ ReturnStats evaluate_recording(Evaluated& p, const EvalOptions& opt, envs::Env& 
       if (episode == 0 && (!step || e.elapsed_steps() % 2 == 0 || step->terminated || step->truncated))
         frames.push_back(envs::render(e));
     };
-  const ReturnStats s = envs::evaluate(env, *p.actor, opt.episodes, opt.seed, record);
+  const envs::GroupEvaluation s = envs::evaluate_groups(env, *p.actor, opt.episodes, opt.group, opt.seed, record);
   if (!opt.record.empty()) {
     if (opt.record.ends_with(".gif")) envs::write_gif(opt.record, frames, 4);
     else envs::write_png(opt.record, frames.back());
@@ -152,7 +165,8 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
                                                    : checkpoint_policy(opt.target, opt);
     if (opt.value_guided > 0 && p.report_dir.empty())
       throw InputError("--value-guided needs an OREO run directory or checkpoint, not " + opt.target);
-    const ReturnStats s = evaluate_recording(p, opt, *p.env);
+    if (opt.group > 1 && opt.value_guided > 0) throw InputError("--group and --value-guided do not combine");
+    const envs::GroupEvaluation s = evaluate_recording(p, opt, *p.env);
     const double threshold = p.env->spec().reward_threshold;
     if (opt.json) out << stats_json(p, opt, s, threshold) << "\n";
     else print_summary(out, p, opt, s, threshold);

@@ -16,6 +16,7 @@ struct EvalOptions {
   std::string record;  // .gif: the first episode, animated; .png: its last frame
   bool json = false;
   int value_guided = 0;  // K > 0: OREO's value-guided selection among K sampled actions
+  int group = 1;         // k > 1: k sampled episodes per start seed, Pass@1 and Pass@k (GRPO)
 };
 
 // Exit 0 on success, 2 for bad input (message on `err`).

@@ -85,6 +85,8 @@ Command eval_command(CLI::App& app) {
                 "Seed of the first episode; episode k uses seed + k (default 1000000: the seeds of training's "
                 "evaluations, disjoint from training episodes)");
   c->add_flag("--stochastic", ev.stochastic, "Sample actions instead of the deterministic policy");
+  c->add_option("--group", ev.group, "K sampled episodes from each start seed (--episodes of them): Pass@1 and Pass@K")
+      ->check(CLI::Range(1, 100000));
   c->add_option("--record", ev.record, "Write episode 0 as an animated .gif (or its last frame as .png)");
   c->add_flag("--json", ev.json, "Print JSON");
   c->add_option("--value-guided", ev.value_guided,

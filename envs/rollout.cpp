@@ -21,14 +21,29 @@ EpisodeStats run_episode(Env& env, Policy& policy, uint64_t seed, const StepObse
 }
 
 ReturnStats evaluate(Env& env, Policy& policy, int episodes, uint64_t first_seed, const StepObserver& observe) {
+  return evaluate_groups(env, policy, episodes, 1, first_seed, observe).stats;
+}
+
+GroupEvaluation evaluate_groups(Env& env, Policy& policy, int start_states, int group, uint64_t first_seed,
+                                const StepObserver& observe) {
   std::vector<double> returns;
   std::vector<int> lengths;
-  for (int k = 0; k < episodes; ++k) {
-    const EpisodeStats e = run_episode(env, policy, first_seed + static_cast<uint64_t>(k), observe, k);
-    returns.push_back(e.ret);
-    lengths.push_back(e.length);
+  const double threshold = env.spec().reward_threshold;
+  GroupEvaluation g{.start_states = start_states, .group = group};
+  for (int s = 0; s < start_states; ++s) {
+    bool any = false;
+    for (int j = 0; j < group; ++j) {
+      const int k = static_cast<int>(returns.size());
+      const EpisodeStats e = run_episode(env, policy, first_seed + static_cast<uint64_t>(s), observe, k);
+      returns.push_back(e.ret);
+      lengths.push_back(e.length);
+      any = any || e.ret >= threshold;
+    }
+    g.pass_at_k += any ? 1.0 / start_states : 0.0;
   }
-  return return_stats(returns, lengths, env.spec().reward_threshold);
+  g.stats = return_stats(returns, lengths, threshold);
+  g.pass_at_1 = g.stats.success_rate;
+  return g;
 }
 
 }  // namespace softrl::envs

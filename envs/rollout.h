@@ -29,4 +29,16 @@ EpisodeStats run_episode(Env& env, Policy& policy, uint64_t seed, const StepObse
 // Episodes k = 0..episodes-1 on seeds first_seed + k, summarized against the task's threshold.
 ReturnStats evaluate(Env& env, Policy& policy, int episodes, uint64_t first_seed, const StepObserver& observe = {});
 
+// `group` episodes from each of `start_states` reset seeds (first_seed + s), as GRPO's groups: a
+// sampling policy's episodes of one seed differ only by its draws. Pass@1 is the share of all
+// episodes that succeed (return >= the task's threshold), Pass@k the share of start states where
+// at least one of the k = group episodes does (Chen et al. 2021's estimator with n = k).
+struct GroupEvaluation {
+  ReturnStats stats;  // over all start_states x group episodes
+  int start_states = 0, group = 1;
+  double pass_at_1 = 0, pass_at_k = 0;
+};
+GroupEvaluation evaluate_groups(Env& env, Policy& policy, int start_states, int group, uint64_t first_seed,
+                                const StepObserver& observe = {});
+
 }  // namespace softrl::envs

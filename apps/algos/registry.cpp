@@ -4,9 +4,10 @@
 #include <vector>
 
 #include "apps/algos/bc_algo.h"
+#include "apps/algos/distill_algo.h"
+#include "apps/algos/grpo_algo.h"
 #include "apps/algos/oreo_algo.h"
 #include "apps/algos/preference_algo.h"
-#include "apps/algos/distill_algo.h"
 #include "apps/algos/sac_algo.h"
 
 namespace softrl::apps {
@@ -19,6 +20,7 @@ std::vector<AlgoEntry>& table() {
       dpo_algo(),
       adpo_algo(),
       distill_algo(),
+      grpo_algo(),
   };
   return entries;
 }

@@ -6,7 +6,8 @@
 #   configs/studies/distillation.sh [TEACHER_RUN_DIR]
 # Without an argument the teacher is SAC on BipedalWalker-v3 (configs/sac_bipedalwalker.yaml,
 # trained into runs/teacher_bipedalwalker, about 3.5 h of a core; reused, or resumed, when there).
-# Outputs in studies/distillation/<teacher>-T<rollout temperature>/: each student's run directory and report.txt (return
+# Outputs in studies/distillation/<teacher>-T<rollout temperature>/: the rollouts, and in
+# students-<DISTILL_STEPS, default 3M samples>/ each student's run directory and report.txt (return
 # over 100 evaluation episodes, and the final KL(teacher || student) on the rollout states).
 set -eu
 softrl=${SOFTRL:-build/apps/softrl}
@@ -18,9 +19,11 @@ if [ ! -f "$teacher/checkpoints/latest.pt" ] || [ -z "${1:-}" ]; then
 fi
 env_id=$(grep -m1 -o 'id: [A-Za-z0-9-]*' "$teacher/config.yaml" | cut -d' ' -f2)
 rollout_t=${ROLLOUT_TEMPERATURE:-1.0}
-out=studies/distillation/$(basename "$teacher")-T$rollout_t
+budget=${DISTILL_STEPS:-3000000}
+data=studies/distillation/$(basename "$teacher")-T$rollout_t
+out=$data/students-$budget
 mkdir -p "$out"
-cat > "$out/collect.yaml" <<EOF
+cat > "$data/collect.yaml" <<EOF
 env: {id: $env_id}
 seed: 0
 threads: 2
@@ -31,18 +34,18 @@ dataset_id: teacher-rollouts
 sources:
   - {kind: policy, path: $teacher, temperature: $rollout_t}
 EOF
-[ -f "$out/rollouts.hdf5" ] || "$softrl" collect "$out/collect.yaml" --out "$out/rollouts.hdf5"
+[ -f "$data/rollouts.hdf5" ] || "$softrl" collect "$data/collect.yaml" --out "$data/rollouts.hdf5"
 cat > "$out/distill.yaml" <<EOF
 env: {id: $env_id}
 algo: distill
 seed: 0
-total_steps: ${DISTILL_STEPS:-500000}
+total_steps: $budget
 threads: 1
 eval: {every: 0, episodes: 100}
 checkpoint: {every: 0}
 log: {every: 50000}
 distill:
-  dataset: $out/rollouts.hdf5
+  dataset: $data/rollouts.hdf5
   teacher: $teacher
   candidates: 8
   temperature: 1.0

@@ -1,0 +1,78 @@
+#include "agents/group_rollout_loop.h"
+
+#include <cstdio>
+
+#include "agents/checkpoint.h"
+#include "agents/collector.h"
+
+namespace softrl::agents {
+
+GroupRolloutLoop::GroupRolloutLoop(GroupLearner& learner, const GroupRolloutSettings& settings, uint64_t seed)
+    : learner_(learner), cfg_(settings), seed_(seed), gen_(at::detail::createCPUGenerator(seed)) {}
+
+void GroupRolloutLoop::begin(uint64_t seed) {
+  seed_ = seed;
+  gen_ = at::detail::createCPUGenerator(seed);
+}
+
+uint64_t GroupRolloutLoop::first_start_seed(int64_t iteration) const {
+  return 10000000ULL + seed_ * 1000000000ULL + static_cast<uint64_t>(iteration * cfg_.groups);
+}
+
+void GroupRolloutLoop::iterate() {
+  learner_.set_learning_rate(cfg_.learning_rate.at(1.0 - static_cast<double>(step_) / cfg_.total_steps));
+  CollectSettings c;
+  c.env_id = cfg_.env_id;
+  c.env_options = cfg_.env_options;
+  BehaviourSource src;
+  src.kind = BehaviourSource::Kind::policy;
+  src.policy_path = "the learner";
+  // The collector batches the forward passes and shares the learner's weights (no copy).
+  src.policy = std::shared_ptr<PolicyHead>(&learner_.policy(), [](PolicyHead*) {});
+  c.sources = {src};
+  c.start_seeds = cfg_.groups;
+  c.group_size = cfg_.group_size;
+  c.first_start_seed = first_start_seed(iteration_);
+  c.seed = seed_ * 1000003ULL + static_cast<uint64_t>(iteration_);
+  c.n_envs = cfg_.n_envs;
+  c.threads = cfg_.threads;
+  c.dataset_id = "group-rollouts-" + std::to_string(iteration_);
+  const data::Dataset rollouts = collect(c, [](const CollectProgress&) { return true; });
+  int64_t u = 0;
+  last_ = learner_.learn(rollouts, gen_, &u);
+  updates_ += u;
+  step_ += rollouts.num_steps();
+  ++iteration_;
+}
+
+Metrics GroupRolloutLoop::metrics() const {
+  Metrics m = {{"iteration", static_cast<double>(iteration_)}};
+  m.insert(m.end(), last_.begin(), last_.end());
+  return m;
+}
+
+std::string GroupRolloutLoop::progress_text() const {
+  char buf[96];
+  double ret = 0;
+  for (const auto& [k, v] : last_)
+    if (k == "mean_return") ret = v;
+  std::snprintf(buf, sizeof buf, "iteration %lld, return %.1f (last %lld x %lld episodes)",
+                static_cast<long long>(iteration_), ret, static_cast<long long>(cfg_.groups),
+                static_cast<long long>(cfg_.group_size));
+  return iteration_ == 0 ? std::string("iteration 0") : std::string(buf);
+}
+
+void GroupRolloutLoop::save(torch::serialize::OutputArchive& ar, bool) const {
+  ar.write("counters", torch::tensor({step_, updates_, iteration_}));
+  ar.write("generator_state", gen_.get_state());
+}
+
+std::string GroupRolloutLoop::load(OpenedCheckpoint& c) {
+  torch::serialize::InputArchive ar = c.section("loop");
+  const torch::Tensor t = read_tensor(ar, "counters");
+  step_ = t[0].item<int64_t>(), updates_ = t[1].item<int64_t>(), iteration_ = t[2].item<int64_t>();
+  gen_.set_state(read_tensor(ar, "generator_state"));
+  return "";
+}
+
+}  // namespace softrl::agents
