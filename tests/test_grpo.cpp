@@ -225,3 +225,24 @@ TEST_CASE("GRPO bad configs are refused with the key path (exit 2)", "[grpo][con
                            {"grpo.colour=red", "grpo"}});
   fs::remove_all(dir);
 }
+
+TEST_CASE("GRPO improves a fresh policy on LunarLander-v3 (CI size)", "[grpo][learning]") {
+  agents::GrpoSettings s;
+  s.learning_rate = 3e-4;
+  agents::Grpo g(lander_spec({64, 64}), s, 0);
+  auto sampled_return = [&] {
+    auto env = envs::make_env("LunarLander-v3");
+    agents::PolicyActor actor(g.policy(), /*deterministic=*/false, 123);
+    return envs::evaluate(*env, actor, 40, envs::kEvalSeedBase).mean;
+  };
+  const double before = sampled_return();
+  agents::GroupRolloutLoop loop(g, {.env_id = "LunarLander-v3", .total_steps = 400000, .learning_rate = {.initial = 3e-4}}, 0);
+  loop.begin(0);
+  while (loop.steps() < 400000) loop.iterate();
+  const double after = sampled_return();
+  INFO("sampled return over 40 episodes: " << before << " -> " << after);
+  // Measured (seed 0): -195.1 -> -53.9 in 400k env steps (31 iterations of 16 x 8 episodes). The
+  // s.e. of a 40-episode mean of these policies is ~15, so the gain of 141 has ~21 of noise; 50 is
+  // over 4 of those below it and over 3 above no change.
+  CHECK(after > before + 50);
+}
