@@ -160,7 +160,9 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   std::string cell = metrics.substr(last_row);
   for (int c = 0; c < column; ++c) cell = cell.substr(cell.find(',') + 1);
   char want_metric[32];
-  std::snprintf(want_metric, sizeof want_metric, "%.1f [", std::stod(cell.substr(0, cell.find_first_of(",\n"))));
+  const double loss = std::stod(cell.substr(0, cell.find_first_of(",\n")));
+  REQUIRE(std::abs(loss) < 10);  // a share-sized score: printed with three decimals
+  std::snprintf(want_metric, sizeof want_metric, "%.3f [", loss);
   const Result by_metric = run_softrl("report --metric bc_loss " + (dir / "loose" / "a").string());
   INFO(by_metric.output);
   CHECK(by_metric.output.find(std::string("1  ") + want_metric) != std::string::npos);
