@@ -10,6 +10,7 @@
 #include "agents/distillation.h"
 #include "agents/offline_loop.h"
 #include "envs/registry.h"
+#include "tests/learner_testing.h"
 #include "tests/shell.h"
 
 using namespace softrl;
@@ -22,12 +23,7 @@ agents::PolicySpec spec(std::vector<int64_t> hidden) {
   return agents::PolicySpec::for_env(envs::make_env("LunarLanderContinuous-v3")->spec(), std::move(hidden));
 }
 
-double metric(const agents::Metrics& m, const std::string& name) {
-  for (const auto& [k, v] : m)
-    if (k == name) return v;
-  FAIL("no metric " << name);
-  return 0;
-}
+using testing::metric;
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "apps/train_command.h"
 #include "envs/registry.h"
 #include "envs/rollout.h"
+#include "tests/learner_testing.h"
 #include "tests/shell.h"
 #include "tests/synthetic_dataset.h"
 
@@ -161,12 +162,7 @@ fs::path write_run_config(const fs::path& dir) {
 std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
   std::vector<torch::Tensor> out;
   for (const auto& t : agents::load_policy(ckpt.string()).policy->parameters()) out.push_back(t.detach().clone());
-  agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
-  torch::serialize::InputArchive learner = c.section("learner"), ref;
-  learner.read("reference", ref);
-  agents::PolicyHead r(agents::PolicyHead::read_spec(ref));
-  r.load(ref, ckpt.string());
-  for (const auto& t : r.parameters()) out.push_back(t.detach().clone());
+  for (const auto& t : testing::learner_policy(ckpt, "reference")) out.push_back(t);
   return out;
 }
 
@@ -175,16 +171,7 @@ std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
 TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation", "[grpo][resume]") {
   const fs::path dir = testing::fresh_dir("softrl_grpo_resume");
   const fs::path cfg = write_run_config(dir);
-  std::ostringstream out, err;
-  REQUIRE(apps::run_train({.config_path = cfg.string(), .run_dir = (dir / "full").string(), .progress = false}, out, err) == 0);
-  REQUIRE(apps::run_train({.config_path = cfg.string(), .run_dir = (dir / "split").string(), .progress = false,
-                           .interrupt_after_steps = 1200},
-                          out, err) == 130);
-  REQUIRE(apps::run_train({.resume_dir = (dir / "split").string(), .progress = false}, out, err) == 0);
-  const auto a = checkpoint_tensors(dir / "full" / "checkpoints" / "latest.pt");
-  const auto b = checkpoint_tensors(dir / "split" / "checkpoints" / "latest.pt");
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+  testing::check_resume_exact(cfg, dir, 1200, checkpoint_tensors);
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"

@@ -15,6 +15,7 @@
 #include "data/hdf5_dataset.h"
 #include "envs/registry.h"
 #include "envs/rollout.h"
+#include "tests/learner_testing.h"
 #include "tests/shell.h"
 
 #ifndef SEEDS
@@ -54,12 +55,7 @@ std::shared_ptr<agents::PolicyHead> random_reference(const data::Dataset& d) {
   return std::make_shared<agents::PolicyHead>(agents::PolicySpec::for_env(d.env_spec, {16}));
 }
 
-double metric(const agents::Metrics& m, const std::string& name) {
-  for (const auto& [k, v] : m)
-    if (k == name) return v;
-  FAIL("no metric " << name);
-  return 0;
-}
+using testing::metric;
 
 agents::Metrics one_update(agents::Oreo& learner) {
   at::Generator gen = at::detail::createCPUGenerator(0);
@@ -247,18 +243,9 @@ std::vector<torch::Tensor> learner_tensors(const fs::path& ckpt) {
 TEST_CASE("OREO run: interrupted and resumed (across a round) = uninterrupted; value-guided eval", "[oreo][resume]") {
   const fs::path dir = fresh_dir("resume");
   const fs::path cfg = write_small_run_config(dir);
-  std::ostringstream out, err;
-  REQUIRE(apps::run_train({.config_path = cfg.string(), .run_dir = (dir / "full").string(), .progress = false}, out, err) == 0);
   // Stopped after the second round's collection began (round 2 starts at 6000 transitions).
-  REQUIRE(apps::run_train({.config_path = cfg.string(), .run_dir = (dir / "split").string(), .progress = false,
-                           .interrupt_after_steps = 8000},
-                          out, err) == 130);
-  REQUIRE(apps::run_train({.resume_dir = (dir / "split").string(), .progress = false}, out, err) == 0);
-  const auto a = learner_tensors(dir / "full" / "checkpoints" / "latest.pt");
-  const auto b = learner_tensors(dir / "split" / "checkpoints" / "latest.pt");
-  REQUIRE(a.size() == b.size());
-  CHECK(a.back().size(0) > 0);  // round 2's episodes are in the checkpoint
-  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+  testing::check_resume_exact(cfg, dir, 8000, learner_tensors);
+  CHECK(learner_tensors(dir / "full" / "checkpoints" / "latest.pt").back().size(0) > 0);  // round 2's episodes are saved
   std::ifstream csv(dir / "full" / "metrics.csv");
   std::string header;
   std::getline(csv, header);

@@ -15,6 +15,7 @@
 #include "apps/train_command.h"
 #include "data/hdf5_dataset.h"
 #include "envs/registry.h"
+#include "tests/learner_testing.h"
 #include "tests/shell.h"
 #include "tests/synthetic_dataset.h"
 
@@ -50,12 +51,7 @@ std::vector<agents::Metrics> run_updates(agents::PreferenceLearner& L, int updat
   return m;
 }
 
-double metric(const agents::Metrics& m, const std::string& name) {
-  for (const auto& [k, v] : m)
-    if (k == name) return v;
-  FAIL("no metric " << name);
-  return 0;
-}
+using testing::metric;
 
 }  // namespace
 
@@ -271,12 +267,9 @@ fs::path write_run_config(const fs::path& dir) {
 std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
   std::vector<torch::Tensor> out;
   for (const auto& t : agents::load_policy(ckpt.string()).policy->parameters()) out.push_back(t.detach().clone());
+  for (const auto& t : testing::learner_policy(ckpt, "anchor")) out.push_back(t);
   agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
-  torch::serialize::InputArchive learner = c.section("learner"), anchor;
-  learner.read("anchor", anchor);
-  agents::PolicyHead a(agents::PolicyHead::read_spec(anchor));
-  a.load(anchor, ckpt.string());
-  for (const auto& t : a.parameters()) out.push_back(t.detach().clone());
+  torch::serialize::InputArchive learner = c.section("learner");
   torch::Tensor h;
   learner.read("holdout_metrics", h);
   out.push_back(h);
@@ -288,16 +281,7 @@ std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
 TEST_CASE("preference run: interrupted and resumed = uninterrupted; metrics logged", "[preference][resume]") {
   const fs::path dir = testing::fresh_dir("softrl_preference_resume");
   const fs::path cfg = write_run_config(dir);
-  std::ostringstream out, err;
-  REQUIRE(apps::run_train({.config_path = cfg.string(), .run_dir = (dir / "full").string(), .progress = false}, out, err) == 0);
-  REQUIRE(apps::run_train({.config_path = cfg.string(), .run_dir = (dir / "split").string(), .progress = false,
-                           .interrupt_after_steps = 15000},
-                          out, err) == 130);
-  REQUIRE(apps::run_train({.resume_dir = (dir / "split").string(), .progress = false}, out, err) == 0);
-  const auto a = checkpoint_tensors(dir / "full" / "checkpoints" / "latest.pt");
-  const auto b = checkpoint_tensors(dir / "split" / "checkpoints" / "latest.pt");
-  REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+  testing::check_resume_exact(cfg, dir, 15000, checkpoint_tensors);
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,epoch,loss,heldout_accuracy,heldout_win_mass,logratio_winners,logratio_losers,kl_to_anchor,tau,"

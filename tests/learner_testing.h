@@ -1,0 +1,57 @@
+#pragma once
+// What the learner test suites share: a metric by name, a policy stored in a checkpoint's learner
+// section (reference, anchor), and the resume check (a run trained whole vs interrupted and
+// resumed must end with identical tensors).
+#include <filesystem>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "agents/checkpoint.h"
+#include "agents/metrics.h"
+#include "agents/policy.h"
+#include "apps/train_command.h"
+
+namespace softrl::testing {
+
+inline double metric(const agents::Metrics& m, const std::string& name) {
+  for (const auto& [k, v] : m)
+    if (k == name) return v;
+  FAIL("no metric " << name);
+  return 0;
+}
+
+// The parameters of the policy saved under `key` in a checkpoint's learner section.
+inline std::vector<torch::Tensor> learner_policy(const std::filesystem::path& ckpt, const std::string& key) {
+  agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt.string());
+  torch::serialize::InputArchive learner = c.section("learner"), saved;
+  learner.read(key, saved);
+  agents::PolicyHead p(agents::PolicyHead::read_spec(saved));
+  p.load(saved, ckpt.string());
+  std::vector<torch::Tensor> out;
+  for (const auto& t : p.parameters()) out.push_back(t.detach().clone());
+  return out;
+}
+
+// Trains `config` whole into dir/full and, into dir/split, stopped after `interrupt_after` steps
+// (exit 130) then resumed; the two final checkpoints' `tensors` must be equal.
+inline void check_resume_exact(const std::filesystem::path& config, const std::filesystem::path& dir,
+                               int64_t interrupt_after,
+                               const std::function<std::vector<torch::Tensor>(const std::filesystem::path&)>& tensors) {
+  std::ostringstream out, err;
+  REQUIRE(apps::run_train({.config_path = config.string(), .run_dir = (dir / "full").string(), .progress = false}, out,
+                          err) == 0);
+  REQUIRE(apps::run_train({.config_path = config.string(), .run_dir = (dir / "split").string(), .progress = false,
+                           .interrupt_after_steps = interrupt_after},
+                          out, err) == 130);
+  REQUIRE(apps::run_train({.resume_dir = (dir / "split").string(), .progress = false}, out, err) == 0);
+  const auto a = tensors(dir / "full" / "checkpoints" / "latest.pt");
+  const auto b = tensors(dir / "split" / "checkpoints" / "latest.pt");
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+}
+
+}  // namespace softrl::testing
