@@ -23,7 +23,8 @@ std::string BehaviourSource::describe() const {
   std::ostringstream o;
   o << kind_name();
   if (kind == Kind::heuristic) o << " (epsilon " << epsilon << ", noise " << noise_std << ")";
-  if (kind == Kind::policy)
+  if (kind == Kind::policy && soft) o << " " << policy_path << " (" << soft->describe() << ")";
+  else if (kind == Kind::policy)
     o << " " << policy_path << " (" << (deterministic ? "deterministic" : "sampled, temperature ")
       << (deterministic ? "" : std::to_string(temperature).substr(0, 6)) << ")";
   return o.str();
@@ -42,7 +43,7 @@ uint64_t mix(uint64_t x) {
 }
 
 struct EpisodeRecord {
-  std::vector<float> obs, actions, pre_tanh, final_obs;
+  std::vector<float> obs, actions, pre_tanh, final_obs, perturbed;
   std::vector<double> rewards, log_prob;
   std::vector<uint8_t> terminated, truncated;
   int source = 0;
@@ -56,6 +57,7 @@ struct Slot {
   envs::Rng rng;
   int source = 0;
   std::unique_ptr<envs::Policy> heuristic;
+  std::vector<float> previous_soft;  // y of the last step (soft actions fed back)
   EpisodeRecord rec;
 };
 
@@ -131,6 +133,8 @@ class Collector {
       u -= s_.sources[slot.source++].weight;
     slot.rec.source = slot.source;
     slot.rec.seed = s_.first_start_seed + static_cast<uint64_t>(j / s_.group_size);
+    const auto& soft = s_.sources[slot.source].soft;
+    slot.previous_soft.assign(soft ? static_cast<size_t>(soft->extra_inputs()) : 0, 0.0f);
     if (s_.sources[slot.source].kind == BehaviourSource::Kind::heuristic) {
       if (!slot.heuristic) slot.heuristic = envs::make_heuristic(s_.env_id);
       slot.heuristic->begin_episode();
@@ -153,7 +157,7 @@ class Collector {
       EpisodeRecord& rec = slot.rec;
       rec.obs.insert(rec.obs.end(), o.begin(), o.end());
       rec.actions.insert(rec.actions.end(), pa + i * ad_, pa + (i + 1) * ad_);
-      if (src.kind != BehaviourSource::Kind::policy && !discrete_) rec.pre_tanh.insert(rec.pre_tanh.end(), ad_, NAN);
+      if ((src.kind != BehaviourSource::Kind::policy || src.soft) && !discrete_) rec.pre_tanh.insert(rec.pre_tanh.end(), ad_, NAN);
     }
     return actions;
   }
@@ -202,6 +206,10 @@ class Collector {
       for (int64_t i = 0; i < n_; ++i)
         if (slots_[i].episode < total_ && slots_[i].source == static_cast<int>(s)) rows.push_back(i);
       if (rows.empty()) continue;
+      if (src.soft) {
+        soft_actions(src, obs, rows, pa);
+        continue;
+      }
       const PolicyHead::Distribution dist = src.policy->distribution(obs.index_select(0, torch::tensor(rows)));
       if (discrete_) categorical_actions(src, dist, rows, pa);
       else gaussian_actions(src, dist, rows, pa);
@@ -230,6 +238,37 @@ class Collector {
       pa[rows[r] * ad_] = static_cast<float>(a);
       // A deterministic policy gives its action probability 1.
       slot.rec.log_prob.push_back(src.deterministic ? 0.0 : row[a]);
+    }
+  }
+
+  // SofT-GRPO: one batched forward on [observation, fed-back y], Gumbel noise from each episode's
+  // stream, the executed action and g' recorded.
+  void soft_actions(const BehaviourSource& src, const torch::Tensor& obs, const std::vector<int64_t>& rows, float* pa) {
+    const SoftActionSettings& s = *src.soft;
+    const int64_t r_n = static_cast<int64_t>(rows.size()), k = s.num_actions(), extra = s.extra_inputs();
+    torch::Tensor input = obs.index_select(0, torch::tensor(rows));
+    torch::Tensor noise = torch::zeros({r_n, k}, torch::kFloat64);
+    torch::Tensor previous = torch::zeros({r_n, extra}, torch::kFloat32);
+    for (int64_t r = 0; r < r_n; ++r) {
+      Slot& slot = slots_[rows[r]];
+      std::copy(slot.previous_soft.begin(), slot.previous_soft.end(), previous.data_ptr<float>() + r * extra);
+      if (!src.deterministic)
+        for (int64_t j = 0; j < k; ++j) noise.data_ptr<double>()[r * k + j] = gumbel_draw(slot.rng);
+    }
+    if (extra > 0) input = torch::cat({input, previous}, 1);
+    const torch::Tensor logits = src.policy->distribution(input).logits;
+    const SoftStep st = soft_step(s, logits, noise);
+    const torch::Tensor ids = torch::arange(k, torch::kLong).expand({r_n, k});
+    const torch::Tensor logq =
+        grpo::soft_action_log_density(logits, ids, st.perturbed, s.density_options()).to(torch::kFloat64).contiguous();
+    const torch::Tensor act = st.actions.to(torch::kFloat32).reshape({r_n, -1}).contiguous();
+    for (int64_t r = 0; r < r_n; ++r) {
+      Slot& slot = slots_[rows[r]];
+      const float* g = st.perturbed.data_ptr<float>() + r * k;
+      slot.rec.perturbed.insert(slot.rec.perturbed.end(), g, g + k);
+      if (extra > 0) slot.previous_soft.assign(st.weights.data_ptr<float>() + r * k, st.weights.data_ptr<float>() + (r + 1) * k);
+      std::copy(act.data_ptr<float>() + r * ad_, act.data_ptr<float>() + (r + 1) * ad_, pa + rows[r] * ad_);
+      slot.rec.log_prob.push_back(logq.data_ptr<double>()[r]);
     }
   }
 
@@ -272,10 +311,15 @@ class Collector {
     d.env_spec = spec_;
     d.group_size = s_.group_size;
     d.collection_config = s_.config_yaml;
-    for (const auto& src : s_.sources) d.sources.push_back({src.kind_name(), src.describe(), src.weight});
+    int64_t soft_k = 0;
+    for (const auto& src : s_.sources) {
+      d.sources.push_back({src.kind_name(), src.describe(), src.weight});
+      if (src.soft) soft_k = src.soft->num_actions();
+    }
     std::vector<int64_t> lengths;
     for (int64_t j : keep) lengths.push_back(static_cast<int64_t>(records_[j].rewards.size()));
     data::allocate(d, lengths);
+    if (soft_k > 0) d.perturbed_logits = torch::full({d.num_steps(), soft_k}, NAN, torch::kFloat32);
     const int64_t* st = d.episode_start.data_ptr<int64_t>();
     for (size_t e = 0; e < keep.size(); ++e) {
       const EpisodeRecord& rec = records_[keep[e]];
@@ -287,6 +331,8 @@ class Collector {
         std::copy(rec.actions.begin(), rec.actions.end(), d.actions.data_ptr<float>() + b * ad_);
         std::copy(rec.pre_tanh.begin(), rec.pre_tanh.end(), d.pre_tanh_actions.data_ptr<float>() + b * ad_);
       }
+      if (soft_k > 0 && !rec.perturbed.empty())
+        std::copy(rec.perturbed.begin(), rec.perturbed.end(), d.perturbed_logits.data_ptr<float>() + b * soft_k);
       std::copy(rec.rewards.begin(), rec.rewards.end(), d.rewards.data_ptr<double>() + b);
       std::copy(rec.log_prob.begin(), rec.log_prob.end(), d.behaviour_log_prob.data_ptr<double>() + b);
       for (int64_t k = 0; k < t; ++k) {

@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "agents/policy.h"
+#include "agents/soft_actions.h"
 #include "data/dataset.h"
 #include "envs/registry.h"
 
@@ -33,6 +35,9 @@ struct BehaviourSource {
   std::shared_ptr<PolicyHead> policy;
   bool deterministic = false;
   double temperature = 1.0;
+  // policy: act with soft actions instead (SofT-GRPO); the dataset then holds the perturbed
+  // logits, and log_prob is their log-density under the policy (settings' density).
+  std::optional<SoftActionSettings> soft;
 
   std::string kind_name() const;
   std::string describe() const;  // e.g. "heuristic (epsilon 0.1, noise 0)"

@@ -29,6 +29,7 @@ void GroupRolloutLoop::iterate() {
   src.policy_path = "the learner";
   // The collector batches the forward passes and shares the learner's weights (no copy).
   src.policy = std::shared_ptr<PolicyHead>(&learner_.policy(), [](PolicyHead*) {});
+  src.soft = cfg_.soft;
   c.sources = {src};
   c.start_seeds = cfg_.groups;
   c.group_size = cfg_.group_size;

@@ -4,11 +4,13 @@
 // the same seed (same terrain, initial push, wind), batched over the vector env by the collector;
 // then the learner runs its epochs on them. The budget counts env steps. An iteration is the unit
 // of checkpointing: a run stops and resumes between iterations, exactly.
+#include <optional>
 #include <string>
 
 #include "agents/learner.h"
 #include "agents/loop.h"
 #include "agents/schedule.h"
+#include "agents/soft_actions.h"
 #include "envs/env.h"
 
 namespace softrl::agents {
@@ -22,6 +24,7 @@ struct GroupRolloutSettings {
   int threads = 1;
   int64_t total_steps = 0;
   Schedule learning_rate;
+  std::optional<SoftActionSettings> soft;  // SofT-GRPO: the policy acts with soft actions
 };
 
 class GroupRolloutLoop : public Loop {

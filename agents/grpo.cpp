@@ -35,6 +35,20 @@ Rows rows_of(const std::vector<std::vector<double>>& groups) {
   return r;
 }
 
+// The Gumbel noise of the iteration's soft actions as the sampling policy recovers it,
+// eps = g' - log p: mean and standard deviation (Gumbel(0, 1): 0.5772 and 1.2825 when unclamped)
+// and the share of entries at a clamp bound.
+Metrics noise_statistics(const SoftActionSettings& s, const torch::Tensor& logits, const torch::Tensor& perturbed) {
+  torch::NoGradGuard no_grad;
+  const grpo::SoftDensityOptions o = s.density_options();
+  const torch::Tensor eps = perturbed.to(torch::kFloat64) - soft_log_probs(s, logits).to(torch::kFloat64);
+  const double tol = 1e-4;
+  const torch::Tensor at_clamp = (eps - o.noise_min).abs().lt(tol).logical_or((eps - o.noise_max).abs().lt(tol));
+  return {{"noise_mean", item(eps.mean())},
+          {"noise_std", item(eps.std())},
+          {"noise_at_clamp", item(at_clamp.to(torch::kFloat64).mean())}};
+}
+
 }  // namespace
 
 Grpo::Grpo(const PolicySpec& spec, const GrpoSettings& settings, uint64_t seed, std::shared_ptr<PolicyHead> initial,
@@ -52,8 +66,10 @@ Grpo::Grpo(const PolicySpec& spec, const GrpoSettings& settings, uint64_t seed, 
 }
 
 std::vector<std::string> Grpo::metric_names() const {
-  return {"mean_return", "group_max_return", "zero_std_groups", "loss", "clip_fraction", "approx_kl", "kl_to_reference",
-          "entropy"};
+  std::vector<std::string> names = {"mean_return", "group_max_return", "zero_std_groups", "loss", "clip_fraction",
+                                    "approx_kl", "kl_to_reference", "entropy"};
+  if (cfg_.soft) names.insert(names.end(), {"noise_mean", "noise_std", "noise_at_clamp"});
+  return names;
 }
 
 torch::Tensor Grpo::advantages(const data::Dataset& d, double* zero_std_share) const {
@@ -109,8 +125,9 @@ torch::Tensor Grpo::advantages(const data::Dataset& d, double* zero_std_share) c
 }
 
 Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates) {
-  const PolicySteps steps = policy_steps(d);
-  const torch::Tensor old = score_all_steps(*policy_, steps).logp;
+  const PolicySteps steps = cfg_.soft ? soft_policy_steps(*cfg_.soft, d) : policy_steps(d);
+  const StepScores sampling = score_all_steps(*policy_, steps);
+  const torch::Tensor old = sampling.logp;
   const bool kl = cfg_.surrogate.kl_coef > 0;
   const torch::Tensor ref = kl ? score_all_steps(*reference_, steps).logp : torch::Tensor();
   double zero_std = 0;
@@ -152,7 +169,9 @@ Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates
     best += b / static_cast<double>(members.size());
   }
   const double k = static_cast<double>(std::max<int64_t>(1, n));
-  return {{"mean_return", item(d.episode_return.to(torch::kFloat64).mean())},
+  Metrics noise;
+  if (cfg_.soft) noise = noise_statistics(*cfg_.soft, sampling.a, steps.perturbed);
+  Metrics out = {{"mean_return", item(d.episode_return.to(torch::kFloat64).mean())},
           {"group_max_return", best},
           {"zero_std_groups", zero_std},
           {"loss", loss_sum / k},
@@ -160,6 +179,8 @@ Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates
           {"approx_kl", approx_sum / k},
           {"kl_to_reference", kl ? kl_sum / k : 0.0},
           {"entropy", entropy_sum / k}};
+  out.insert(out.end(), noise.begin(), noise.end());
+  return out;
 }
 
 void Grpo::set_learning_rate(double lr) {

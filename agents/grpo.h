@@ -5,11 +5,15 @@
 // rewards summed to the episode's end (process supervision), then `epochs` passes of minibatch
 // updates on the clipped surrogate (objectives/grpo.h) with ratios to the policy that sampled the
 // episodes, optionally k3-regularised towards a reference. Categorical policies use gathered
-// log-softmax; tanh-Gaussian ones the pre-tanh Gaussian density at the stored pre-tanh action.
+// log-softmax; tanh-Gaussian ones the pre-tanh Gaussian density at the stored pre-tanh action;
+// SofT-GRPO's soft actions the Gumbel log-density of the stored perturbed logits, in the same
+// surrogate.
 #include <memory>
+#include <optional>
 
 #include "agents/learner.h"
 #include "agents/reference_policy.h"
+#include "agents/soft_actions.h"
 #include "objectives/grpo.h"
 
 namespace softrl::agents {
@@ -23,6 +27,9 @@ struct GrpoSettings {
   int64_t epochs = 4;
   int64_t minibatch_episodes = 32;
   double learning_rate = 3e-4, max_grad_norm = 0.5;
+  // SofT-GRPO (Zheng & Lee 2025): the episodes were played with soft actions; each step's
+  // log-likelihood is the Gumbel log-density of its stored g' (agents/soft_actions.h).
+  std::optional<SoftActionSettings> soft;
 };
 
 class Grpo : public GroupLearner {

@@ -36,7 +36,13 @@ StepScores score_steps(PolicyHead& policy, const PolicySteps& steps, const torch
   StepScores s;
   if (policy.discrete()) {
     s.a = policy.categorical()->logits(obs);
-    s.logp = selective_log_softmax(s.a, pick(steps.actions).to(torch::kLong));
+    if (steps.perturbed.defined()) {
+      const torch::Tensor g = pick(steps.perturbed);
+      const torch::Tensor ids = torch::arange(g.size(1), torch::kLong).expand(g.sizes());
+      s.logp = grpo::soft_action_log_density(s.a, ids, g, steps.soft);
+    } else {
+      s.logp = selective_log_softmax(s.a, pick(steps.actions).to(torch::kLong));
+    }
   } else {
     const auto p = policy.gaussian()->params(obs);
     s.a = p.mu, s.b = p.log_std;

@@ -13,14 +13,19 @@
 
 #include "agents/policy.h"
 #include "data/dataset.h"
+#include "objectives/grpo.h"
 
 namespace softrl::agents {
 
 // A dataset's steps as a policy's likelihood needs them: observations (float32), actions, and for
 // tanh-Gaussian policies the pre-tanh action u where the behaviour recorded it, else atanh of the
 // action clamped as PolicyHead::log_prob does (a float32 tanh saturates).
+// Soft actions (SofT-GRPO, agents/soft_actions.h): `perturbed` holds each step's g', obs the
+// policy's input, and the log-prob is g''s Gumbel log-density under `soft` (logits in `a`).
 struct PolicySteps {
   torch::Tensor obs, actions, u;
+  torch::Tensor perturbed;
+  grpo::SoftDensityOptions soft;
 };
 PolicySteps policy_steps(const data::Dataset& d);
 

@@ -1,6 +1,7 @@
 #include "apps/collect_config.h"
 
 #include "agents/checkpoint.h"
+#include "apps/algos/grpo_algo.h"
 #include "apps/config_reader.h"
 #include "apps/run_config.h"
 #include "common/runtime.h"
@@ -35,6 +36,10 @@ agents::BehaviourSource parse_source(const ConfigReader& r, const YAML::Node& n,
       agents::LoadedPolicy loaded = agents::load_policy(ckpt);
       agents::check_compatible(loaded.header, ckpt, env);
       s.policy = loaded.policy;
+      // A SofT-GRPO policy acts with its soft actions (its inputs include the fed-back ones).
+      const RunConfig run = parse_config(loaded.header.config_yaml, ckpt + " (embedded config)");
+      if (const auto* g = dynamic_cast<const GrpoAlgoSettings*>(run.algo_settings.get()); g && g->grpo.soft)
+        s.soft = g->grpo.soft;
     } catch (const InputError& e) {
       r.fail_msg(path + ".path", e.what());
     }

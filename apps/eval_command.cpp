@@ -10,6 +10,7 @@
 #include "agents/policy.h"
 #include "agents/value_guided.h"
 #include "apps/algos/oreo_algo.h"
+#include "apps/algos/registry.h"
 #include "apps/command_boundary.h"
 #include "apps/run_config.h"
 #include "common/atomic_file.h"
@@ -77,7 +78,7 @@ Evaluated checkpoint_policy(const std::string& target, const EvalOptions& opt) {
   agents::check_compatible(p.loaded.header, ckpt.string(), p.env->spec());
   if (opt.value_guided > 0) return value_guided(std::move(p), cfg, ckpt.string(), opt);
   // Groups of episodes from one start state differ only by the policy's draws: --group samples.
-  p.actor = std::make_unique<agents::PolicyActor>(*p.loaded.policy, !opt.stochastic && opt.group == 1, opt.seed);
+  p.actor = make_actor(cfg, *p.loaded.policy, !opt.stochastic && opt.group == 1, opt.seed);
   return p;
 }
 

@@ -207,12 +207,12 @@ class RunDriver {
     const double started = wall();
     const int64_t step = training_.loop->steps();
     auto env = envs::make_env(cfg_.env_id, cfg_.env_options);
-    agents::PolicyActor actor(training_.learner->policy(), true);
+    const std::unique_ptr<envs::Policy> actor = make_actor(cfg_, training_.learner->policy(), true);
     const envs::StepObserver stop_on_signal = [](int, const envs::Env&, const envs::StepResult*) {
       if (pending_signal()) throw Interrupted{};
     };
     const ReturnStats s =
-        envs::evaluate(*env, actor, static_cast<int>(cfg_.eval_episodes), envs::kEvalSeedBase, stop_on_signal);
+        envs::evaluate(*env, *actor, static_cast<int>(cfg_.eval_episodes), envs::kEvalSeedBase, stop_on_signal);
     logs_->eval(step, s);
     const bool best = s.mean > result_.best_eval;
     if (best) {

@@ -12,7 +12,7 @@ namespace softrl::data {
 int64_t Dataset::tensor_bytes() const {
   int64_t n = 0;
   for (const torch::Tensor* t : {&observations, &actions, &pre_tanh_actions, &rewards, &terminations, &truncations,
-                                 &behaviour_log_prob, &step_source, &final_observations, &episode_start, &episode_seed,
+                                 &behaviour_log_prob, &step_source, &perturbed_logits, &final_observations, &episode_start, &episode_seed,
                                  &episode_group, &episode_source, &episode_return})
     if (t->defined()) n += t->numel() * static_cast<int64_t>(t->element_size());
   return n;
@@ -123,6 +123,7 @@ Dataset select_episodes(const Dataset& d, const std::vector<int64_t>& episodes) 
   out.truncations = d.truncations.index_select(0, r);
   out.behaviour_log_prob = d.behaviour_log_prob.index_select(0, r);
   out.step_source = d.step_source.index_select(0, r);
+  if (d.perturbed_logits.defined()) out.perturbed_logits = d.perturbed_logits.index_select(0, r);
   out.final_observations = d.final_observations.index_select(0, ep);
   out.episode_seed = d.episode_seed.index_select(0, ep);
   out.episode_group = d.episode_group.index_select(0, ep);

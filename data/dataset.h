@@ -40,6 +40,10 @@ struct Dataset {
   torch::Tensor truncations;         // [N] bool
   torch::Tensor behaviour_log_prob;  // [N] float64, NaN where the source has no density
   torch::Tensor step_source;         // [N] int64
+  // SofT-GRPO's soft actions: the Gumbel-perturbed logits g' of every step [N, K] float32;
+  // undefined when no behaviour acted softly (agents/soft_actions.h). In memory only: the
+  // group-rollout loop's data; dataset files do not hold it.
+  torch::Tensor perturbed_logits;
   // Episodes (E).
   torch::Tensor final_observations;  // [E, obs_dim] float32: the observation after the last step
   torch::Tensor episode_start;       // [E + 1] int64: steps of episode e are [start[e], start[e + 1])

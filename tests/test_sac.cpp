@@ -263,7 +263,7 @@ TEST_CASE("mutated configs end in a clear error or a valid config, never a crash
   CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.target_entropy=.nan"}),
                     Catch::Contains("c.yaml: sac.target_entropy: expected a number"));
   CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"algo=ppo"}),
-                    Catch::Contains("c.yaml: algo: expected one of adpo, bc, distill, dpo, grpo, oreo, sac, got \"ppo\""));
+                    Catch::Contains("c.yaml: algo: expected one of adpo, bc, distill, dpo, grpo, oreo, sac, soft_grpo, got \"ppo\""));
   const apps::RunConfig windy = apps::parse_config(kBaseConfig, "c.yaml", {"env.options.enable_wind=true"});
   CHECK(apps::to_yaml(windy).find("enable_wind: true") != std::string::npos);
   // The resolved YAML reads back to the same config.

@@ -20,5 +20,8 @@ struct GrpoAlgoSettings : AlgoSettings {
 };
 
 AlgoEntry grpo_algo();
+// `algo: soft_grpo` (Zheng & Lee 2025): the same loop and surrogate on soft actions
+// (agents/soft_actions.h), keys of grpo plus temperature, gumbel_temperature, density.
+AlgoEntry soft_grpo_algo();
 
 }  // namespace softrl::apps

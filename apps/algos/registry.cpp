@@ -21,10 +21,18 @@ std::vector<AlgoEntry>& table() {
       adpo_algo(),
       distill_algo(),
       grpo_algo(),
+      soft_grpo_algo(),
   };
   return entries;
 }
 }  // namespace
+
+std::unique_ptr<envs::Policy> make_actor(const RunConfig& run, agents::PolicyHead& policy, bool deterministic,
+                                         uint64_t seed) {
+  const AlgoEntry* a = find_algo(run.algo);
+  if (a && a->actor) return a->actor(run, policy, deterministic, seed);
+  return std::make_unique<agents::PolicyActor>(policy, deterministic, seed);
+}
 
 const AlgoEntry* find_algo(const std::string& name) {
   for (const auto& e : table())

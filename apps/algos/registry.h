@@ -31,6 +31,10 @@ struct AlgoEntry {
   std::function<void(YAML::Emitter& e, const AlgoSettings& settings)> write;
   // The learner and its loop for a run; throws InputError when the run cannot be set up.
   std::function<agents::Training(const RunConfig& run, const envs::EnvSpec& env)> build;
+  // How the run's policy acts in evaluation; empty: agents::PolicyActor (sampled or its mode).
+  std::function<std::unique_ptr<envs::Policy>(const RunConfig& run, agents::PolicyHead& policy, bool deterministic,
+                                              uint64_t seed)>
+      actor;
 };
 
 // Keys several algorithms share, parsed the same way everywhere:
@@ -38,6 +42,10 @@ struct AlgoEntry {
 agents::Schedule parse_learning_rate(const ConfigReader& r, const YAML::Node& n, const std::string& path, std::string* text);
 // A non-empty list of hidden layer widths.
 std::vector<int64_t> parse_net_arch(const ConfigReader& r, const YAML::Node& n, const std::string& path);
+
+// The actor of a run's policy: its algorithm's, else a PolicyActor.
+std::unique_ptr<envs::Policy> make_actor(const RunConfig& run, agents::PolicyHead& policy, bool deterministic,
+                                         uint64_t seed = 0);
 
 // nullptr when no algorithm has that name.
 const AlgoEntry* find_algo(const std::string& name);

@@ -1,0 +1,212 @@
+// SofT-GRPO (Zheng & Lee 2025): soft actions as the collector plays them (option B: the executed
+// action is argmax g', y fed back; option A: the prototype mixture), the Gumbel log-density of g'
+// (exact sum against a float64 evaluation; the reference code's clamp), ratio 1 before any update,
+// the noise's Gumbel(0, 1) statistics, one update at ratio 1 along the gradient of A log q(g'),
+// exact resume, evaluation and bad configs through the binary.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "agents/collector.h"
+#include "agents/grpo.h"
+#include "agents/reference_policy.h"
+#include "agents/soft_actions.h"
+#include "envs/registry.h"
+#include "objectives/softmax.h"
+#include "tests/learner_testing.h"
+#include "tests/shell.h"
+
+using namespace softrl;
+namespace fs = std::filesystem;
+using Soft = agents::SoftActionSettings;
+
+namespace {
+
+Soft soft_settings(const std::string& env_id, Soft::Density density = Soft::Density::exact) {
+  Soft s;
+  s.density = density;
+  if (env_id == "LunarLanderContinuous-v3") {
+    s.execution = Soft::Execution::prototype_mixture;
+    s.prototypes = agents::lunar_lander_prototypes();
+  }
+  return s;
+}
+
+// Groups of episodes played by a fresh soft policy.
+data::Dataset soft_rollouts(const std::string& env_id, const Soft& s, std::shared_ptr<agents::PolicyHead> policy,
+                            int64_t groups = 2, int64_t group_size = 4) {
+  agents::CollectSettings c;
+  c.env_id = env_id;
+  agents::BehaviourSource src;
+  src.kind = agents::BehaviourSource::Kind::policy;
+  src.policy = std::move(policy);
+  src.soft = s;
+  c.sources = {src};
+  c.start_seeds = groups;
+  c.group_size = group_size;
+  c.first_start_seed = 42;
+  c.seed = 9;
+  c.n_envs = 5;
+  return agents::collect(c, [](const agents::CollectProgress&) { return true; });
+}
+
+std::shared_ptr<agents::PolicyHead> fresh_policy(const Soft& s, const std::string& env_id, uint64_t seed = 1) {
+  return agents::seeded_policy(agents::soft_policy_spec(s, envs::make_env(env_id)->spec(), {32}), seed);
+}
+
+// log q(g') = sum_k [-(g'_k - log p_k) - exp(-(g'_k - log p_k))], p = softmax(z), in float64.
+torch::Tensor exact_log_density64(const torch::Tensor& logits, const torch::Tensor& g) {
+  const torch::Tensor e = g.to(torch::kFloat64) - torch::log_softmax(logits.to(torch::kFloat64), -1);
+  return (-e - torch::exp(-e)).sum(-1);
+}
+
+}  // namespace
+
+TEST_CASE("soft actions, option B: argmax g' is executed, y is fed back, ratio 1 before any update", "[soft_grpo]") {
+  const Soft s = soft_settings("LunarLander-v3");
+  auto policy = fresh_policy(s, "LunarLander-v3");
+  REQUIRE(policy->spec().obs_dim == 12);
+  const data::Dataset d = soft_rollouts("LunarLander-v3", s, policy, 3, 4);
+  REQUIRE(d.perturbed_logits.defined());
+  REQUIRE(d.perturbed_logits.sizes() == torch::IntArrayRef({d.num_steps(), 4}));
+  CHECK(d.actions.equal(d.perturbed_logits.argmax(-1)));
+
+  // The learner's inputs rebuild what the policy saw: the fed-back y of the previous step, zeros
+  // at each episode's first step; the same logits give back the recorded log-density.
+  const agents::PolicySteps steps = agents::soft_policy_steps(s, d);
+  const torch::Tensor starts = d.episode_start.narrow(0, 0, d.num_episodes());
+  CHECK(steps.obs.index_select(0, starts).narrow(1, 8, 4).abs().max().item<float>() == 0.0f);
+  const torch::Tensor y = torch::softmax(d.perturbed_logits / 0.1, -1);
+  const int64_t t = starts[1].item<int64_t>() - 1;  // the last step of episode 0
+  CHECK(torch::allclose(steps.obs[t].narrow(0, 8, 4), y[t - 1], 0, 1e-6));
+  const agents::StepScores now = agents::score_all_steps(*policy, steps);
+  const torch::Tensor ratio = torch::exp(now.logp.to(torch::kFloat64) - d.behaviour_log_prob);
+  CHECK((ratio - 1).abs().max().item<double>() < 1e-5);
+  // The exact density against float64: within a few float32 rounding steps of each value.
+  const torch::Tensor want = exact_log_density64(now.a, d.perturbed_logits);
+  const torch::Tensor err = (now.logp.to(torch::kFloat64) - want).abs() / (want.abs() + 1);
+  CHECK(err.max().item<double>() < 1e-5);
+
+  // Unclamped Gumbel(0, 1) noise: mean 0.5772, std 1.2825 (s.e. of the mean 1.28 / sqrt(entries)).
+  const torch::Tensor e = d.perturbed_logits.to(torch::kFloat64) - torch::log_softmax(now.a.to(torch::kFloat64), -1);
+  const double se = 1.2825 / std::sqrt(static_cast<double>(e.numel()));
+  INFO(e.numel() << " noise entries, mean " << e.mean().item<double>() << ", std " << e.std().item<double>());
+  CHECK(std::abs(e.mean().item<double>() - 0.5772) < 4 * se);
+  CHECK(std::abs(e.std().item<double>() - 1.2825) < 0.05);
+}
+
+TEST_CASE("soft actions, option A: the env takes the prototype mixture; reference density clamps", "[soft_grpo]") {
+  const Soft s = soft_settings("LunarLanderContinuous-v3", Soft::Density::reference);
+  auto policy = fresh_policy(s, "LunarLanderContinuous-v3");
+  REQUIRE(policy->spec().obs_dim == 8);
+  const data::Dataset d = soft_rollouts("LunarLanderContinuous-v3", s, policy);
+  const torch::Tensor protos = torch::tensor({-1.0f, 0.0f, -1.0f, -1.0f, 1.0f, 0.0f, -1.0f, 1.0f}).reshape({4, 2});
+  const torch::Tensor mix = torch::softmax(d.perturbed_logits / 0.1, -1).matmul(protos);
+  CHECK(torch::allclose(d.actions, mix, 0, 1e-5));
+  // Noise recovered under the sampling policy stays inside SofT-GRPO's clamp [-1.5, 3].
+  const agents::PolicySteps steps = agents::soft_policy_steps(s, d);
+  const agents::StepScores now = agents::score_all_steps(*policy, steps);
+  const torch::Tensor e = d.perturbed_logits - agents::soft_log_probs(s, now.a);
+  CHECK(e.min().item<float>() >= -1.5f - 1e-5f);
+  CHECK(e.max().item<float>() <= 3.0f + 1e-5f);
+  CHECK(((e + 1.5).abs() < 1e-4).any().item<bool>());  // the lower clamp is hit (P(eps < -1.5) = 1.2 %)
+  CHECK((torch::exp(now.logp.to(torch::kFloat64) - d.behaviour_log_prob) - 1).abs().max().item<double>() < 1e-5);
+}
+
+TEST_CASE("SofT-GRPO: one update at ratio 1 follows the gradient of A log q(g')", "[soft_grpo]") {
+  const Soft s = soft_settings("LunarLander-v3");
+  agents::GrpoSettings gs;
+  gs.epochs = 1;
+  gs.minibatch_episodes = 100;
+  gs.learning_rate = 1e-3;
+  gs.soft = s;
+  agents::Grpo g(agents::soft_policy_spec(s, envs::make_env("LunarLander-v3")->spec(), {16}), gs, 3);
+  // Borrow the learner's own policy (no copy) to play the episodes.
+  const data::Dataset d =
+      soft_rollouts("LunarLander-v3", s, std::shared_ptr<agents::PolicyHead>(&g.policy(), [](agents::PolicyHead*) {}));
+  std::vector<torch::Tensor> before;
+  for (const auto& p : g.policy().parameters()) before.push_back(p.detach().clone());
+  const torch::Tensor adv = g.advantages(d).to(torch::kFloat64);
+  const agents::PolicySteps steps = agents::soft_policy_steps(s, d);
+  const torch::Tensor logits = g.policy().categorical()->logits(steps.obs);
+  for (auto& p : g.policy().parameters()) p.mutable_grad() = torch::Tensor();
+  (-(adv * exact_log_density64(logits, d.perturbed_logits)).sum() / static_cast<double>(d.num_steps())).backward();
+  std::vector<torch::Tensor> grad;
+  for (const auto& p : g.policy().parameters()) grad.push_back(p.grad().clone());
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  int64_t updates = 0;
+  const agents::Metrics m = g.learn(d, gen, &updates);
+  CHECK(updates == 1);
+  int64_t agree = 0, counted = 0;
+  for (size_t k = 0; k < grad.size(); ++k) {
+    const torch::Tensor step = g.policy().parameters()[k].detach() - before[k];
+    const torch::Tensor big = grad[k].abs() > 1e-5;
+    agree += ((step * grad[k] < 0) & big).sum().item<int64_t>();
+    counted += big.sum().item<int64_t>();
+    CHECK(((step.abs() - 1e-3).abs() < 1e-5 | ~big).all().item<bool>());
+  }
+  REQUIRE(counted > 100);
+  CHECK(agree == counted);
+  const auto metric = [&](const std::string& k) {
+    for (const auto& [n, v] : m)
+      if (n == k) return v;
+    FAIL("no metric " << k);
+    return 0.0;
+  };
+  CHECK(metric("clip_fraction") == 0.0);
+  CHECK(metric("noise_at_clamp") == 0.0);
+}
+
+namespace {
+
+fs::path write_soft_config(const fs::path& dir) {
+  std::ofstream(dir / "soft.yaml") << "env: {id: LunarLander-v3}\nalgo: soft_grpo\nseed: 2\ntotal_steps: 3000\nn_envs: 4\n"
+                                      "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 500}\n"
+                                      "soft_grpo: {net_arch: [16], groups: 2, group_size: 3, epochs: 2, "
+                                      "minibatch_episodes: 4, kl_coef: 0.01, density: reference}\n";
+  return dir / "soft.yaml";
+}
+
+std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : agents::load_policy(ckpt.string()).policy->parameters()) out.push_back(t.detach().clone());
+  for (const auto& t : testing::learner_policy(ckpt, "reference")) out.push_back(t);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("SofT-GRPO run: resumed = uninterrupted; eval and Pass@k act softly; bad configs", "[soft_grpo][resume]") {
+  const fs::path dir = testing::fresh_dir("softrl_soft_grpo");
+  const fs::path cfg = write_soft_config(dir);
+  testing::check_resume_exact(cfg, dir, 1200, checkpoint_tensors);
+  const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
+  CHECK(csv.substr(0, csv.find('\n')) ==
+        "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"
+        "kl_to_reference,entropy,noise_mean,noise_std,noise_at_clamp,steps_per_s,updates_per_s");
+  for (const std::string mode : {"", " --group 3"}) {
+    const auto run = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() +
+                                        " --episodes 2" + mode + " --json");
+    INFO(run.output);
+    CHECK(run.code == 0);
+  }
+
+  // A plain GRPO policy (8 inputs) cannot start a SofT-GRPO run (12 inputs).
+  std::ofstream(dir / "plain.yaml") << "env: {id: LunarLander-v3}\nalgo: grpo\ntotal_steps: 500\n"
+                                       "eval: {every: 0, episodes: 1}\ngrpo: {net_arch: [16], groups: 2}\n";
+  const auto grpo = testing::run_shell(std::string(SOFTRL_BIN) + " train " + (dir / "plain.yaml").string() +
+                                       " --run-dir " + (dir / "plain").string() + " --no-progress");
+  INFO(grpo.output);
+  REQUIRE(grpo.code == 0);
+  testing::expect_refused(std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string(),
+                          dir / "run",
+                          {{"soft_grpo.density=approx", "soft_grpo.density: expected exact or reference"},
+                           {"soft_grpo.gumbel_temperature=0", "soft_grpo.gumbel_temperature: expected"},
+                           {"soft_grpo.temperature=-1", "soft_grpo.temperature: expected"},
+                           {"env.id=BipedalWalker-v3", "env.id: soft_grpo runs on LunarLander-v3"},
+                           {"soft_grpo.init=" + (dir / "plain").string(), "soft_grpo.init: "},
+                           {"soft_grpo.clip_range=0", "soft_grpo.clip_range: expected"}});
+  fs::remove_all(dir);
+}
