@@ -1,5 +1,6 @@
 #include "agents/group_rollout_loop.h"
 
+#include <chrono>
 #include <cstdio>
 
 #include "agents/checkpoint.h"
@@ -38,9 +39,14 @@ void GroupRolloutLoop::iterate() {
   c.n_envs = cfg_.n_envs;
   c.threads = cfg_.threads;
   c.dataset_id = "group-rollouts-" + std::to_string(iteration_);
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
   const data::Dataset rollouts = collect(c, [](const CollectProgress&) { return true; });
+  const auto t1 = Clock::now();
   int64_t u = 0;
   last_ = learner_.learn(rollouts, gen_, &u);
+  collect_s_ = std::chrono::duration<double>(t1 - t0).count();
+  learn_s_ = std::chrono::duration<double>(Clock::now() - t1).count();
   updates_ += u;
   step_ += rollouts.num_steps();
   ++iteration_;
@@ -49,6 +55,7 @@ void GroupRolloutLoop::iterate() {
 Metrics GroupRolloutLoop::metrics() const {
   Metrics m = {{"iteration", static_cast<double>(iteration_)}};
   m.insert(m.end(), last_.begin(), last_.end());
+  m.insert(m.end(), {{"collect_s", collect_s_}, {"learn_s", learn_s_}});
   return m;
 }
 

@@ -3,7 +3,8 @@
 // x `group_size` episodes with the current policy, sampled, all episodes of a group reset with
 // the same seed (same terrain, initial push, wind), batched over the vector env by the collector;
 // then the learner runs its epochs on them. The budget counts env steps. An iteration is the unit
-// of checkpointing: a run stops and resumes between iterations, exactly.
+// of checkpointing: a run stops and resumes between iterations, exactly. Logged besides the
+// learner's metrics: the last iteration's seconds spent collecting and learning.
 #include <optional>
 #include <string>
 
@@ -51,6 +52,7 @@ class GroupRolloutLoop : public Loop {
   at::Generator gen_;
   int64_t step_ = 0, updates_ = 0, iteration_ = 0;
   Metrics last_;
+  double collect_s_ = 0, learn_s_ = 0;  // the last iteration's wall time: playing, then learning
 };
 
 }  // namespace softrl::agents

@@ -146,7 +146,8 @@ Command report_command(CLI::App& app) {
   c->add_flag("--best", ro.best, "Score = each run's best evaluation (checkpoints/best.pt) instead of the final one");
   c->add_flag("--normalize", ro.normalize, "Scores between random play (0) and the task's heuristic (1)");
   c->add_option("--metric", ro.metric, "Score = the last logged value of this training metric (metrics.csv), "
-                                       "e.g. heldout_win_mass")->excludes("--best")->excludes("--normalize");
+                                       "e.g. heldout_win_mass, else this number of the run's eval_report.json "
+                                       "(softrl eval), e.g. pass_at_1, pass_at_k")->excludes("--best")->excludes("--normalize");
   return {c, [] { return run_report(ro, std::cout, std::cerr); }};
 }
 

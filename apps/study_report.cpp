@@ -43,6 +43,30 @@ void add_unique(std::vector<T>& v, const T& x) {
   if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
 }
 
+// A score named `metric`: the last logged value of that training metric, else that number of the
+// run's eval_report.json (written by softrl eval: pass_at_1, pass_at_k, mean, iqm, ...).
+double metric_of_run(const fs::path& dir, const std::string& metric) {
+  try {
+    return read_last_metric(dir, metric);
+  } catch (const InputError& e) {
+    const fs::path report = dir / "eval_report.json";
+    if (!fs::exists(report)) throw;
+    YAML::Node n;
+    try {
+      n = YAML::LoadFile(report.string());  // JSON is YAML
+    } catch (const YAML::Exception& y) {
+      throw InputError(report.string() + ": unreadable (" + y.what() + ")");
+    }
+    if (!n.IsMap() || !n[metric].IsScalar())
+      throw InputError(std::string(e.what()) + "; nor is it a number of " + report.string());
+    try {
+      return n[metric].as<double>();
+    } catch (const YAML::Exception&) {
+      throw InputError(report.string() + ": " + metric + " is not a number");
+    }
+  }
+}
+
 }  // namespace
 
 RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool best, const std::string& metric) {
@@ -64,7 +88,7 @@ RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool
                 return a.mean < b.mean;
               })->mean;
   if (!metric.empty()) {
-    r.score = read_last_metric(dir, metric);
+    r.score = metric_of_run(dir, metric);
     r.threshold = 1.0;  // the optimality gap of a share (accuracy, WinMass) is taken below 1
   }
   return r;

@@ -169,6 +169,19 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   const Result no_metric = run_softrl("report --metric colour " + (dir / "loose" / "a").string());
   CHECK(no_metric.code == 2);
   CHECK(no_metric.output.find("no metric 'colour'; logged: step, wall_time") != std::string::npos);
+  // ... or a number of the run's eval_report.json (softrl eval): Pass@k after `eval --group`.
+  const Result ev = run_softrl("eval " + (dir / "loose" / "a").string() + " --episodes 2 --group 3 --json");
+  REQUIRE(ev.code == 0);
+  std::smatch pk;
+  REQUIRE(std::regex_search(ev.output, pk, std::regex("\"pass_at_k\": ([0-9.eE+-]+)")));
+  char want_pk[32];
+  std::snprintf(want_pk, sizeof want_pk, "%.3f [", std::stod(pk[1]));
+  const Result by_report = run_softrl("report --metric pass_at_k " + (dir / "loose" / "a").string());
+  INFO(by_report.output);
+  CHECK(by_report.output.find(std::string("1  ") + want_pk) != std::string::npos);
+  const Result neither = run_softrl("report --metric colour " + (dir / "loose" / "a").string());
+  CHECK(neither.code == 2);
+  CHECK(neither.output.find("nor is it a number of") != std::string::npos);
 
   // Normalised: (score - random) / (heuristic - random), both measured on 100 evaluation episodes.
   const fs::path one = dir / "whole" / "runs" / "bc" / "default-seed0";

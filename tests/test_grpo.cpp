@@ -175,7 +175,7 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"
-        "kl_to_reference,entropy,steps_per_s,updates_per_s");
+        "kl_to_reference,entropy,collect_s,learn_s,steps_per_s,updates_per_s");
 
   // Pass@k: k sampled episodes per start seed; Pass@k >= Pass@1. A deterministic policy (the
   // heuristic) repeats itself, so its Pass@k is its Pass@1.

@@ -185,7 +185,7 @@ TEST_CASE("SofT-GRPO run: resumed = uninterrupted; eval and Pass@k act softly; b
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"
-        "kl_to_reference,entropy,noise_mean,noise_std,noise_at_clamp,steps_per_s,updates_per_s");
+        "kl_to_reference,entropy,noise_mean,noise_std,noise_at_clamp,collect_s,learn_s,steps_per_s,updates_per_s");
   for (const std::string mode : {"", " --group 3"}) {
     const auto run = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() +
                                         " --episodes 2" + mode + " --json");
