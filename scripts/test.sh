@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-ctest --test-dir build --output-on-failure --timeout 900 "$@"
+# One test binary per core; the long ones start first (their COST in tests/CMakeLists.txt).
+ctest --test-dir build --output-on-failure --timeout 900 -j "${SOFTRL_TEST_JOBS:-$(nproc)}" "$@"
 if [[ "${SOFTRL_SKIP_SANITIZERS:-0}" != 1 ]]; then scripts/test_sanitizers.sh; fi
