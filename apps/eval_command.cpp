@@ -94,6 +94,7 @@ std::string stats_json(const Evaluated& p, const EvalOptions& opt, const envs::G
       .add("group", g.group)
       .add("pass_at_1", g.pass_at_1)
       .add("pass_at_k", g.pass_at_k)
+      .add("best_of_k", g.best_of_k)
       .add("mean", s.mean)
       .add("std", s.std)
       .add("stderr", s.stderr_)
@@ -124,8 +125,9 @@ void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt
                 s.mean, s.std, s.median, s.iqm, s.min, s.max, threshold, 100 * s.success_rate, s.mean_length);
   out << buf;
   if (opt.group > 1) {
-    std::snprintf(buf, sizeof buf, "  %d episodes from each of the %d start seeds: Pass@1 %.3f  Pass@%d %.3f\n", g.group,
-                  g.start_states, g.pass_at_1, g.group, g.pass_at_k);
+    std::snprintf(buf, sizeof buf,
+                  "  %d episodes from each of the %d start seeds: Pass@1 %.3f  Pass@%d %.3f  best of %d (mean) %.2f\n",
+                  g.group, g.start_states, g.pass_at_1, g.group, g.pass_at_k, g.group, g.best_of_k);
     out << buf;
   }
   if (p.guided)
@@ -145,7 +147,8 @@ envs::GroupEvaluation evaluate_recording(Evaluated& p, const EvalOptions& opt, e
       if (episode == 0 && (!step || e.elapsed_steps() % 2 == 0 || step->terminated || step->truncated))
         frames.push_back(envs::render(e));
     };
-  const envs::GroupEvaluation s = envs::evaluate_groups(env, *p.actor, opt.episodes, opt.group, opt.seed, record);
+  const envs::GroupEvaluation s = envs::evaluate_groups(env, *p.actor, opt.episodes, opt.group, opt.seed, record,
+                                                           opt.threshold);
   if (!opt.record.empty()) {
     if (opt.record.ends_with(".gif")) envs::write_gif(opt.record, frames, 4);
     else envs::write_png(opt.record, frames.back());
@@ -168,7 +171,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
       throw InputError("--value-guided needs an OREO run directory or checkpoint, not " + opt.target);
     if (opt.group > 1 && opt.value_guided > 0) throw InputError("--group and --value-guided do not combine");
     const envs::GroupEvaluation s = evaluate_recording(p, opt, *p.env);
-    const double threshold = p.env->spec().reward_threshold;
+    const double threshold = s.threshold;
     if (opt.json) out << stats_json(p, opt, s, threshold) << "\n";
     else print_summary(out, p, opt, s, threshold);
     // The results are printed first: a report that cannot be written loses nothing already shown.

@@ -2,6 +2,7 @@
 // `softrl eval`: a policy (run directory, checkpoint or a task's heuristic) on evaluation seeds.
 #include <cstdint>
 #include <iosfwd>
+#include <limits>
 #include <string>
 
 #include "envs/rollout.h"
@@ -17,6 +18,8 @@ struct EvalOptions {
   bool json = false;
   int value_guided = 0;  // K > 0: OREO's value-guided selection among K sampled actions
   int group = 1;         // k > 1: k sampled episodes per start seed, Pass@1 and Pass@k (GRPO)
+  // A success's minimum return; NaN: the task's reward_threshold.
+  double threshold = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Exit 0 on success, 2 for bad input (message on `err`).

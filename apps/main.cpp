@@ -87,6 +87,8 @@ Command eval_command(CLI::App& app) {
   c->add_flag("--stochastic", ev.stochastic, "Sample actions instead of the deterministic policy");
   c->add_option("--group", ev.group, "K sampled episodes from each start seed (--episodes of them): Pass@1 and Pass@K")
       ->check(CLI::Range(1, 100000));
+  c->add_option("--threshold", ev.threshold, "A success's minimum return (default: the task's, e.g. 200) for the "
+                                             "success rate and Pass@k");
   c->add_option("--record", ev.record, "Write episode 0 as an animated .gif (or its last frame as .png)");
   c->add_flag("--json", ev.json, "Print JSON");
   c->add_option("--value-guided", ev.value_guided,

@@ -90,6 +90,7 @@ RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool
   if (!metric.empty()) {
     r.score = metric_of_run(dir, metric);
     r.threshold = 1.0;  // the optimality gap of a share (accuracy, WinMass) is taken below 1
+    r.share = true;
   }
   return r;
 }
@@ -144,6 +145,7 @@ Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
         r.score = norm(r.score);
         for (auto& e : r.evals) e.mean = norm(e.mean);
         r.threshold = 1.0;
+        r.share = true;
       }
       rep.normalizers.push_back(n);
     }
@@ -158,7 +160,7 @@ Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
       if (m.empty()) continue;
       ArmTaskRow row{.arm = arm, .task = task, .runs = static_cast<int>(m[0].size())};
       for (const auto& r : rep.runs)
-        if (r.task == task) row.threshold = r.threshold;
+        if (r.task == task) row.threshold = r.threshold, row.share = r.share;
       row.mean = stat(m, mean);
       row.median = stat(m, median);
       row.iqm = stat(m, iqm);
@@ -228,8 +230,8 @@ std::string report_table(const Report& r) {
     out += buf;
     for (const auto& row : r.rows) {
       if (row.task != task) continue;
-      // Returns with one decimal; normalised scores and shares (|score| < 10) with three.
-      const int digits = r.normalizers.empty() && std::abs(row.mean.point) >= 10 ? 1 : 3;
+      // Returns with one decimal; normalised scores and metrics (shares, losses) with three.
+      const int digits = row.share ? 3 : 1;
       const auto iv = [digits](const Interval& i) {
         char b[64];
         std::snprintf(b, sizeof b, "%.*f [%.*f, %.*f]", digits, i.point, digits, i.lo, digits, i.hi);

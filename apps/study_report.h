@@ -24,6 +24,7 @@ struct RunRecord {
   double score = 0;       // the mean of its last `last_k` evaluations, its best, or a training metric
                           // (then the optimality gap is taken below 1)
   bool best = false;      // scored (and recorded) by its best evaluation / checkpoints/best.pt
+  bool share = false;     // the score is a normalised return or a metric, not a raw return
 };
 
 struct ReportSettings {
@@ -41,6 +42,7 @@ struct ArmTaskRow {
   std::string arm, task;
   int runs = 0;
   double threshold = 0;
+  bool share = false;  // normalised returns or metrics: printed with three decimals
   Interval mean, median, iqm, optimality_gap;  // optimality gap below the task's threshold
 };
 

@@ -1,5 +1,8 @@
 #include "envs/rollout.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace softrl::envs {
 
 EpisodeStats run_episode(Env& env, Policy& policy, uint64_t seed, const StepObserver& observe, int episode) {
@@ -25,21 +28,24 @@ ReturnStats evaluate(Env& env, Policy& policy, int episodes, uint64_t first_seed
 }
 
 GroupEvaluation evaluate_groups(Env& env, Policy& policy, int start_states, int group, uint64_t first_seed,
-                                const StepObserver& observe) {
+                                const StepObserver& observe, double success_threshold) {
   std::vector<double> returns;
   std::vector<int> lengths;
-  const double threshold = env.spec().reward_threshold;
-  GroupEvaluation g{.start_states = start_states, .group = group};
+  const double threshold = std::isnan(success_threshold) ? env.spec().reward_threshold : success_threshold;
+  GroupEvaluation g{.start_states = start_states, .group = group, .threshold = threshold};
   for (int s = 0; s < start_states; ++s) {
     bool any = false;
+    double best = -std::numeric_limits<double>::infinity();
     for (int j = 0; j < group; ++j) {
       const int k = static_cast<int>(returns.size());
       const EpisodeStats e = run_episode(env, policy, first_seed + static_cast<uint64_t>(s), observe, k);
       returns.push_back(e.ret);
       lengths.push_back(e.length);
       any = any || e.ret >= threshold;
+      best = std::max(best, e.ret);
     }
     g.pass_at_k += any ? 1.0 / start_states : 0.0;
+    g.best_of_k += best / start_states;
   }
   g.stats = return_stats(returns, lengths, threshold);
   g.pass_at_1 = g.stats.success_rate;

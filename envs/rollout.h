@@ -1,4 +1,5 @@
 #pragma once
+#include <limits>
 // Running a policy for whole episodes: the one episode loop of evaluation (during training and in
 // `softrl eval`), environment validation and tests.
 #include <cstdint>
@@ -37,8 +38,12 @@ struct GroupEvaluation {
   ReturnStats stats;  // over all start_states x group episodes
   int start_states = 0, group = 1;
   double pass_at_1 = 0, pass_at_k = 0;
+  double best_of_k = 0;  // the mean over start states of the best of its `group` returns
+  double threshold = 0;  // success: return >= threshold
 };
+// `threshold`: what counts as a success (NaN: the task's reward_threshold).
 GroupEvaluation evaluate_groups(Env& env, Policy& policy, int start_states, int group, uint64_t first_seed,
-                                const StepObserver& observe = {});
+                                const StepObserver& observe = {},
+                                double threshold = std::numeric_limits<double>::quiet_NaN());
 
 }  // namespace softrl::envs

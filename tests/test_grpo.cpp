@@ -194,6 +194,20 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
   const double p1 = std::stod(h.output.substr(at + 7)), pk = std::stod(h.output.substr(h.output.find("Pass@3 ") + 7));
   CHECK(p1 == pk);
   CHECK(p1 > 0.5);  // the heuristic lands ~9 times in 10
+  // Best of K: the mean over start seeds of the best return, here the mean (all K alike). A
+  // threshold above every return makes no episode a success.
+  const auto j = testing::run_shell(std::string(SOFTRL_BIN) +
+                                    " eval heuristic:LunarLander-v3 --episodes 4 --group 2 --threshold 1000 --json");
+  INFO(j.output);
+  REQUIRE(j.code == 0);
+  const auto number = [&](const std::string& key) {
+    const size_t k = j.output.find("\"" + key + "\": ");
+    REQUIRE(k != std::string::npos);
+    return std::stod(j.output.substr(k + key.size() + 4));
+  };
+  CHECK(number("best_of_k") == Approx(number("mean")).epsilon(1e-9));
+  CHECK(number("pass_at_k") == 0.0);
+  CHECK(number("threshold") == 1000.0);
   fs::remove_all(dir);
 }
 
