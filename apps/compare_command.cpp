@@ -132,7 +132,8 @@ int run_study(const Study& study, const fs::path& dir, int jobs, std::ostream& o
   return failure;
 }
 
-// Records one evaluation episode of each arm's best run (`softrl eval --record`) into gifs/.
+// Records one evaluation episode of each arm's best run (`softrl eval --record`) into gifs/,
+// leaving the run's own eval_report.json (e.g. Pass@k) alone.
 void record_best_runs(Report& r, const fs::path& dir) {
   fs::create_directories(dir / "gifs");
   for (const auto& arm : r.arms) {
@@ -144,7 +145,7 @@ void record_best_runs(Report& r, const fs::path& dir) {
       gif = dir / "gifs" / (arm + ".gif");
       int status = 0;
       const fs::path policy = best->best ? best->dir / "checkpoints" / "best.pt" : best->dir;
-      waitpid(spawn({"eval", policy.string(), "--episodes", "1", "--record", gif.string()}, dir / "logs" / "gifs.log"),
+      waitpid(spawn({"eval", policy.string(), "--episodes", "1", "--record", gif.string(), "--no-report"}, dir / "logs" / "gifs.log"),
               &status, 0);
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) gif.clear();
     }

@@ -135,7 +135,7 @@ void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt
         << 1.0 + static_cast<double>(p.guided->simulated_steps()) / static_cast<double>(std::max<int64_t>(1, p.guided->decisions()))
         << " env steps per decision\n";
   if (!opt.record.empty()) out << "  recorded episode 0 to " << opt.record << "\n";
-  if (!p.report_dir.empty()) out << "  report: " << (p.report_dir / "eval_report.json").string() << "\n";
+  if (!p.report_dir.empty() && opt.write_report) out << "  report: " << (p.report_dir / "eval_report.json").string() << "\n";
 }
 
 // Runs the episodes, recording episode 0 when asked.
@@ -175,7 +175,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
     if (opt.json) out << stats_json(p, opt, s, threshold) << "\n";
     else print_summary(out, p, opt, s, threshold);
     // The results are printed first: a report that cannot be written loses nothing already shown.
-    if (!p.report_dir.empty())
+    if (!p.report_dir.empty() && opt.write_report)
       write_file_atomic(p.report_dir / "eval_report.json", stats_json(p, opt, s, threshold) + "\n");
     return 0;
   }, err);

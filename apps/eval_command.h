@@ -15,6 +15,7 @@ struct EvalOptions {
   uint64_t seed = envs::kEvalSeedBase;  // disjoint from training seeds, as in training's evaluations
   bool stochastic = false;
   std::string record;  // .gif: the first episode, animated; .png: its last frame
+  bool write_report = true;  // false: leave the run's eval_report.json as it is
   bool json = false;
   int value_guided = 0;  // K > 0: OREO's value-guided selection among K sampled actions
   int group = 1;         // k > 1: k sampled episodes per start seed, Pass@1 and Pass@k (GRPO)

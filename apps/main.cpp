@@ -91,6 +91,7 @@ Command eval_command(CLI::App& app) {
                                              "success rate and Pass@k");
   c->add_option("--record", ev.record, "Write episode 0 as an animated .gif (or its last frame as .png)");
   c->add_flag("--json", ev.json, "Print JSON");
+  c->add_flag("!--no-report", ev.write_report, "Do not write the run's eval_report.json (e.g. when only recording)");
   c->add_option("--value-guided", ev.value_guided,
                 "OREO runs: at every step sample K actions, simulate each one step from a snapshot of the "
                 "environment, take the best by r + gamma V(s') (K extra env steps per decision)")

@@ -89,8 +89,13 @@ RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool
               })->mean;
   if (!metric.empty()) {
     r.score = metric_of_run(dir, metric);
-    r.threshold = 1.0;  // the optimality gap of a share (accuracy, WinMass) is taken below 1
-    r.share = true;
+    // Returns of an evaluation keep the task's threshold; the optimality gap of any other metric
+    // (accuracy, WinMass, Pass@k) is taken below 1.
+    static const std::set<std::string> returns = {"mean", "median", "iqm", "min", "max", "best_of_k"};
+    if (!returns.count(metric)) {
+      r.threshold = 1.0;
+      r.share = true;
+    }
   }
   return r;
 }

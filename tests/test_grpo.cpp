@@ -186,6 +186,11 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
   CHECK(run.output.find("\"episodes\": 12") != std::string::npos);
   CHECK(run.output.find("\"group\": 4") != std::string::npos);
   CHECK(run.output.find("\"deterministic\": false") != std::string::npos);
+  // --no-report (softrl compare's GIF recording) leaves that report alone.
+  const auto quiet = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() +
+                                        " --episodes 1 --no-report");
+  CHECK(quiet.code == 0);
+  CHECK(testing::read_text(dir / "full" / "eval_report.json").find("\"episodes\": 12") != std::string::npos);
   const auto h = testing::run_shell(std::string(SOFTRL_BIN) + " eval heuristic:LunarLander-v3 --episodes 10 --group 3");
   INFO(h.output);
   CHECK(h.code == 0);
