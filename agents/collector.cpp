@@ -87,9 +87,12 @@ class Collector {
     });
     for (int64_t i = 0; i < n; ++i) start_episode(i, i);
     CollectProgress progress{0, total, 0};
+    std::vector<char> active(static_cast<size_t>(n), 1);
     while (progress.episodes_done < total) {
       const torch::Tensor actions = choose(obs);
-      const envs::VectorStep st = venv_.step(actions);
+      // Envs whose slot has no episode left to play are not stepped.
+      for (int64_t i = 0; i < n; ++i) active[i] = slots_[i].episode < total;
+      const envs::VectorStep st = venv_.step(actions, active);
       const double* r = st.reward.data_ptr<double>();
       const bool* te = st.terminated.data_ptr<bool>();
       const bool* tr = st.truncated.data_ptr<bool>();

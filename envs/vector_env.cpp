@@ -53,7 +53,9 @@ torch::Tensor VectorEnv::reset_all() {
   return obs;
 }
 
-VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
+VectorStep VectorEnv::step(const torch::Tensor& actions_in) { return step(actions_in, {}); }
+
+VectorStep VectorEnv::step(const torch::Tensor& actions_in, const std::vector<char>& active) {
   const int64_t n = num_envs(), d = spec().observation_space.dim(), a = spec().action_space.dim();
   const torch::Tensor actions = actions_in.to(torch::kFloat32).contiguous().reshape({n, -1});
   if (actions.size(1) != a) {
@@ -61,7 +63,9 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
                    "-d with " + std::to_string(actions.size(1)) + " values per env, expected " + std::to_string(a));
   }
   VectorStep out;
-  out.obs = torch::empty({n, d});
+  if (!active.empty() && static_cast<int64_t>(active.size()) != n)
+    throw EnvError("VectorEnv.step: " + std::to_string(active.size()) + " activity flags for " + std::to_string(n) + " envs");
+  out.obs = active.empty() ? torch::empty({n, d}) : torch::zeros({n, d});
   out.final_obs = torch::zeros({n, d});
   out.reward = torch::empty({n}, torch::kFloat64);
   out.terminated = torch::empty({n}, torch::kBool);
@@ -76,6 +80,10 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in) {
   std::vector<std::string> errors(n);
 #pragma omp parallel for num_threads(threads_) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
+    if (!active.empty() && !active[i]) {
+      pr[i] = 0, pt[i] = false, pu[i] = false;
+      continue;
+    }
     try {
       StepResult r = envs_[i]->step(std::span<const float>(pa + i * a, a));
       episode_actions_[i].insert(episode_actions_[i].end(), pa + i * a, pa + (i + 1) * a);

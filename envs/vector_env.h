@@ -51,6 +51,10 @@ class VectorEnv {
   torch::Tensor reset(SeedRule rule);
   // actions: [N, act_dim] float (continuous) or [N] / [N, 1] integers or floats (discrete).
   VectorStep step(const torch::Tensor& actions);
+  // Steps only the envs whose `active` entry is nonzero (size num_envs); the others stay where
+  // they are and report reward 0, no termination and a zero observation. Collectors use it to stop
+  // stepping envs that have no episode left to play.
+  VectorStep step(const torch::Tensor& actions, const std::vector<char>& active);
 
   VectorEnvSnapshot snapshot() const;
   // Returns the current observations after replaying the running episodes.
