@@ -1,19 +1,21 @@
 #include "envs/vector_env.h"
 
-#include <omp.h>
-
 #include <cstring>
 
 namespace softrl::envs {
 
 VectorEnv::VectorEnv(const std::string& id, int num_envs, const EnvOptions& options, int threads)
-    : threads_(std::max(1, threads)) {
+    : pool_(std::make_unique<StepPool>(std::max(1, threads))) {
   if (num_envs < 1) throw EnvError("VectorEnv: num_envs must be >= 1, got " + std::to_string(num_envs));
   for (int i = 0; i < num_envs; ++i) envs_.push_back(make_env(id, options));
   returns_.assign(num_envs, 0.0);
   lengths_.assign(num_envs, 0);
   episode_index_.assign(num_envs, 0);
   episode_actions_.assign(num_envs, {});
+}
+
+void VectorEnv::set_threads(int threads) {
+  if (std::max(1, threads) != pool_->threads()) pool_ = std::make_unique<StepPool>(std::max(1, threads));
 }
 
 torch::Tensor VectorEnv::reset(uint64_t base_seed) {
@@ -43,11 +45,17 @@ torch::Tensor VectorEnv::reset_all() {
   float* po = obs.data_ptr<float>();
   std::fill(episode_index_.begin(), episode_index_.end(), 0);
   for (auto& a : episode_actions_) a.clear();
-#pragma omp parallel for num_threads(threads_) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const std::vector<float> o = envs_[i]->reset(episode_seed(i));
-    std::memcpy(po + i * d, o.data(), sizeof(float) * d);
-  }
+  std::vector<std::string> errors(n);
+  pool_->run(n, [&](int64_t i) {
+    try {
+      const std::vector<float> o = envs_[i]->reset(episode_seed(i));
+      std::memcpy(po + i * d, o.data(), sizeof(float) * d);
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+    }
+  });
+  for (int64_t i = 0; i < n; ++i)
+    if (!errors[i].empty()) throw EnvError("env " + std::to_string(i) + ": " + errors[i]);
   std::fill(returns_.begin(), returns_.end(), 0.0);
   std::fill(lengths_.begin(), lengths_.end(), 0);
   return obs;
@@ -78,11 +86,10 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in, const std::vector<ch
   bool* pu = out.truncated.data_ptr<bool>();
   std::vector<char> done(n, 0);
   std::vector<std::string> errors(n);
-#pragma omp parallel for num_threads(threads_) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
+  pool_->run(n, [&](int64_t i) {
     if (!active.empty() && !active[i]) {
       pr[i] = 0, pt[i] = false, pu[i] = false;
-      continue;
+      return;
     }
     try {
       StepResult r = envs_[i]->step(std::span<const float>(pa + i * a, a));
@@ -105,7 +112,7 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in, const std::vector<ch
     } catch (const std::exception& e) {
       errors[i] = e.what();
     }
-  }
+  });
   for (int64_t i = 0; i < n; ++i)
     if (!errors[i].empty()) throw EnvError("env " + std::to_string(i) + ": " + errors[i]);
   for (int64_t i = 0; i < n; ++i) {

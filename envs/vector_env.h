@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "envs/registry.h"
+#include "envs/step_pool.h"
 
 namespace softrl::envs {
 
@@ -41,7 +42,7 @@ class VectorEnv {
 
   int num_envs() const { return static_cast<int>(envs_.size()); }
   const EnvSpec& spec() const { return envs_.front()->spec(); }
-  void set_threads(int threads) { threads_ = std::max(1, threads); }
+  void set_threads(int threads);
 
   torch::Tensor reset(uint64_t base_seed);  // [N, obs_dim]
   torch::Tensor reset(const std::vector<uint64_t>& seeds);  // one seed per env
@@ -73,7 +74,7 @@ class VectorEnv {
   std::vector<std::unique_ptr<Env>> envs_;
   std::vector<double> returns_;
   std::vector<int> lengths_;
-  int threads_;
+  std::unique_ptr<StepPool> pool_;
 };
 
 }  // namespace softrl::envs
