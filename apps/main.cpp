@@ -47,6 +47,7 @@ std::vector<Command> bench_commands(CLI::App& bench) {
   CLI::App* e = bench.add_subcommand("envs", "Environment steps/s, single env and 16-env vector env");
   e->add_flag("--json", envb.json, "Print JSON");
   e->add_option("--seconds", envb.seconds, "Seconds per measurement")->check(CLI::PositiveNumber);
+  e->add_option("--envs", envb.envs, "Envs in the vector env (default 16)")->check(CLI::Range(1, 4096));
   static SacBenchOptions sacb;
   CLI::App* sac = bench.add_subcommand("sac", "SAC updates/s at [400, 300], batch 256, one thread");
   sac->add_flag("--json", sacb.json, "Print JSON");

@@ -40,8 +40,8 @@ double single_env_steps_per_s(const std::string& id, double seconds) {
   return static_cast<double>(steps) / elapsed;
 }
 
-double vector_steps_per_s(const std::string& id, int threads, double seconds) {
-  envs::VectorEnv venv(id, 16, {}, threads);
+double vector_steps_per_s(const std::string& id, int n, int threads, double seconds) {
+  envs::VectorEnv venv(id, n, {}, threads);
   venv.reset(0);
   torch::manual_seed(0);
   const auto& as = venv.spec().action_space;
@@ -49,10 +49,10 @@ double vector_steps_per_s(const std::string& id, int threads, double seconds) {
   const auto start = clock_type::now();
   double elapsed = 0;
   while (elapsed < seconds) {
-    const torch::Tensor a = as.kind == envs::Space::Kind::discrete ? torch::randint(0, as.n, {16})
-                                                                   : torch::rand({16, as.dim()}) * 2 - 1;
+    const torch::Tensor a = as.kind == envs::Space::Kind::discrete ? torch::randint(0, as.n, {n})
+                                                                   : torch::rand({n, as.dim()}) * 2 - 1;
     venv.step(a);
-    steps += 16;
+    steps += n;
     elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
   }
   return static_cast<double>(steps) / elapsed;
@@ -66,22 +66,23 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
   };
   std::vector<Row> rows;
   for (const auto& id : envs::env_ids())
-    rows.push_back({id, single_env_steps_per_s(id, opt.seconds), vector_steps_per_s(id, 1, opt.seconds),
-                    vector_steps_per_s(id, 2, opt.seconds)});
+    rows.push_back({id, single_env_steps_per_s(id, opt.seconds), vector_steps_per_s(id, opt.envs, 1, opt.seconds),
+                    vector_steps_per_s(id, opt.envs, 2, opt.seconds)});
   if (opt.json) {
     std::vector<std::string> results;
     for (const auto& r : rows)
       results.push_back(JsonObject()
                             .add("id", r.id)
                             .add("single_steps_per_s", r.single)
-                            .add("vector16_1thread_steps_per_s", r.vec1)
-                            .add("vector16_2threads_steps_per_s", r.vec2)
+                            .add("vector_envs", opt.envs)
+                            .add("vector_1thread_steps_per_s", r.vec1)
+                            .add("vector_2threads_steps_per_s", r.vec2)
                             .str());
     out << JsonObject().raw("results", json_array(results)).str() << "\n";
     return 0;
   }
   char buf[200];
-  out << "softrl bench envs: random actions, steps/s (vector env: 16 envs)\n";
+  out << "softrl bench envs: random actions, steps/s (vector env: " << opt.envs << " envs)\n";
   std::snprintf(buf, sizeof buf, "%-26s %12s %14s %14s %8s\n", "task", "1 env", "vec 1 thread", "vec 2 threads",
                 "scaling");
   out << buf;
