@@ -36,6 +36,30 @@ inline std::vector<torch::Tensor> learner_policy(const std::filesystem::path& ck
   return out;
 }
 
+// The policy's parameters, then those of the policy saved under `key` in the learner section.
+inline std::vector<torch::Tensor> policy_and_learner_policy(const std::filesystem::path& ckpt, const std::string& key) {
+  std::vector<torch::Tensor> out;
+  for (const auto& t : agents::load_policy(ckpt.string()).policy->parameters()) out.push_back(t.detach().clone());
+  for (const auto& t : learner_policy(ckpt, key)) out.push_back(t);
+  return out;
+}
+
+// Adam's first step from `before` to `after` (parameters, in order) along `grad`: every weight whose
+// gradient is well above Adam's epsilon moved by exactly -lr * sign(gradient).
+inline void check_adam_first_step(const std::vector<torch::Tensor>& before, const std::vector<torch::Tensor>& after,
+                                  const std::vector<torch::Tensor>& grad, double lr) {
+  int64_t agree = 0, counted = 0;
+  for (size_t k = 0; k < grad.size(); ++k) {
+    const torch::Tensor step = after[k].detach() - before[k];
+    const torch::Tensor big = grad[k].abs() > 1e-5;
+    agree += ((step * grad[k] < 0) & big).sum().item<int64_t>();
+    counted += big.sum().item<int64_t>();
+    CHECK(((step.abs() - lr).abs() < 1e-2 * lr | ~big).all().item<bool>());
+  }
+  REQUIRE(counted > 100);
+  CHECK(agree == counted);
+}
+
 // Trains `config` whole into dir/full and, into dir/split, stopped after `interrupt_after` steps
 // (exit 130) then resumed; the two final checkpoints' `tensors` must be equal.
 inline void check_resume_exact(const std::filesystem::path& config, const std::filesystem::path& dir,

@@ -136,17 +136,7 @@ TEST_CASE("GRPO: one update at ratio 1 follows the policy gradient", "[grpo]") {
   int64_t updates = 0;
   const agents::Metrics m = g.learn(d, gen, &updates);
   CHECK(updates == 1);
-  int64_t agree = 0, counted = 0;
-  for (size_t k = 0; k < grad.size(); ++k) {
-    const torch::Tensor step = g.policy().parameters()[k].detach() - before[k];
-    const torch::Tensor big = grad[k].abs() > 1e-5;
-    agree += ((step * grad[k] < 0) & big).sum().item<int64_t>();
-    counted += big.sum().item<int64_t>();
-    // |step| = lr for every weight with a gradient well above Adam's epsilon.
-    CHECK(((step.abs() - 1e-3).abs() < 1e-5 | ~big).all().item<bool>());
-  }
-  REQUIRE(counted > 100);
-  CHECK(agree == counted);
+  testing::check_adam_first_step(before, g.policy().parameters(), grad, 1e-3);
 }
 
 namespace {
@@ -160,10 +150,7 @@ fs::path write_run_config(const fs::path& dir) {
 }
 
 std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
-  std::vector<torch::Tensor> out;
-  for (const auto& t : agents::load_policy(ckpt.string()).policy->parameters()) out.push_back(t.detach().clone());
-  for (const auto& t : testing::learner_policy(ckpt, "reference")) out.push_back(t);
-  return out;
+  return testing::policy_and_learner_policy(ckpt, "reference");
 }
 
 }  // namespace

@@ -139,24 +139,9 @@ TEST_CASE("SofT-GRPO: one update at ratio 1 follows the gradient of A log q(g')"
   int64_t updates = 0;
   const agents::Metrics m = g.learn(d, gen, &updates);
   CHECK(updates == 1);
-  int64_t agree = 0, counted = 0;
-  for (size_t k = 0; k < grad.size(); ++k) {
-    const torch::Tensor step = g.policy().parameters()[k].detach() - before[k];
-    const torch::Tensor big = grad[k].abs() > 1e-5;
-    agree += ((step * grad[k] < 0) & big).sum().item<int64_t>();
-    counted += big.sum().item<int64_t>();
-    CHECK(((step.abs() - 1e-3).abs() < 1e-5 | ~big).all().item<bool>());
-  }
-  REQUIRE(counted > 100);
-  CHECK(agree == counted);
-  const auto metric = [&](const std::string& k) {
-    for (const auto& [n, v] : m)
-      if (n == k) return v;
-    FAIL("no metric " << k);
-    return 0.0;
-  };
-  CHECK(metric("clip_fraction") == 0.0);
-  CHECK(metric("noise_at_clamp") == 0.0);
+  testing::check_adam_first_step(before, g.policy().parameters(), grad, 1e-3);
+  CHECK(testing::metric(m, "clip_fraction") == 0.0);
+  CHECK(testing::metric(m, "noise_at_clamp") == 0.0);
 }
 
 namespace {
@@ -170,10 +155,7 @@ fs::path write_soft_config(const fs::path& dir) {
 }
 
 std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
-  std::vector<torch::Tensor> out;
-  for (const auto& t : agents::load_policy(ckpt.string()).policy->parameters()) out.push_back(t.detach().clone());
-  for (const auto& t : testing::learner_policy(ckpt, "reference")) out.push_back(t);
-  return out;
+  return testing::policy_and_learner_policy(ckpt, "reference");
 }
 
 }  // namespace
