@@ -2,8 +2,9 @@
 // A small fork-join pool for the vector env: run(n, f) calls f(i) for every i in [0, n) on
 // `threads` threads, the caller being one of them, indices handed out one at a time (an env that
 // resets costs more than one that steps). Between calls the workers spin for a while before they
-// sleep: a vector env steps every ~0.1-0.5 ms, and waking a sleeping thread each time (what
-// OpenMP's default passive wait does on this machine) cost a quarter of the second core.
+// sleep: a vector env steps every ~0.1-0.5 ms, and waking a sleeping thread each time (what the
+// passive OpenMP wait that softrl runs under does) cost a quarter of the second core. Its own
+// pool leaves LibTorch's OpenMP setting alone.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>

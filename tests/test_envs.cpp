@@ -3,7 +3,10 @@
 // the vector env, and bad input.
 #include <box2d/box2d.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <thread>
 #include <random>
 
 #include <catch2/catch.hpp>
@@ -148,6 +151,23 @@ TEST_CASE("same seed and actions give the same trajectory bit for bit", "[envs]"
     };
     INFO(id);
     CHECK(run() == run());
+  }
+}
+
+TEST_CASE("step pool: every index exactly once per call, calls back to back and after idle sleeps", "[envs][vector]") {
+  for (int threads : {1, 2, 3}) {
+    softrl::envs::StepPool pool(threads);
+    std::mt19937 gen(threads);
+    for (int call = 0; call < 2000; ++call) {
+      const int64_t n = static_cast<int64_t>(gen() % 40);
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+      pool.run(n, [&](int64_t i) { hits[static_cast<size_t>(i)].fetch_add(1); });
+      bool once = true;
+      for (const auto& h : hits) once = once && h.load() == 1;
+      REQUIRE(once);
+      // Now and then let the workers' spin run out, so they go through sleeping and waking.
+      if (call % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
 }
 
