@@ -116,6 +116,8 @@ TEST_CASE("soft actions, option A: the env takes the prototype mixture; referenc
 }
 
 TEST_CASE("SofT-GRPO: one update at ratio 1 follows the gradient of A log q(g')", "[soft_grpo]") {
+  // Adam's first step is -lr * sign(gradient): it checks the direction of every weight's gradient,
+  // not a constant factor of the whole loss (the float64 density check above covers that).
   const Soft s = soft_settings("LunarLander-v3");
   agents::GrpoSettings gs;
   gs.epochs = 1;
