@@ -149,16 +149,14 @@ fs::path write_run_config(const fs::path& dir) {
   return dir / "grpo.yaml";
 }
 
-std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
-  return testing::policy_and_learner_policy(ckpt, "reference");
-}
-
 }  // namespace
 
 TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation", "[grpo][resume]") {
   const fs::path dir = testing::fresh_dir("softrl_grpo_resume");
   const fs::path cfg = write_run_config(dir);
-  testing::check_resume_exact(cfg, dir, 1200, checkpoint_tensors);
+  testing::check_resume_exact(cfg, dir, 1200, [](const fs::path& ckpt) {
+    return testing::policy_and_learner_policy(ckpt, "reference");  // the policy and the KL reference
+  });
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"

@@ -156,16 +156,14 @@ fs::path write_soft_config(const fs::path& dir) {
   return dir / "soft.yaml";
 }
 
-std::vector<torch::Tensor> checkpoint_tensors(const fs::path& ckpt) {
-  return testing::policy_and_learner_policy(ckpt, "reference");
-}
-
 }  // namespace
 
 TEST_CASE("SofT-GRPO run: resumed = uninterrupted; eval and Pass@k act softly; bad configs", "[soft_grpo][resume]") {
   const fs::path dir = testing::fresh_dir("softrl_soft_grpo");
   const fs::path cfg = write_soft_config(dir);
-  testing::check_resume_exact(cfg, dir, 1200, checkpoint_tensors);
+  testing::check_resume_exact(cfg, dir, 1200, [](const fs::path& ckpt) {
+    return testing::policy_and_learner_policy(ckpt, "reference");  // the policy and the KL reference
+  });
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"
