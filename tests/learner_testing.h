@@ -3,6 +3,7 @@
 // section (reference, anchor), and the resume check (a run trained whole vs interrupted and
 // resumed must end with identical tensors).
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -42,6 +43,18 @@ inline std::vector<torch::Tensor> policy_and_learner_policy(const std::filesyste
   for (const auto& t : agents::load_policy(ckpt.string()).policy->parameters()) out.push_back(t.detach().clone());
   for (const auto& t : learner_policy(ckpt, key)) out.push_back(t);
   return out;
+}
+
+// A small run of a group learner (`algo`: grpo or soft_grpo) on LunarLander-v3: 3000 steps, 2 start
+// states x 3 episodes per iteration, 2 epochs, KL to the initial policy; `extra` adds section keys.
+inline std::filesystem::path write_group_run_config(const std::filesystem::path& dir, const std::string& algo,
+                                                    const std::string& extra = "") {
+  const std::filesystem::path cfg = dir / (algo + ".yaml");
+  std::ofstream(cfg) << "env: {id: LunarLander-v3}\nalgo: " << algo << "\nseed: 2\ntotal_steps: 3000\nn_envs: 4\n"
+                     << "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 500}\n" << algo
+                     << ": {net_arch: [16], groups: 2, group_size: 3, epochs: 2, minibatch_episodes: 4, kl_coef: 0.01"
+                     << extra << "}\n";
+  return cfg;
 }
 
 // Adam's first step from `before` to `after` (parameters, in order) along `grad`: every weight whose

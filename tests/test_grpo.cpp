@@ -139,21 +139,9 @@ TEST_CASE("GRPO: one update at ratio 1 follows the policy gradient", "[grpo]") {
   testing::check_adam_first_step(before, g.policy().parameters(), grad, 1e-3);
 }
 
-namespace {
-
-fs::path write_run_config(const fs::path& dir) {
-  std::ofstream(dir / "grpo.yaml") << "env: {id: LunarLander-v3}\nalgo: grpo\nseed: 2\ntotal_steps: 3000\nn_envs: 4\n"
-                                      "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 500}\n"
-                                      "grpo: {net_arch: [16], groups: 2, group_size: 3, epochs: 2, minibatch_episodes: 4, "
-                                      "kl_coef: 0.01}\n";
-  return dir / "grpo.yaml";
-}
-
-}  // namespace
-
 TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation", "[grpo][resume]") {
   const fs::path dir = testing::fresh_dir("softrl_grpo_resume");
-  const fs::path cfg = write_run_config(dir);
+  const fs::path cfg = testing::write_group_run_config(dir, "grpo");
   testing::check_resume_exact(cfg, dir, 1200, [](const fs::path& ckpt) {
     return testing::policy_and_learner_policy(ckpt, "reference");  // the policy and the KL reference
   });
@@ -203,7 +191,7 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
 
 TEST_CASE("GRPO bad configs are refused with the key path (exit 2)", "[grpo][config]") {
   const fs::path dir = testing::fresh_dir("softrl_grpo_config");
-  const fs::path cfg = write_run_config(dir);
+  const fs::path cfg = testing::write_group_run_config(dir, "grpo");
   testing::expect_refused(std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string(),
                           dir / "run",
                           {{"grpo.group_size=1", "grpo.group_size: expected"},

@@ -146,21 +146,9 @@ TEST_CASE("SofT-GRPO: one update at ratio 1 follows the gradient of A log q(g')"
   CHECK(testing::metric(m, "noise_at_clamp") == 0.0);
 }
 
-namespace {
-
-fs::path write_soft_config(const fs::path& dir) {
-  std::ofstream(dir / "soft.yaml") << "env: {id: LunarLander-v3}\nalgo: soft_grpo\nseed: 2\ntotal_steps: 3000\nn_envs: 4\n"
-                                      "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 500}\n"
-                                      "soft_grpo: {net_arch: [16], groups: 2, group_size: 3, epochs: 2, "
-                                      "minibatch_episodes: 4, kl_coef: 0.01, density: reference}\n";
-  return dir / "soft.yaml";
-}
-
-}  // namespace
-
 TEST_CASE("SofT-GRPO run: resumed = uninterrupted; eval and Pass@k act softly; bad configs", "[soft_grpo][resume]") {
   const fs::path dir = testing::fresh_dir("softrl_soft_grpo");
-  const fs::path cfg = write_soft_config(dir);
+  const fs::path cfg = testing::write_group_run_config(dir, "soft_grpo", ", density: reference");
   testing::check_resume_exact(cfg, dir, 1200, [](const fs::path& ckpt) {
     return testing::policy_and_learner_policy(ckpt, "reference");  // the policy and the KL reference
   });
