@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include "agents/checkpoint.h"
+#include "agents/learner.h"
 #include "agents/metrics.h"
 #include "agents/policy.h"
 #include "apps/train_command.h"
@@ -71,6 +72,24 @@ inline void check_adam_first_step(const std::vector<torch::Tensor>& before, cons
   }
   REQUIRE(counted > 100);
   CHECK(agree == counted);
+}
+
+// One learn() of a group learner on `d` that must be one Adam step of size `lr` along the gradient
+// of `expected_loss()` (the surrogate at ratio 1, written independently and evaluated on the
+// policy before the step). Returns the learner's metrics.
+inline agents::Metrics check_update_follows_gradient(agents::GroupLearner& g, const data::Dataset& d,
+                                                     const std::function<torch::Tensor()>& expected_loss, double lr) {
+  std::vector<torch::Tensor> before, grad;
+  for (const auto& p : g.policy().parameters()) before.push_back(p.detach().clone());
+  for (auto& p : g.policy().parameters()) p.mutable_grad() = torch::Tensor();
+  expected_loss().backward();
+  for (const auto& p : g.policy().parameters()) grad.push_back(p.grad().clone());
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  int64_t updates = 0;
+  const agents::Metrics m = g.learn(d, gen, &updates);
+  CHECK(updates == 1);
+  check_adam_first_step(before, g.policy().parameters(), grad, lr);
+  return m;
 }
 
 // Trains `config` whole into dir/full and, into dir/split, stopped after `interrupt_after` steps

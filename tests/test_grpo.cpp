@@ -122,21 +122,13 @@ TEST_CASE("GRPO: one update at ratio 1 follows the policy gradient", "[grpo]") {
   s.minibatch_episodes = 100;
   s.learning_rate = 1e-3;
   agents::Grpo g(lander_spec({16}), s, 3);
-  std::vector<torch::Tensor> before;
-  for (const auto& p : g.policy().parameters()) before.push_back(p.detach().clone());
   // The expected gradient, from the same policy.
   const torch::Tensor adv = g.advantages(d).to(torch::kFloat32);
-  const torch::Tensor logp = torch::log_softmax(g.policy().categorical()->logits(d.observations.to(torch::kFloat32)), -1)
-                                 .gather(1, d.actions.unsqueeze(1)).squeeze(1);
-  for (auto& p : g.policy().parameters()) p.mutable_grad() = torch::Tensor();
-  (-(adv * logp).sum() / static_cast<double>(d.num_steps())).backward();
-  std::vector<torch::Tensor> grad;
-  for (const auto& p : g.policy().parameters()) grad.push_back(p.grad().clone());
-  at::Generator gen = at::detail::createCPUGenerator(0);
-  int64_t updates = 0;
-  const agents::Metrics m = g.learn(d, gen, &updates);
-  CHECK(updates == 1);
-  testing::check_adam_first_step(before, g.policy().parameters(), grad, 1e-3);
+  testing::check_update_follows_gradient(g, d, [&] {
+    const torch::Tensor logp = torch::log_softmax(g.policy().categorical()->logits(d.observations.to(torch::kFloat32)), -1)
+                                   .gather(1, d.actions.unsqueeze(1)).squeeze(1);
+    return -(adv * logp).sum() / static_cast<double>(d.num_steps());
+  }, 1e-3);
 }
 
 TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation", "[grpo][resume]") {

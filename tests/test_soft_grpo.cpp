@@ -128,20 +128,12 @@ TEST_CASE("SofT-GRPO: one update at ratio 1 follows the gradient of A log q(g')"
   // Borrow the learner's own policy (no copy) to play the episodes.
   const data::Dataset d =
       soft_rollouts("LunarLander-v3", s, std::shared_ptr<agents::PolicyHead>(&g.policy(), [](agents::PolicyHead*) {}));
-  std::vector<torch::Tensor> before;
-  for (const auto& p : g.policy().parameters()) before.push_back(p.detach().clone());
   const torch::Tensor adv = g.advantages(d).to(torch::kFloat64);
   const agents::PolicySteps steps = agents::soft_policy_steps(s, d);
-  const torch::Tensor logits = g.policy().categorical()->logits(steps.obs);
-  for (auto& p : g.policy().parameters()) p.mutable_grad() = torch::Tensor();
-  (-(adv * exact_log_density64(logits, d.perturbed_logits)).sum() / static_cast<double>(d.num_steps())).backward();
-  std::vector<torch::Tensor> grad;
-  for (const auto& p : g.policy().parameters()) grad.push_back(p.grad().clone());
-  at::Generator gen = at::detail::createCPUGenerator(0);
-  int64_t updates = 0;
-  const agents::Metrics m = g.learn(d, gen, &updates);
-  CHECK(updates == 1);
-  testing::check_adam_first_step(before, g.policy().parameters(), grad, 1e-3);
+  const agents::Metrics m = testing::check_update_follows_gradient(g, d, [&] {
+    const torch::Tensor logits = g.policy().categorical()->logits(steps.obs);
+    return -(adv * exact_log_density64(logits, d.perturbed_logits)).sum() / static_cast<double>(d.num_steps());
+  }, 1e-3);
   CHECK(testing::metric(m, "clip_fraction") == 0.0);
   CHECK(testing::metric(m, "noise_at_clamp") == 0.0);
 }
