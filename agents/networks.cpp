@@ -41,6 +41,35 @@ torch::Tensor EnsembleMlpImpl::forward(const torch::Tensor& x) {
   return h;
 }
 
+std::vector<torch::Tensor> EnsembleMlpImpl::member_forward(int64_t m, const torch::Tensor& x) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> acts = {x};
+  for (size_t l = 0; l < weights.size(); ++l) {
+    torch::Tensor h = torch::addmm(biases[l][m], acts.back(), weights[l][m]);
+    if (l + 1 < weights.size()) h.relu_();
+    acts.push_back(h);
+  }
+  return acts;
+}
+
+torch::Tensor EnsembleMlpImpl::member_backward(int64_t m, const std::vector<torch::Tensor>& acts,
+                                               torch::Tensor grad_out, bool weight_grads, bool input_grad) {
+  torch::NoGradGuard ng;
+  torch::Tensor g = std::move(grad_out);
+  for (size_t l = weights.size(); l-- > 0;) {
+    if (weight_grads) {
+      torch::Tensor gw = weights[l].mutable_grad()[m], gb = biases[l].mutable_grad()[m];
+      torch::mm_out(gw, acts[l].t(), g);
+      torch::sum_out(gb, g, {0}, /*keepdim=*/true);
+    }
+    if (l == 0 && !input_grad) return {};
+    torch::Tensor gin = torch::mm(g, weights[l][m].t());
+    // acts[l] is the ReLU's output: positive exactly where its input was.
+    g = l > 0 ? torch::threshold_backward(gin, acts[l], 0) : gin;
+  }
+  return g;
+}
+
 GaussianPolicyImpl::GaussianPolicyImpl(int64_t obs_dim, int64_t a, const std::vector<int64_t>& hidden)
     : trunk(obs_dim, hidden, 2 * a), act_dim(a) {
   register_module("trunk", trunk);
@@ -57,8 +86,14 @@ GaussianPolicyImpl::Params GaussianPolicyImpl::params(const torch::Tensor& obs) 
 }
 
 PolicySample GaussianPolicyImpl::sample(const torch::Tensor& obs, c10::optional<at::Generator> gen) {
+  std::vector<int64_t> shape = obs.sizes().vec();
+  shape.back() = act_dim;
+  const torch::Tensor eps = at::normal(0.0, 1.0, shape, gen, obs.options());
+  return sample_with_noise(obs, eps);
+}
+
+PolicySample GaussianPolicyImpl::sample_with_noise(const torch::Tensor& obs, const torch::Tensor& eps) {
   const auto [mu, log_std] = params(obs);
-  const torch::Tensor eps = at::normal(0.0, 1.0, mu.sizes(), gen, mu.options());
   const torch::Tensor u = mu + log_std.exp() * eps;
   PolicySample s;
   s.action = torch::tanh(u);
@@ -106,11 +141,14 @@ torch::Tensor CategoricalPolicyImpl::log_prob(const torch::Tensor& obs, const to
 
 torch::Tensor CategoricalPolicyImpl::entropy(const torch::Tensor& obs) { return softrl::entropy(logits(obs)); }
 
-void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, double tau) {
+void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, double tau, int64_t slice) {
   torch::NoGradGuard ng;
   const auto tp = target.parameters();
   const auto sp = source.parameters();
-  for (size_t i = 0; i < tp.size(); ++i) tp[i].mul_(1.0 - tau).add_(sp[i], tau);
+  for (size_t i = 0; i < tp.size(); ++i) {
+    torch::Tensor t = slice < 0 ? tp[i] : tp[i][slice];
+    t.mul_(1.0 - tau).add_(slice < 0 ? sp[i] : sp[i][slice], tau);
+  }
 }
 
 }  // namespace softrl::agents

@@ -21,6 +21,17 @@ TORCH_MODULE(Mlp);
 struct EnsembleMlpImpl : torch::nn::Module {
   EnsembleMlpImpl(int64_t members, int64_t in, const std::vector<int64_t>& hidden, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
+
+  // One member's forward pass without autograd (so that members can run on separate threads),
+  // keeping what its backward needs: [x, hidden activations after ReLU..., output [B, out]].
+  std::vector<torch::Tensor> member_forward(int64_t m, const torch::Tensor& x);
+  // The backward of member_forward for the upstream gradient grad_out [B, out]. With
+  // weight_grads, writes the member's weight and bias gradients into its slices of the
+  // parameters' grad (which must be allocated); returns the input gradient [B, in] when
+  // input_grad, else an undefined tensor. The same ReLU rule as autograd's (zero at 0).
+  torch::Tensor member_backward(int64_t m, const std::vector<torch::Tensor>& activations, torch::Tensor grad_out,
+                                bool weight_grads, bool input_grad);
+
   std::vector<torch::Tensor> weights, biases;
   int64_t members;
 };
@@ -39,6 +50,8 @@ struct GaussianPolicyImpl : torch::nn::Module {
   };
   GaussianPolicyImpl(int64_t obs_dim, int64_t act_dim, const std::vector<int64_t>& hidden);
   PolicySample sample(const torch::Tensor& obs, c10::optional<at::Generator> gen);  // reparameterized
+  // The same with the standard normal noise given ([B, act_dim]): tanh(mu + sigma * eps).
+  PolicySample sample_with_noise(const torch::Tensor& obs, const torch::Tensor& eps);
   torch::Tensor deterministic(const torch::Tensor& obs);
   torch::Tensor log_prob(const torch::Tensor& obs, const torch::Tensor& actions);  // actions in [-1, 1]
   torch::Tensor gaussian_entropy(const torch::Tensor& obs);  // of the Gaussian before the tanh
@@ -59,7 +72,8 @@ struct CategoricalPolicyImpl : torch::nn::Module {
 };
 TORCH_MODULE(CategoricalPolicy);
 
-// target <- tau * source + (1 - tau) * target, parameter by parameter.
-void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, double tau);
+// target <- tau * source + (1 - tau) * target, parameter by parameter; with slice >= 0 only that
+// slice along dim 0 of every parameter (one member of an ensemble).
+void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, double tau, int64_t slice = -1);
 
 }  // namespace softrl::agents

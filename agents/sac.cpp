@@ -1,9 +1,14 @@
 #include "agents/sac.h"
 
+#include <array>
 #include <cmath>
+#include <exception>
 #include <limits>
+#include <mutex>
 
 #include "agents/checkpoint.h"
+#include "agents/sliced_adam.h"
+#include "common/runtime.h"
 #include "objectives/primitives.h"
 #include "objectives/sac.h"
 
@@ -22,21 +27,23 @@ void minimize(torch::optim::Optimizer& opt, const torch::Tensor& loss) {
   opt.step();
 }
 
-// The actor loss differentiates through Q into the action only: freezing the critic while the
-// loss is built skips its weight gradients (about a tenth of an update's matmul work).
-class Frozen {
- public:
-  explicit Frozen(torch::nn::Module& m) : params_(m.parameters()) {
-    for (auto& p : params_) p.requires_grad_(false);
-  }
-  ~Frozen() {
-    for (auto& p : params_) p.requires_grad_(true);
-  }
+// The gradient of a loss with respect to intermediate results it was built from (leaves).
+std::vector<torch::Tensor> output_gradient(const torch::Tensor& loss, const std::vector<torch::Tensor>& outputs) {
+  return torch::autograd::grad({loss}, outputs);
+}
 
- private:
-  std::vector<torch::Tensor> params_;
-};
+// Both members' outputs [B, 1] as the losses take them: [2, B], a leaf whose gradient is asked for.
+torch::Tensor member_outputs(const std::array<std::vector<torch::Tensor>, 2>& acts) {
+  return torch::stack({acts[0].back(), acts[1].back()}).squeeze(-1).requires_grad_();
+}
 }  // namespace
+
+void give_threads(SacConfig& cfg, const PolicySpec& policy, int threads) {
+  set_compute_threads(threads);
+  if (policy.kind == PolicySpec::Kind::categorical) return;
+  cfg.threads = threads;
+  set_compute_threads(1);
+}
 
 Sac::Sac(const SacConfig& cfg, const PolicySpec& policy, uint64_t seed)
     : cfg_(cfg), policy_(seeded_spec(policy, cfg.net_arch, seed)) {
@@ -61,6 +68,8 @@ Sac::Sac(const SacConfig& cfg, const PolicySpec& policy, uint64_t seed)
   actor_opt_ = std::make_unique<torch::optim::Adam>(policy_.parameters(), torch::optim::AdamOptions(lr));
   critic_opt_ = std::make_unique<torch::optim::Adam>(critic_->parameters(), torch::optim::AdamOptions(lr));
   alpha_opt_ = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_alpha_}, torch::optim::AdamOptions(lr));
+  // Workers take LibTorch's intra-op thread count of the moment (1 when the update is split).
+  pool_ = std::make_unique<ForkJoinPool>(discrete() ? 1 : std::max(1, cfg.threads), [] { at::init_num_threads(); });
 }
 
 std::vector<std::string> Sac::metric_names() const {
@@ -74,49 +83,141 @@ void Sac::set_learning_rate(double lr) {
     for (auto& g : opt->param_groups()) static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
 }
 
-torch::Tensor Sac::critic_target(const Batch& b, double alpha, at::Generator& gen) {
-  torch::NoGradGuard ng;
-  if (discrete())
-    return sac::discrete_critic_target(b.rewards, b.terminated, critic_target_->forward(b.next_obs),
-                                       policy_.categorical()->logits(b.next_obs), alpha, cfg_.gamma);
-  const PolicySample next = policy_.gaussian()->sample(b.next_obs, gen);
-  const torch::Tensor nq = critic_target_->forward(torch::cat({b.next_obs, next.action}, -1)).squeeze(-1);
-  return sac::continuous_critic_target(b.rewards, b.terminated, nq, next.log_prob, alpha, cfg_.gamma);
+// Runs f(0) and f(1) (one per critic member) on the pool; an exception in either is rethrown here.
+void Sac::fork(const std::function<void(int64_t)>& f) {
+  std::exception_ptr error;
+  std::mutex m;
+  pool_->run(2, [&](int64_t i) {
+    try {
+      f(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(m);
+      if (!error) error = std::current_exception();
+    }
+  });
+  if (error) std::rethrow_exception(error);
 }
 
-torch::Tensor Sac::critic_at(const torch::Tensor& obs, const torch::Tensor& actions) {
-  if (!discrete()) return critic_->forward(torch::cat({obs, actions}, -1)).squeeze(-1);
-  const torch::Tensor idx = actions.to(torch::kLong).reshape({1, -1, 1}).expand({2, -1, 1});
-  return critic_->forward(obs).gather(-1, idx).squeeze(-1);
+double Sac::update_temperature(const torch::Tensor& x) {
+  if (!cfg_.auto_ent_coef) return std::numeric_limits<double>::quiet_NaN();  // a fixed temperature has no loss
+  const torch::Tensor la = discrete() ? sac::discrete_temperature_loss(log_alpha_, x, target_entropy_)
+                                      : sac::continuous_temperature_loss(log_alpha_, x, target_entropy_);
+  minimize(*alpha_opt_, la);
+  return la.item<double>();
 }
 
 Metrics Sac::update(const Batch& b, at::Generator& gen) {
-  const double alpha = this->alpha();  // this update uses the temperature before its own step
-  // The policy at s: logits (discrete) or a reparameterized sample (continuous).
-  torch::Tensor logits;
-  PolicySample pi;
-  if (discrete()) logits = policy_.categorical()->logits(b.obs);
-  else pi = policy_.gaussian()->sample(b.obs, gen);
+  return discrete() ? update_discrete(b) : update_continuous(b, gen);
+}
 
-  double alpha_loss = std::numeric_limits<double>::quiet_NaN();  // a fixed temperature has no loss
-  if (cfg_.auto_ent_coef) {
-    const torch::Tensor la = discrete() ? sac::discrete_temperature_loss(log_alpha_, logits, target_entropy_)
-                                        : sac::continuous_temperature_loss(log_alpha_, pi.log_prob, target_entropy_);
-    minimize(*alpha_opt_, la);
-    alpha_loss = la.item<double>();
-  }
+// SAC's gradient step in SB3's order (temperature, critics, actor, targets), each update using
+// the temperature from before its own step, split into two tasks at every stage: the twin
+// critics are independent until the target's and the actor loss's min, so each member's forward
+// and backward passes (by hand: EnsembleMlp::member_forward/member_backward), Adam step and
+// Polyak average are one task; the actor (through autograd) runs as two half-batch graphs whose
+// backward passes add into the same gradients. The arithmetic does not depend on which thread
+// runs a task, so parameters and results are the same at any thread count.
+Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
+  const double alpha = this->alpha();
+  GaussianPolicyImpl& actor = *policy_.gaussian();
+  const int64_t batch = b.obs.size(0), obs_dim = b.obs.size(-1), act_dim = actor.act_dim;
+  const auto half = [&](const torch::Tensor& t, int64_t h) {
+    return h == 0 ? t.narrow(0, 0, batch / 2) : t.narrow(0, batch / 2, batch - batch / 2);
+  };
+  const auto joined = [](const std::array<torch::Tensor, 2>& t) { return torch::cat({t[0], t[1]}); };
+  // The noise of a~ at s, then of a' at s', in this order whatever the threads do.
+  const torch::Tensor eps = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
+  const torch::Tensor eps_next = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
+  std::array<PolicySample, 2> pi;
+  std::array<torch::Tensor, 2> next_action, next_logp;
+  fork([&](int64_t h) {
+    pi[h] = actor.sample_with_noise(half(b.obs, h), half(eps, h));
+    torch::NoGradGuard ng;
+    const PolicySample next = actor.sample_with_noise(half(b.next_obs, h), half(eps_next, h));
+    next_action[h] = next.action;
+    next_logp[h] = next.log_prob;
+  });
+  const torch::Tensor logp = joined({pi[0].log_prob, pi[1].log_prob}).detach().requires_grad_();
+  const torch::Tensor action = joined({pi[0].action, pi[1].action}).detach();
+  const double alpha_loss = update_temperature(logp);
+
+  // Critics: Q_m(s, a) and the target members at (s', a').
+  const torch::Tensor sa = torch::cat({b.obs, b.actions}, -1), next_sa = torch::cat({b.next_obs, joined(next_action)}, -1);
+  std::array<std::vector<torch::Tensor>, 2> acts;
+  std::array<torch::Tensor, 2> next_q;
+  fork([&](int64_t m) {
+    next_q[m] = critic_target_->member_forward(m, next_sa).back();
+    acts[m] = critic_->member_forward(m, sa);
+  });
+  const torch::Tensor y = sac::continuous_critic_target(b.rewards, b.terminated, torch::stack({next_q[0], next_q[1]}).squeeze(-1),
+                                                        joined(next_logp), alpha, cfg_.gamma);
+  const torch::Tensor q = member_outputs(acts);
+  sac::CriticLossInfo ci;
+  const torch::Tensor lq = sac::critic_loss(q, y, &ci);
+  const torch::Tensor dq = output_gradient(lq, {q})[0];
+  for (auto& p : critic_->parameters())
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  const SlicedAdamStep critic_step(*critic_opt_);
+  fork([&](int64_t m) {
+    critic_->member_backward(m, acts[m], dq[m].unsqueeze(-1), /*weight_grads=*/true, /*input_grad=*/false);
+    critic_step.apply(m, 2);
+  });
+
+  // Actor: the stepped critics at (s, a~), differentiated into a~ only; the targets follow the
+  // stepped critics meanwhile.
+  const torch::Tensor sa_pi = torch::cat({b.obs, action}, -1);
+  fork([&](int64_t m) {
+    acts[m] = critic_->member_forward(m, sa_pi);
+    polyak_update(*critic_target_, *critic_, cfg_.tau, m);
+  });
+  const torch::Tensor q_pi = member_outputs(acts);
+  sac::ActorLossInfo ai;
+  const torch::Tensor lp = sac::continuous_actor_loss(logp, q_pi, alpha, &ai);
+  const std::vector<torch::Tensor> d_lp = output_gradient(lp, {logp, q_pi});
+  std::array<torch::Tensor, 2> d_input;
+  fork([&](int64_t m) {
+    d_input[m] = critic_->member_backward(m, acts[m], d_lp[1][m].unsqueeze(-1), /*weight_grads=*/false, /*input_grad=*/true);
+  });
+  const torch::Tensor d_action = (d_input[0] + d_input[1]).narrow(-1, obs_dim, act_dim);
+  actor_opt_->zero_grad();
+  for (auto& p : policy_.parameters())
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  fork([&](int64_t h) {
+    // Two contributions added into zeroed gradients: the same sum in either order.
+    torch::autograd::backward({pi[h].log_prob, pi[h].action}, {half(d_lp[0], h), half(d_action, h)});
+  });
+  const SlicedAdamStep actor_step(*actor_opt_);
+  fork([&](int64_t h) { actor_step.apply(h, 2); });
+
+  return {{"critic_loss", lq.item<double>()}, {"actor_loss", lp.item<double>()}, {"alpha_loss", alpha_loss},
+          {"alpha", this->alpha()},          {"entropy", ai.entropy},          {"q1_mean", ci.q1_mean},
+          {"q2_mean", ci.q2_mean},           {"target_q_mean", ci.target_mean}};
+}
+
+// Discrete SAC (Christodoulou 2019): exact expectations over the actions, all through autograd.
+Metrics Sac::update_discrete(const Batch& b) {
+  const double alpha = this->alpha();
+  const torch::Tensor logits = policy_.categorical()->logits(b.obs);
+  const double alpha_loss = update_temperature(logits);
 
   sac::CriticLossInfo ci;
-  const torch::Tensor lq = sac::critic_loss(critic_at(b.obs, b.actions), critic_target(b, alpha, gen), &ci);
+  torch::Tensor y;
+  {
+    torch::NoGradGuard ng;
+    y = sac::discrete_critic_target(b.rewards, b.terminated, critic_target_->forward(b.next_obs),
+                                    policy_.categorical()->logits(b.next_obs), alpha, cfg_.gamma);
+  }
+  const torch::Tensor idx = b.actions.to(torch::kLong).reshape({1, -1, 1}).expand({2, -1, 1});
+  const torch::Tensor lq = sac::critic_loss(critic_->forward(b.obs).gather(-1, idx).squeeze(-1), y, &ci);
   minimize(*critic_opt_, lq);
 
   sac::ActorLossInfo ai;
-  torch::Tensor lp;
+  torch::Tensor q;
   {
-    const Frozen frozen(*critic_);
-    lp = discrete() ? sac::discrete_actor_loss(logits, critic_->forward(b.obs).detach(), alpha, &ai)
-                    : sac::continuous_actor_loss(pi.log_prob, critic_at(b.obs, pi.action), alpha, &ai);
+    torch::NoGradGuard ng;
+    q = critic_->forward(b.obs);
   }
+  const torch::Tensor lp = sac::discrete_actor_loss(logits, q, alpha, &ai);
   minimize(*actor_opt_, lp);
 
   polyak_update(*critic_target_, *critic_, cfg_.tau);

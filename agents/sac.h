@@ -3,6 +3,8 @@
 // Algorithms and Applications", eqs. 5, 7, 18; discrete: Christodoulou 2019): continuous
 // (tanh-Gaussian) and discrete (softmax policy). Only the update math: the off-policy loop brings
 // the data and the random generator.
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "agents/policy.h"
 #include "agents/replay_buffer.h"
 #include "agents/schedule.h"
+#include "common/fork_join_pool.h"
 
 namespace softrl::agents {
 
@@ -31,7 +34,16 @@ struct SacConfig {
   double ent_coef_init = 1.0;                // auto_X starts at X; a fixed float is the value
   std::optional<double> target_entropy;      // default: -dim(A) / scale * log|A|
   double target_entropy_scale = 0.89;        // discrete only
+  // Threads of the continuous update: its two critics' forward and backward passes, Adam steps
+  // and Polyak averages run side by side (the same arithmetic at any count, so the same run);
+  // LibTorch's own intra-op threads must then be 1 (set_compute_threads).
+  int threads = 1;
 };
+
+// Gives a SAC learner the run's threads: the continuous update splits its own work over them (one
+// critic member each) and LibTorch's ops inside then run on one thread (set here, process-wide),
+// which also makes a run independent of its thread count. Discrete SAC keeps LibTorch's threads.
+void give_threads(SacConfig& cfg, const PolicySpec& policy, int threads);
 
 class Sac : public TransitionLearner {
  public:
@@ -52,8 +64,11 @@ class Sac : public TransitionLearner {
   std::vector<torch::Tensor> all_parameters();
 
  private:
-  torch::Tensor critic_target(const Batch& b, double alpha, at::Generator& gen);  // y, under no_grad
-  torch::Tensor critic_at(const torch::Tensor& obs, const torch::Tensor& actions);  // [2, B]
+  Metrics update_continuous(const Batch& b, at::Generator& gen);
+  Metrics update_discrete(const Batch& b);
+  // Steps the temperature on log pi (continuous) or the logits (discrete); its loss, NaN when fixed.
+  double update_temperature(const torch::Tensor& policy_output);
+  void fork(const std::function<void(int64_t)>& f);
 
   SacConfig cfg_;
   PolicyHead policy_;
@@ -61,6 +76,7 @@ class Sac : public TransitionLearner {
   EnsembleMlp critic_{nullptr}, critic_target_{nullptr};
   torch::Tensor log_alpha_;
   std::unique_ptr<torch::optim::Adam> actor_opt_, critic_opt_, alpha_opt_;
+  std::unique_ptr<ForkJoinPool> pool_;
 };
 
 }  // namespace softrl::agents

@@ -49,9 +49,10 @@ std::vector<Command> bench_commands(CLI::App& bench) {
   e->add_option("--seconds", envb.seconds, "Seconds per measurement")->check(CLI::PositiveNumber);
   e->add_option("--envs", envb.envs, "Envs in the vector env (default 16)")->check(CLI::Range(1, 4096));
   static SacBenchOptions sacb;
-  CLI::App* sac = bench.add_subcommand("sac", "SAC updates/s at [400, 300], batch 256, one thread");
+  CLI::App* sac = bench.add_subcommand("sac", "SAC updates/s at [400, 300], batch 256");
   sac->add_flag("--json", sacb.json, "Print JSON");
   sac->add_option("--seconds", sacb.seconds, "Measurement time")->check(CLI::PositiveNumber);
+  sac->add_option("--threads", sacb.threads, "Compute threads (the sgemm reference uses as many)")->check(CLI::PositiveNumber);
   static CollectBenchOptions colb;
   CLI::App* col = bench.add_subcommand("collect", "Collection steps/s; dataset write / load time and memory");
   col->add_flag("--json", colb.json, "Print JSON");

@@ -19,18 +19,19 @@ double mlp_flops(double b, const std::vector<int64_t>& dims) {
 }  // namespace
 
 int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
-  set_compute_threads(1);
   const int64_t obs = 8, act = 2, batch = 256;
   agents::SacConfig cfg;
   cfg.net_arch = {400, 300};
   cfg.batch_size = batch;
   agents::PolicySpec spec{.kind = agents::PolicySpec::Kind::tanh_gaussian, .obs_dim = obs, .act_dim = act};
+  agents::give_threads(cfg, spec, opt.threads);  // as `softrl train` does
   agents::Sac agent(cfg, spec, 0);
   at::Generator gen = at::detail::createCPUGenerator(0);
   torch::manual_seed(0);
   const agents::Batch b{torch::randn({batch, obs}), torch::rand({batch, act}) * 2 - 1, torch::randn({batch}),
                         torch::randn({batch, obs}), torch::zeros({batch})};
   const double s = median_seconds_per_call([&] { agent.update(b, gen); }, {opt.seconds / 5, 5});
+  set_compute_threads(opt.threads);  // the sgemm reference: OpenBLAS on as many threads
   // Forward passes: actor at s and s', critic ensemble at (s, a), (s, a~) and target at (s', a').
   // Backward (about twice a forward): critic loss through the critics; actor loss through the
   // frozen critics (input gradients only, about one forward) and the actor.
@@ -44,6 +45,7 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
   const double rate = flops / s;
   if (opt.json) {
     out << JsonObject()
+               .add("threads", opt.threads)
                .add("updates_per_s", 1.0 / s)
                .add("update_gflops", rate / 1e9)
                .add("sgemm_gflops", sgemm_rate / 1e9)
@@ -52,7 +54,7 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
         << "\n";
     return 0;
   }
-  out << "softrl bench sac: net [400, 300], batch 256, 1 thread (LunarLanderContinuous shapes)\n"
+  out << "softrl bench sac: net [400, 300], batch 256, " << opt.threads << " thread(s) (LunarLanderContinuous shapes)\n"
       << "  " << 1.0 / s << " updates/s; " << rate / 1e9 << " GFLOP/s of matmul work per update = "
       << 100 * rate / sgemm_rate << " % of a plain sgemm [256x400]x[400x300] at " << sgemm_rate / 1e9 << " GFLOP/s\n";
   return 0;

@@ -5,7 +5,7 @@
 namespace softrl::envs {
 
 VectorEnv::VectorEnv(const std::string& id, int num_envs, const EnvOptions& options, int threads)
-    : pool_(std::make_unique<StepPool>(std::max(1, threads))) {
+    : pool_(std::make_unique<ForkJoinPool>(std::max(1, threads))) {
   if (num_envs < 1) throw EnvError("VectorEnv: num_envs must be >= 1, got " + std::to_string(num_envs));
   for (int i = 0; i < num_envs; ++i) envs_.push_back(make_env(id, options));
   returns_.assign(num_envs, 0.0);
@@ -15,7 +15,7 @@ VectorEnv::VectorEnv(const std::string& id, int num_envs, const EnvOptions& opti
 }
 
 void VectorEnv::set_threads(int threads) {
-  if (std::max(1, threads) != pool_->threads()) pool_ = std::make_unique<StepPool>(std::max(1, threads));
+  if (std::max(1, threads) != pool_->threads()) pool_ = std::make_unique<ForkJoinPool>(std::max(1, threads));
 }
 
 torch::Tensor VectorEnv::reset(uint64_t base_seed) {

@@ -13,7 +13,7 @@
 #include <torch/torch.h>
 
 #include "envs/registry.h"
-#include "envs/step_pool.h"
+#include "common/fork_join_pool.h"
 
 namespace softrl::envs {
 
@@ -74,7 +74,7 @@ class VectorEnv {
   std::vector<std::unique_ptr<Env>> envs_;
   std::vector<double> returns_;
   std::vector<int> lengths_;
-  std::unique_ptr<StepPool> pool_;
+  std::unique_ptr<ForkJoinPool> pool_;
 };
 
 }  // namespace softrl::envs

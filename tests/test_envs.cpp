@@ -154,9 +154,9 @@ TEST_CASE("same seed and actions give the same trajectory bit for bit", "[envs]"
   }
 }
 
-TEST_CASE("step pool: every index exactly once per call, calls back to back and after idle sleeps", "[envs][vector]") {
+TEST_CASE("fork-join pool: every index exactly once per call, calls back to back and after idle sleeps", "[envs][vector]") {
   for (int threads : {1, 2, 3}) {
-    softrl::envs::StepPool pool(threads);
+    softrl::ForkJoinPool pool(threads);
     std::mt19937 gen(threads);
     for (int call = 0; call < 2000; ++call) {
       const int64_t n = static_cast<int64_t>(gen() % 40);

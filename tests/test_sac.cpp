@@ -18,6 +18,8 @@
 #include "apps/run_config.h"
 #include "apps/run_dir.h"
 #include "apps/train_command.h"
+#include "common/runtime.h"
+#include "objectives/sac.h"
 #include "common/stats.h"
 #include "envs/registry.h"
 
@@ -160,6 +162,124 @@ TEST_CASE("SAC update: Polyak targets and the temperature's direction", "[sac]")
     agent.update(random_batch(16, 5, 2, false), gen);
     CHECK((target > 0 ? agent.alpha() > a0 : agent.alpha() < a0));
   }
+}
+
+namespace {
+// SAC's continuous update written the textbook way, all through autograd, on its own copies of
+// the networks: the reference for the split update (which runs the critics by hand).
+struct ReferenceSac {
+  agents::GaussianPolicy actor;
+  agents::EnsembleMlp critic, target;
+  torch::Tensor log_alpha;
+  std::unique_ptr<torch::optim::Adam> actor_opt, critic_opt, alpha_opt;
+  double tau, gamma, target_entropy;
+
+  // Copies the agent's tensors (all_parameters order: policy, critic, target, log_alpha).
+  ReferenceSac(agents::Sac& agent, const agents::SacConfig& cfg, const agents::PolicySpec& p)
+      : actor(p.obs_dim, p.act_dim, cfg.net_arch),
+        critic(2, p.obs_dim + p.act_dim, cfg.net_arch, 1),
+        target(2, p.obs_dim + p.act_dim, cfg.net_arch, 1),
+        tau(cfg.tau), gamma(cfg.gamma), target_entropy(agent.target_entropy()) {
+    std::vector<torch::Tensor> mine = actor->parameters();
+    for (auto& t : critic->parameters()) mine.push_back(t);
+    for (auto& t : target->parameters()) mine.push_back(t);
+    log_alpha = torch::zeros({}, torch::kDouble).requires_grad_();
+    mine.push_back(log_alpha);
+    const auto theirs = agent.all_parameters();
+    REQUIRE(mine.size() == theirs.size());
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < mine.size(); ++i) mine[i].set_data(theirs[i].detach().clone());
+    const double lr = cfg.learning_rate.at(1.0);
+    actor_opt = std::make_unique<torch::optim::Adam>(actor->parameters(), torch::optim::AdamOptions(lr));
+    critic_opt = std::make_unique<torch::optim::Adam>(critic->parameters(), torch::optim::AdamOptions(lr));
+    alpha_opt = std::make_unique<torch::optim::Adam>(std::vector<torch::Tensor>{log_alpha}, torch::optim::AdamOptions(lr));
+  }
+
+  std::vector<torch::Tensor> parameters() {
+    std::vector<torch::Tensor> all = actor->parameters();
+    for (auto& t : critic->parameters()) all.push_back(t);
+    for (auto& t : target->parameters()) all.push_back(t);
+    all.push_back(log_alpha);
+    return all;
+  }
+
+  void update(const agents::Batch& b, at::Generator& gen) {
+    const auto step = [](torch::optim::Optimizer& opt, const torch::Tensor& loss) {
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    };
+    const double alpha = std::exp(log_alpha.item<double>());
+    const torch::Tensor eps = at::normal(0.0, 1.0, {b.obs.size(0), actor->act_dim}, gen, b.obs.options());
+    const torch::Tensor eps_next = at::normal(0.0, 1.0, {b.obs.size(0), actor->act_dim}, gen, b.obs.options());
+    const agents::PolicySample pi = actor->sample_with_noise(b.obs, eps);
+    step(*alpha_opt, sac::continuous_temperature_loss(log_alpha, pi.log_prob, target_entropy));
+    torch::Tensor y;
+    {
+      torch::NoGradGuard ng;
+      const agents::PolicySample next = actor->sample_with_noise(b.next_obs, eps_next);
+      const torch::Tensor nq = target->forward(torch::cat({b.next_obs, next.action}, -1)).squeeze(-1);
+      y = sac::continuous_critic_target(b.rewards, b.terminated, nq, next.log_prob, alpha, gamma);
+    }
+    step(*critic_opt, sac::critic_loss(critic->forward(torch::cat({b.obs, b.actions}, -1)).squeeze(-1), y));
+    step(*actor_opt, sac::continuous_actor_loss(pi.log_prob, critic->forward(torch::cat({b.obs, pi.action}, -1)).squeeze(-1), alpha));
+    agents::polyak_update(*target, *critic, tau);
+  }
+};
+
+void to_double(agents::Sac& agent) {
+  torch::NoGradGuard ng;
+  for (auto& p : agent.all_parameters()) p.set_data(p.detach().to(torch::kDouble));
+}
+}  // namespace
+
+TEST_CASE("continuous SAC: the split update is the textbook update at any thread count", "[sac]") {
+  agents::SacConfig cfg;
+  cfg.net_arch = {24, 16};
+  cfg.tau = 0.1;
+  cfg.learning_rate.initial = 3e-3;
+  const agents::PolicySpec p = spec(false);
+  // In float64 against the autograd reference: the two differ only in summation order (by-hand
+  // matmuls vs baddbmm and autograd), about 1e-16 relative per gradient; Adam's step is
+  // continuous in the gradient away from exact zeros (identical in both), so after 4 updates the
+  // parameters (|p| < 1, rounding step <= 1.1e-16) agree within a few rounding steps (measured
+  // 5.6e-17): tolerance 1e-15.
+  set_compute_threads(1);
+  for (int threads : {1, 2}) {
+    agents::SacConfig c = cfg;
+    c.threads = threads;
+    agents::Sac agent(c, p, 7);
+    to_double(agent);
+    ReferenceSac ref(agent, c, p);
+    at::Generator g1 = at::detail::createCPUGenerator(5), g2 = at::detail::createCPUGenerator(5);
+    for (int k = 0; k < 4; ++k) {
+      agents::Batch b = random_batch(9, 5, 2, false);  // odd: the actor's halves are 4 and 5 rows
+      for (torch::Tensor* t : {&b.obs, &b.actions, &b.rewards, &b.next_obs, &b.terminated}) *t = t->to(torch::kDouble) + 0.1 * k;
+      b.terminated = (torch::arange(9) % 3 == 0).to(torch::kDouble);
+      agent.update(b, g1);
+      ref.update(b, g2);
+    }
+    const auto got = agent.all_parameters(), want = ref.parameters();
+    double worst = 0, moved = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      worst = std::max(worst, (got[i] - want[i]).abs().max().item<double>());
+      moved = std::max(moved, want[i].abs().max().item<double>());
+    }
+    INFO("threads " << threads << ": largest difference " << worst);
+    CHECK(worst < 1e-15);
+    CHECK(moved < 1.0);
+  }
+  // float32, 1 vs 2 threads: bit-identical after 5 updates.
+  std::vector<std::vector<torch::Tensor>> runs;
+  for (int threads : {1, 2}) {
+    agents::SacConfig c = cfg;
+    c.threads = threads;
+    agents::Sac agent(c, p, 7);
+    at::Generator gen = at::detail::createCPUGenerator(5);
+    for (int k = 0; k < 5; ++k) agent.update(random_batch(32, 5, 2, false), gen);
+    runs.push_back(agent.all_parameters());
+  }
+  for (size_t i = 0; i < runs[0].size(); ++i) CHECK(torch::equal(runs[0][i], runs[1][i]));
 }
 
 TEST_CASE("SAC learns LunarLanderContinuous-v3 within a CI budget", "[sac][learning]") {

@@ -1,5 +1,6 @@
 #include "apps/algos/sac_algo.h"
 
+
 #include <unistd.h>
 
 #include <cmath>
@@ -89,9 +90,10 @@ void check_buffer_fits(const agents::SacConfig& a, const agents::PolicySpec& p) 
 }
 
 agents::Training build(const RunConfig& run, const envs::EnvSpec& env) {
-  const agents::SacConfig& a = run.settings<SacSettings>().sac;
+  agents::SacConfig a = run.settings<SacSettings>().sac;
   const agents::PolicySpec spec = agents::PolicySpec::for_env(env, a.net_arch);
   check_buffer_fits(a, spec);
+  agents::give_threads(a, spec, run.threads);
   auto learner = std::make_unique<agents::Sac>(a, spec, run.seed);
   agents::OffPolicySettings loop{.env_id = run.env_id,
                                  .env_options = run.env_options,

@@ -1,8 +1,8 @@
-#include "envs/step_pool.h"
+#include "common/fork_join_pool.h"
 
 #include <chrono>
 
-namespace softrl::envs {
+namespace softrl {
 namespace {
 // How long an idle worker spins before it sleeps: longer than the gap between two vector steps
 // (the policy's forward pass in between), shorter than a learner's update phase.
@@ -15,11 +15,15 @@ inline void pause() {
 }
 }  // namespace
 
-StepPool::StepPool(int threads) {
-  for (int t = 1; t < threads; ++t) workers_.emplace_back([this] { worker(); });
+ForkJoinPool::ForkJoinPool(int threads, const std::function<void()>& on_start) {
+  for (int t = 1; t < threads; ++t)
+    workers_.emplace_back([this, on_start] {
+      if (on_start) on_start();
+      worker();
+    });
 }
 
-StepPool::~StepPool() {
+ForkJoinPool::~ForkJoinPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
@@ -28,12 +32,12 @@ StepPool::~StepPool() {
   for (auto& w : workers_) w.join();
 }
 
-void StepPool::work() {
+void ForkJoinPool::work() {
   for (int64_t i = next_.fetch_add(1, std::memory_order_relaxed); i < n_; i = next_.fetch_add(1, std::memory_order_relaxed))
     (*f_)(i);
 }
 
-void StepPool::run(int64_t n, const std::function<void(int64_t)>& f) {
+void ForkJoinPool::run(int64_t n, const std::function<void(int64_t)>& f) {
   if (workers_.empty() || n <= 1) {
     for (int64_t i = 0; i < n; ++i) f(i);
     return;
@@ -53,7 +57,7 @@ void StepPool::run(int64_t n, const std::function<void(int64_t)>& f) {
   while (busy_.load(std::memory_order_acquire) > 0) pause();
 }
 
-void StepPool::worker() {
+void ForkJoinPool::worker() {
   uint64_t seen = 0;
   while (true) {
     const auto until = std::chrono::steady_clock::now() + kSpin;
@@ -78,4 +82,4 @@ void StepPool::worker() {
   }
 }
 
-}  // namespace softrl::envs
+}  // namespace softrl
