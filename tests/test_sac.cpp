@@ -536,7 +536,14 @@ TEST_CASE("format 1 checkpoints (before the run-loop split) evaluate and resume"
   const auto a = checkpoint_parameters(fixtures / "sac_llc_600.pt");
   const auto b = checkpoint_parameters(resumed);
   REQUIRE(a.size() == b.size());
-  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
+  // The fixture's second half ran the update of its day; today's continuous update sums in
+  // another order (critic members by hand, actor halves), so 300 updates later the parameters
+  // (|p| < 1) differ by a few float32 rounding steps (measured <= 3.7e-7); a checkpoint section
+  // read wrong (optimizer moments, replay buffer, generator) moves them by ~lr = 1e-3.
+  for (size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].abs().max().item<double>() < 1.0);
+    CHECK((a[i] - b[i]).abs().max().item<double>() < 1e-6);
+  }
   fs::remove_all(dir);
 }
 
