@@ -159,13 +159,17 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   for (size_t at = 0; header.compare(at, 8, "bc_loss,") != 0 && header.compare(at, 7, "bc_loss") != 0; at = header.find(',', at) + 1) ++column;
   std::string cell = metrics.substr(last_row);
   for (int c = 0; c < column; ++c) cell = cell.substr(cell.find(',') + 1);
-  char want_metric[32];
+  // `report --metric NAME` on the run prints its score with three decimals.
+  const auto check_report = [&](const std::string& metric, double value) {
+    char want[32];
+    std::snprintf(want, sizeof want, "%.3f [", value);
+    const Result r = run_softrl("report --metric " + metric + " " + (dir / "loose" / "a").string());
+    INFO(r.output);
+    CHECK(r.output.find(std::string("1  ") + want) != std::string::npos);
+  };
   const double loss = std::stod(cell.substr(0, cell.find_first_of(",\n")));
   REQUIRE(std::abs(loss) < 10);  // a share-sized score: printed with three decimals
-  std::snprintf(want_metric, sizeof want_metric, "%.3f [", loss);
-  const Result by_metric = run_softrl("report --metric bc_loss " + (dir / "loose" / "a").string());
-  INFO(by_metric.output);
-  CHECK(by_metric.output.find(std::string("1  ") + want_metric) != std::string::npos);
+  check_report("bc_loss", loss);
   const Result no_metric = run_softrl("report --metric colour " + (dir / "loose" / "a").string());
   CHECK(no_metric.code == 2);
   CHECK(no_metric.output.find("no metric 'colour'; logged: step, wall_time") != std::string::npos);
@@ -174,11 +178,7 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   REQUIRE(ev.code == 0);
   std::smatch pk;
   REQUIRE(std::regex_search(ev.output, pk, std::regex("\"pass_at_k\": ([0-9.eE+-]+)")));
-  char want_pk[32];
-  std::snprintf(want_pk, sizeof want_pk, "%.3f [", std::stod(pk[1]));
-  const Result by_report = run_softrl("report --metric pass_at_k " + (dir / "loose" / "a").string());
-  INFO(by_report.output);
-  CHECK(by_report.output.find(std::string("1  ") + want_pk) != std::string::npos);
+  check_report("pass_at_k", std::stod(pk[1]));
   const Result neither = run_softrl("report --metric colour " + (dir / "loose" / "a").string());
   CHECK(neither.code == 2);
   CHECK(neither.output.find("nor is it a number of") != std::string::npos);

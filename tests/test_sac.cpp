@@ -114,6 +114,14 @@ std::vector<std::vector<double>> csv_rows(const fs::path& path) {
   return rows;
 }
 
+agents::SacConfig small_config(std::vector<int64_t> hidden, double tau, double lr) {
+  agents::SacConfig cfg;
+  cfg.net_arch = std::move(hidden);
+  cfg.tau = tau;
+  cfg.learning_rate.initial = lr;
+  return cfg;
+}
+
 // A 5-dimensional observation and 2 continuous or 3 discrete actions.
 agents::PolicySpec spec(bool discrete) {
   return discrete ? agents::PolicySpec{.kind = agents::PolicySpec::Kind::categorical, .obs_dim = 5, .act_dim = 1, .num_actions = 3}
@@ -128,10 +136,7 @@ agents::Batch random_batch(int64_t b, int64_t obs_dim, int64_t act_dim, bool ter
 }  // namespace
 
 TEST_CASE("SAC update: Polyak targets and the temperature's direction", "[sac]") {
-  agents::SacConfig cfg;
-  cfg.net_arch = {16, 16};
-  cfg.tau = 0.25;
-  cfg.learning_rate.initial = 1e-2;
+  const agents::SacConfig cfg = small_config({16, 16}, 0.25, 1e-2);
   for (bool discrete : {false, true}) {
     agents::Sac agent(cfg, spec(discrete), 0);
     const auto before = agent.all_parameters();
@@ -234,10 +239,7 @@ void to_double(agents::Sac& agent) {
 }  // namespace
 
 TEST_CASE("continuous SAC: the split update is the textbook update at any thread count", "[sac]") {
-  agents::SacConfig cfg;
-  cfg.net_arch = {24, 16};
-  cfg.tau = 0.1;
-  cfg.learning_rate.initial = 3e-3;
+  const agents::SacConfig cfg = small_config({24, 16}, 0.1, 3e-3);
   const agents::PolicySpec p = spec(false);
   // In float64 against the autograd reference: the two differ only in summation order (by-hand
   // matmuls vs baddbmm and autograd), about 1e-16 relative per gradient; Adam's step is
