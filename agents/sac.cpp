@@ -32,6 +32,12 @@ std::vector<torch::Tensor> output_gradient(const torch::Tensor& loss, const std:
   return torch::autograd::grad({loss}, outputs);
 }
 
+// Gradients that tasks write or add into must exist before the tasks start.
+void allocate_gradients(const std::vector<torch::Tensor>& params) {
+  for (auto p : params)
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+}
+
 // Both members' outputs [B, 1] as the losses take them: [2, B], a leaf whose gradient is asked for.
 torch::Tensor member_outputs(const std::array<std::vector<torch::Tensor>, 2>& acts) {
   return torch::stack({acts[0].back(), acts[1].back()}).squeeze(-1).requires_grad_();
@@ -39,10 +45,9 @@ torch::Tensor member_outputs(const std::array<std::vector<torch::Tensor>, 2>& ac
 }  // namespace
 
 void give_threads(SacConfig& cfg, const PolicySpec& policy, int threads) {
-  set_compute_threads(threads);
-  if (policy.kind == PolicySpec::Kind::categorical) return;
-  cfg.threads = threads;
-  set_compute_threads(1);
+  const bool split = policy.kind != PolicySpec::Kind::categorical;
+  if (split) cfg.threads = threads;
+  set_compute_threads(split ? 1 : threads);
 }
 
 Sac::Sac(const SacConfig& cfg, const PolicySpec& policy, uint64_t seed)
@@ -96,6 +101,14 @@ void Sac::fork(const std::function<void(int64_t)>& f) {
     }
   });
   if (error) std::rethrow_exception(error);
+}
+
+Metrics Sac::update_metrics(const torch::Tensor& critic_loss, const torch::Tensor& actor_loss, double alpha_loss,
+                            const sac::CriticLossInfo& ci, const sac::ActorLossInfo& ai) const {
+  return {{"critic_loss", critic_loss.item<double>()}, {"actor_loss", actor_loss.item<double>()},
+          {"alpha_loss", alpha_loss},                  {"alpha", alpha()},
+          {"entropy", ai.entropy},                     {"q1_mean", ci.q1_mean},
+          {"q2_mean", ci.q2_mean},                     {"target_q_mean", ci.target_mean}};
 }
 
 double Sac::update_temperature(const torch::Tensor& x) {
@@ -155,8 +168,7 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   sac::CriticLossInfo ci;
   const torch::Tensor lq = sac::critic_loss(q, y, &ci);
   const torch::Tensor dq = output_gradient(lq, {q})[0];
-  for (auto& p : critic_->parameters())
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  allocate_gradients(critic_->parameters());
   const SlicedAdamStep critic_step(*critic_opt_);
   fork([&](int64_t m) {
     critic_->member_backward(m, acts[m], dq[m].unsqueeze(-1), /*weight_grads=*/true, /*input_grad=*/false);
@@ -180,8 +192,7 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   });
   const torch::Tensor d_action = (d_input[0] + d_input[1]).narrow(-1, obs_dim, act_dim);
   actor_opt_->zero_grad();
-  for (auto& p : policy_.parameters())
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  allocate_gradients(policy_.parameters());
   fork([&](int64_t h) {
     // Two contributions added into zeroed gradients: the same sum in either order.
     torch::autograd::backward({pi[h].log_prob, pi[h].action}, {half(d_lp[0], h), half(d_action, h)});
@@ -189,9 +200,7 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   const SlicedAdamStep actor_step(*actor_opt_);
   fork([&](int64_t h) { actor_step.apply(h, 2); });
 
-  return {{"critic_loss", lq.item<double>()}, {"actor_loss", lp.item<double>()}, {"alpha_loss", alpha_loss},
-          {"alpha", this->alpha()},          {"entropy", ai.entropy},          {"q1_mean", ci.q1_mean},
-          {"q2_mean", ci.q2_mean},           {"target_q_mean", ci.target_mean}};
+  return update_metrics(lq, lp, alpha_loss, ci, ai);
 }
 
 // Discrete SAC (Christodoulou 2019): exact expectations over the actions, all through autograd.
@@ -221,9 +230,7 @@ Metrics Sac::update_discrete(const Batch& b) {
   minimize(*actor_opt_, lp);
 
   polyak_update(*critic_target_, *critic_, cfg_.tau);
-  return {{"critic_loss", lq.item<double>()}, {"actor_loss", lp.item<double>()}, {"alpha_loss", alpha_loss},
-          {"alpha", this->alpha()},          {"entropy", ai.entropy},          {"q1_mean", ci.q1_mean},
-          {"q2_mean", ci.q2_mean},           {"target_q_mean", ci.target_mean}};
+  return update_metrics(lq, lp, alpha_loss, ci, ai);
 }
 
 std::vector<torch::Tensor> Sac::all_parameters() {

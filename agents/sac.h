@@ -16,6 +16,7 @@
 #include "agents/policy.h"
 #include "agents/replay_buffer.h"
 #include "agents/schedule.h"
+#include "objectives/sac.h"
 #include "common/fork_join_pool.h"
 
 namespace softrl::agents {
@@ -69,6 +70,9 @@ class Sac : public TransitionLearner {
   // Steps the temperature on log pi (continuous) or the logits (discrete); its loss, NaN when fixed.
   double update_temperature(const torch::Tensor& policy_output);
   void fork(const std::function<void(int64_t)>& f);
+  // The metrics of one update, in metric_names() order.
+  Metrics update_metrics(const torch::Tensor& critic_loss, const torch::Tensor& actor_loss, double alpha_loss,
+                         const sac::CriticLossInfo& ci, const sac::ActorLossInfo& ai) const;
 
   SacConfig cfg_;
   PolicyHead policy_;
