@@ -26,6 +26,7 @@ struct Row {
   std::string op;
   double ours_gbs = 0.0, torch_gbs = 0.0;
   double ours_us = 0.0, torch_us = 0.0;
+  double of_ceiling = 0.0;  // ours_gbs / the ceiling measured for this shape in the same run (0: none)
 };
 
 std::string shape_name(int64_t r, int64_t c) { return "[" + std::to_string(r) + ", " + std::to_string(c) + "]"; }
@@ -80,17 +81,31 @@ double time_forward_backward(const Unary& f, const torch::Tensor& x, const Timin
       t);
 }
 
+// The roofline: logsumexp only reads its input (forward) or reads x and writes gx beside a read
+// of x (backward, 3 tensors of n, the read ceiling's rate); the others read and write, so their
+// ceiling is the copy's. of_ceiling = ours / ceiling; its inverse is ours / the ideal time.
+void add_ceilings(std::vector<Row>& rows) {
+  for (Row& r : rows) {
+    if (r.op == "copy" || r.op == "read (sum)") continue;
+    const std::string ceiling_op = r.op == "logsumexp" ? "read (sum)" : "copy";
+    for (const Row& c : rows)
+      if (c.shape == r.shape && c.op == ceiling_op) r.of_ceiling = r.ours_gbs / c.ours_gbs;
+  }
+}
+
 void print_table(std::ostream& out, const std::vector<Row>& rows, const std::string& pass) {
   char buf[256];
   out << "\n" << pass << " (GB/s; per-call microseconds for short rows)\n";
-  std::snprintf(buf, sizeof buf, "%-16s %-12s %10s %10s %8s %10s %10s\n", "shape", "op", "ours GB/s", "torch GB/s",
-                "speedup", "ours us", "torch us");
+  std::snprintf(buf, sizeof buf, "%-16s %-12s %10s %10s %8s %10s %10s %10s\n", "shape", "op", "ours GB/s", "torch GB/s",
+                "speedup", "of ceiling", "ours us", "torch us");
   out << buf;
   for (const Row& r : rows) {
     if (r.pass != pass) continue;
     const double speed = r.torch_us / r.ours_us;
-    std::snprintf(buf, sizeof buf, "%-16s %-12s %10.2f %10.2f %7.2fx %10.2f %10.2f\n", r.shape.c_str(),
-                  r.op.c_str(), r.ours_gbs, r.torch_gbs, speed, r.ours_us, r.torch_us);
+    char ceiling[32] = "";
+    if (r.of_ceiling > 0) std::snprintf(ceiling, sizeof ceiling, "%.0f %%", 100 * r.of_ceiling);
+    std::snprintf(buf, sizeof buf, "%-16s %-12s %10.2f %10.2f %7.2fx %10s %10.2f %10.2f\n", r.shape.c_str(),
+                  r.op.c_str(), r.ours_gbs, r.torch_gbs, speed, ceiling, r.ours_us, r.torch_us);
     out << buf;
   }
 }
@@ -127,6 +142,7 @@ int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
       }
     }
   }
+  add_ceilings(rows);
   if (opt.json) {
     std::vector<std::string> results;
     for (const Row& r : rows)
@@ -138,6 +154,7 @@ int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
                             .add("torch_gbs", r.torch_gbs)
                             .add("ours_us", r.ours_us)
                             .add("torch_us", r.torch_us)
+                            .add("of_ceiling", r.of_ceiling)
                             .str());
     out << JsonObject()
                .add("isa", kernels::isa_name(kernels::active_isa()))

@@ -100,6 +100,7 @@ void check_case(const Case& c) {
 std::vector<k::Isa> isas() {
   std::vector<k::Isa> v{k::Isa::scalar};
   if (k::cpu_has_avx2_fma()) v.push_back(k::Isa::avx2);
+  if (k::cpu_has_avx512()) v.push_back(k::Isa::avx512);
   return v;
 }
 

@@ -182,6 +182,7 @@ void check_case(const RowCase& c, torch::ScalarType dtype) {
 std::vector<k::Isa> isas() {
   std::vector<k::Isa> v = {k::Isa::scalar};
   if (k::cpu_has_avx2_fma()) v.push_back(k::Isa::avx2);
+  if (k::cpu_has_avx512()) v.push_back(k::Isa::avx512);
   return v;
 }
 

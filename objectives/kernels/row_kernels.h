@@ -18,12 +18,15 @@
 
 namespace softrl::kernels {
 
-enum class Isa { scalar, avx2 };
+enum class Isa { scalar, avx2, avx512 };
 
-// The instruction set the kernels use: AVX2+FMA when the CPU has it, unless forced.
+// The instruction set the kernels use: the widest the CPU has (AVX-512F for long rows, with the
+// AVX2 kernels for rows of up to 16 entries; AVX2+FMA; portable), unless forced or disabled by
+// SOFTRL_DISABLE_AVX512=1 (AVX2 at most) or SOFTRL_DISABLE_AVX2=1 (portable).
 Isa active_isa();
 bool cpu_has_avx2_fma();
-// Forces a path (tests compare them). Forcing avx2 on a CPU without it is ignored.
+bool cpu_has_avx512();
+// Forces a path (tests compare them). Forcing a path the CPU lacks is ignored.
 void force_isa(Isa isa);
 void clear_forced_isa();
 const char* isa_name(Isa isa);
@@ -75,5 +78,16 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
 void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
                            float scale);
 }  // namespace avx2
+
+namespace avx512 {
+void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);
+void log_softmax_rows(RowsIn in, float* y);
+void softmax_rows(RowsIn in, float* y);
+void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
+void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                               float scale);
+void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                           float scale);
+}  // namespace avx512
 
 }  // namespace softrl::kernels

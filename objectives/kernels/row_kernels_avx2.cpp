@@ -16,6 +16,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "objectives/kernels/lane_merge.h"
 #include "objectives/kernels/row_kernels.h"
 
 namespace softrl::kernels::avx2 {
@@ -23,14 +24,6 @@ namespace {
 
 constexpr int64_t kShortCols = 16;
 constexpr float kNegInf = -__builtin_inff();
-constexpr float kLog2e = 0x1.715476p+0f;
-constexpr float kLn2Hi = 0x1.62E43p-1f;    // Cody-Waite split of ln 2 (XNNPACK constants)
-constexpr float kLn2Lo = -0x1.05C61p-29f;
-constexpr float kC1 = 0x1.FFFFF6p-1f;      // degree-5 minimax polynomial of exp on [-ln2/2, ln2/2]
-constexpr float kC2 = 0x1.FFFDC6p-2f;
-constexpr float kC3 = 0x1.555A80p-3f;
-constexpr float kC4 = 0x1.573A1Ap-5f;
-constexpr float kC5 = 0x1.0F9F9Cp-7f;
 constexpr float kXFloor = -2097152.0f;  // -2^21: exp_ps clamps below -87.34 anyway
 
 struct Ext {  // exp(x) = p * 2^n
@@ -44,10 +37,10 @@ inline Ext ext_exp(__m256 x) {
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 t = _mm256_fmadd_ps(n, _mm256_set1_ps(-kLn2Hi), x);
   t = _mm256_fmadd_ps(n, _mm256_set1_ps(-kLn2Lo), t);
-  __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kC5), t, _mm256_set1_ps(kC4));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kC3));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kC2));
-  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kC1));
+  __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kExpC5), t, _mm256_set1_ps(kExpC4));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kExpC3));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kExpC2));
+  p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(kExpC1));
   p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.0f));
   return {p, n};
 }
@@ -168,12 +161,6 @@ struct Online {
   }
 };
 
-struct RowSum {
-  float max;       // M (unscaled); -inf: dead row; NaN: the row holds a NaN or +inf
-  double log_sum;  // log sum_j exp((x_j - M) * scale)
-  bool dead() const { return max == kNegInf; }
-};
-
 RowSum row_sum(const float* x, int64_t cols, float scale) {
   const __m256 vs = _mm256_set1_ps(scale);
   Online a;
@@ -192,23 +179,11 @@ RowSum row_sum(const float* x, int64_t cols, float scale) {
     const __m256 b[1] = {load_tail(x + j, cols - j, kNegInf)};
     a.add(b, vs);
   }
-  // Merge the 8 lanes in double: M = max m_l; S - 1 = (ties at M - 1) + the rest, rescaled.
   alignas(32) float m[8], ties[8];
   alignas(32) double small[8];
   _mm256_store_ps(m, a.m), _mm256_store_ps(ties, a.ties);
   _mm256_store_pd(small, a.lo), _mm256_store_pd(small + 4, a.hi);
-  double check = 0.0;
-  float big = kNegInf;
-  for (int l = 0; l < 8; ++l) big = m[l] > big ? m[l] : big, check += small[l];
-  if (check != check || big == __builtin_inff()) return {__builtin_nanf(""), __builtin_nan("")};
-  if (big == kNegInf) return {kNegInf, -__builtin_inf()};
-  double rest = -1.0, below = 0.0;
-  for (int l = 0; l < 8; ++l) {
-    if (m[l] == big) rest += ties[l], below += small[l];
-    else if (m[l] != kNegInf) below += (ties[l] + small[l]) * exp((static_cast<double>(m[l]) - big) * scale);
-  }
-  rest += below;
-  return {big, log1p(rest)};
+  return merge_lanes<8>(m, ties, small, scale);
 }
 
 // Rows this long are written with streaming stores: the output will not be read back soon and

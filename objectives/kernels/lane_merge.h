@@ -1,0 +1,47 @@
+#pragma once
+// Scalar merge of the per-lane online-softmax accumulators into one row's (max, log-sum), shared
+// by the SIMD kernel files. Internal linkage on purpose: each file compiles its own copy with its
+// own instruction set, so the linker never hands AVX-512 code to a CPU without it.
+#include <cmath>
+#include <cstdint>
+
+namespace softrl::kernels {
+namespace {
+
+struct RowSum {
+  float max;       // M (unscaled); -inf: dead row; NaN: the row holds a NaN or +inf
+  double log_sum;  // log sum_j exp((x_j - M) * scale)
+  bool dead() const { return max == -__builtin_inff(); }
+};
+
+// Lane l saw the maximum m[l] ties[l] times, and below it a sum small[l] of exp((x - m[l]) * scale).
+// M = max_l m[l]; S - 1 = (ties at M - 1) + the rest, rescaled to M in double, so that
+// log S = log1p(S - 1) stays accurate when S is close to 1.
+template <int L>
+inline RowSum merge_lanes(const float* m, const float* ties, const double* small, float scale) {
+  double check = 0.0;
+  float big = -__builtin_inff();
+  for (int l = 0; l < L; ++l) big = m[l] > big ? m[l] : big, check += small[l];
+  if (check != check || big == __builtin_inff()) return {__builtin_nanf(""), __builtin_nan("")};
+  if (big == -__builtin_inff()) return {big, -__builtin_inf()};
+  double rest = -1.0, below = 0.0;
+  for (int l = 0; l < L; ++l) {
+    if (m[l] == big) rest += ties[l], below += small[l];
+    else if (m[l] != -__builtin_inff()) below += (ties[l] + small[l]) * exp((static_cast<double>(m[l]) - big) * scale);
+  }
+  return {big, log1p(rest + below)};
+}
+
+// exp on [-ln2/2, ln2/2] after the reduction x = n ln 2 + t: Cody-Waite split of ln 2 and a
+// degree-5 minimax polynomial (the constants of XNNPACK's f32 exp kernels).
+constexpr float kLog2e = 0x1.715476p+0f;
+constexpr float kLn2Hi = 0x1.62E43p-1f;
+constexpr float kLn2Lo = -0x1.05C61p-29f;
+constexpr float kExpC1 = 0x1.FFFFF6p-1f;
+constexpr float kExpC2 = 0x1.FFFDC6p-2f;
+constexpr float kExpC3 = 0x1.555A80p-3f;
+constexpr float kExpC4 = 0x1.573A1Ap-5f;
+constexpr float kExpC5 = 0x1.0F9F9Cp-7f;
+
+}  // namespace
+}  // namespace softrl::kernels
