@@ -209,7 +209,56 @@ inline void fill_row(float* out, int64_t cols, float v) {
   for (int64_t j = 0; j < cols; ++j) out[j] = v;
 }
 
-// ---- short rows: 8 rows per step, column j of the 8 rows gathered into one register ----
+// ---- short rows: 8 rows per step, column j of the 8 rows in one register ----
+
+// Column j of rows r0..r0+nrows of a [*, cols] array into v[j]; lanes past nrows read `fill`.
+// Full blocks of 4 columns (the RL shape: a batch of 4-action rows) are loaded as 4 vectors and
+// transposed in registers, which leaves the lanes holding rows 0, 2, 4, 6, 1, 3, 5, 7 (returns
+// true); other blocks are gathered in natural order (returns false). Per-row values go through
+// rows_to_lanes / lanes_to_rows with the same flag, and store_columns undoes the layout.
+inline bool load_columns(const float* base, int cols, int64_t nrows, float fill, __m256* v) {
+  if (cols == 4 && nrows == 8) {
+    const __m256 a0 = _mm256_loadu_ps(base), a1 = _mm256_loadu_ps(base + 8);
+    const __m256 a2 = _mm256_loadu_ps(base + 16), a3 = _mm256_loadu_ps(base + 24);
+    const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1);
+    const __m256 t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+    v[0] = _mm256_shuffle_ps(t0, t2, 0x44), v[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    v[2] = _mm256_shuffle_ps(t1, t3, 0x44), v[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+    return true;
+  }
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(cols));
+  const __m256 live = _mm256_castsi256_ps(tail_mask(nrows));
+  for (int j = 0; j < cols; ++j) v[j] = _mm256_mask_i32gather_ps(_mm256_set1_ps(fill), base + j, idx, live, 4);
+  return false;
+}
+
+inline void store_columns(float* base, int cols, int64_t nrows, const __m256* v, bool transposed) {
+  if (transposed) {  // the inverse of load_columns' transpose
+    const __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    _mm256_storeu_ps(base, _mm256_shuffle_ps(t0, t2, 0x44));
+    _mm256_storeu_ps(base + 8, _mm256_shuffle_ps(t0, t2, 0xEE));
+    _mm256_storeu_ps(base + 16, _mm256_shuffle_ps(t1, t3, 0x44));
+    _mm256_storeu_ps(base + 24, _mm256_shuffle_ps(t1, t3, 0xEE));
+    return;
+  }
+  for (int j = 0; j < cols; ++j) {
+    alignas(32) float t[8];
+    _mm256_store_ps(t, v[j]);
+    for (int64_t i = 0; i < nrows; ++i) base[i * cols + j] = t[i];
+  }
+}
+
+// Lane k of a transposed block holds row kTransposedRow[k]; kRowLane[i] is row i's lane.
+inline __m256 rows_to_lanes(const float* p, int64_t nrows, bool transposed) {
+  if (!transposed) return _mm256_maskload_ps(p, tail_mask(nrows));
+  return _mm256_permutevar8x32_ps(_mm256_loadu_ps(p), _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
+}
+
+inline void lanes_to_rows(float* p, int64_t nrows, __m256 v, bool transposed) {
+  if (!transposed) return _mm256_maskstore_ps(p, tail_mask(nrows), v);
+  _mm256_storeu_ps(p, _mm256_permutevar8x32_ps(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
 
 // log(1 + z) for z >= 0 (few ulps): log(w) * z / (w - 1) with w = 1 + z corrects w's rounding.
 inline __m256 log1p_ps(__m256 z) {
@@ -227,18 +276,16 @@ struct ShortBlock {
   __m256 inv_sum;        // 1 / sum exp(d)
   __m256 dead;           // all-ones lanes for rows with no finite entry (or rows past the end)
   __m256 nan;            // all-ones lanes for rows with a NaN or +inf
+  bool transposed;       // the lane order of load_columns
 };
 
 inline void load_short_block(RowsIn in, int64_t r0, int64_t nrows, ShortBlock& b) {
   const int cols = static_cast<int>(in.cols);
-  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(cols));
-  const __m256 live = _mm256_castsi256_ps(tail_mask(nrows));
   const __m256 vs = _mm256_set1_ps(in.scale);
-  const float* base = in.x + r0 * in.cols;
-  __m256 mx = _mm256_set1_ps(kNegInf), nan = _mm256_setzero_ps();
   __m256 xs[kShortCols];
+  b.transposed = load_columns(in.x + r0 * in.cols, cols, nrows, kNegInf, xs);
+  __m256 mx = _mm256_set1_ps(kNegInf), nan = _mm256_setzero_ps();
   for (int j = 0; j < cols; ++j) {
-    xs[j] = _mm256_mask_i32gather_ps(_mm256_set1_ps(kNegInf), base + j, idx, live, 4);
     mx = _mm256_max_ps(xs[j], mx);
     nan = _mm256_or_ps(nan, _mm256_cmp_ps(xs[j], xs[j], _CMP_UNORD_Q));
   }
@@ -260,12 +307,6 @@ inline void load_short_block(RowsIn in, int64_t r0, int64_t nrows, ShortBlock& b
   b.inv_sum = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), z));
 }
 
-inline void store_column(float* out, int64_t cols, int64_t nrows, __m256 v) {
-  alignas(32) float t[8];
-  _mm256_store_ps(t, v);
-  for (int64_t i = 0; i < nrows; ++i) out[i * cols] = t[i];
-}
-
 template <class Emit>
 void for_short_blocks(RowsIn in, Emit emit) {
   ShortBlock b;
@@ -281,16 +322,34 @@ inline __m256 special(__m256 v, const ShortBlock& b, float dead_value) {
   return _mm256_blendv_ps(v, _mm256_set1_ps(__builtin_nanf("")), b.nan);
 }
 
+// Backward over short rows: y and g loaded as columns (8 rows per step), f(y_j, g_j, row
+// reduction) stored as columns. `reduce` sums term(y_j, g_j) over a row in float (at most 16 terms).
+template <class Term, class Out>
+void short_backward(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float fill, Term term,
+                    Out out) {
+  const int c = static_cast<int>(cols);
+  __m256 ys[kShortCols], gs[kShortCols];
+  for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+    const int64_t nrows = rows - r0 < 8 ? rows - r0 : 8;
+    const bool transposed = load_columns(y + r0 * cols, c, nrows, fill, ys);
+    load_columns(g + r0 * cols, c, nrows, 0.0f, gs);
+    __m256 sum = _mm256_setzero_ps();
+    for (int j = 0; j < c; ++j) sum = _mm256_add_ps(sum, term(ys[j], gs[j]));
+    for (int j = 0; j < c; ++j) gs[j] = out(ys[j], gs[j], sum);
+    store_columns(gx + r0 * cols, c, nrows, gs, transposed);
+  }
+}
+
 }  // namespace
 
 void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum) {
   if (in.cols <= kShortCols && in.cols > 0) {
     for_short_blocks(in, [&](int64_t r0, int64_t nrows, const ShortBlock& b) {
       const __m256 v = _mm256_fmadd_ps(_mm256_andnot_ps(b.dead, b.max), _mm256_set1_ps(in.scale), b.log_sum);
-      store_column(lse + r0, 1, nrows, special(v, b, kNegInf));
+      lanes_to_rows(lse + r0, nrows, special(v, b, kNegInf), b.transposed);
       if (shift) {
-        store_column(shift + r0, 1, nrows, _mm256_blendv_ps(b.max, _mm256_set1_ps(__builtin_nanf("")), b.nan));
-        store_column(log_sum + r0, 1, nrows, special(b.log_sum, b, kNegInf));
+        lanes_to_rows(shift + r0, nrows, _mm256_blendv_ps(b.max, _mm256_set1_ps(__builtin_nanf("")), b.nan), b.transposed);
+        lanes_to_rows(log_sum + r0, nrows, special(b.log_sum, b, kNegInf), b.transposed);
       }
     });
     return;
@@ -305,8 +364,9 @@ void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum) {
 void log_softmax_rows(RowsIn in, float* y) {
   if (in.cols <= kShortCols && in.cols > 0) {
     for_short_blocks(in, [&](int64_t r0, int64_t nrows, const ShortBlock& b) {
-      for (int64_t j = 0; j < in.cols; ++j)
-        store_column(y + r0 * in.cols + j, in.cols, nrows, special(_mm256_sub_ps(b.d[j], b.log_sum), b, kNegInf));
+      __m256 out[kShortCols];
+      for (int64_t j = 0; j < in.cols; ++j) out[j] = special(_mm256_sub_ps(b.d[j], b.log_sum), b, kNegInf);
+      store_columns(y + r0 * in.cols, static_cast<int>(in.cols), nrows, out, b.transposed);
     });
     return;
   }
@@ -327,8 +387,9 @@ void log_softmax_rows(RowsIn in, float* y) {
 void softmax_rows(RowsIn in, float* y) {
   if (in.cols <= kShortCols && in.cols > 0) {
     for_short_blocks(in, [&](int64_t r0, int64_t nrows, const ShortBlock& b) {
-      for (int64_t j = 0; j < in.cols; ++j)
-        store_column(y + r0 * in.cols + j, in.cols, nrows, special(_mm256_mul_ps(exp_ps(b.d[j]), b.inv_sum), b, 0.0f));
+      __m256 out[kShortCols];
+      for (int64_t j = 0; j < in.cols; ++j) out[j] = special(_mm256_mul_ps(exp_ps(b.d[j]), b.inv_sum), b, 0.0f);
+      store_columns(y + r0 * in.cols, static_cast<int>(in.cols), nrows, out, b.transposed);
     });
     return;
   }
@@ -349,6 +410,22 @@ void softmax_rows(RowsIn in, float* y) {
 
 void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx) {
   const __m256 vs = _mm256_set1_ps(in.scale);
+  if (in.cols <= kShortCols && in.cols > 0) {
+    const int c = static_cast<int>(in.cols);
+    __m256 xs[kShortCols];
+    for (int64_t r0 = 0; r0 < in.rows; r0 += 8) {
+      const int64_t nrows = in.rows - r0 < 8 ? in.rows - r0 : 8;
+      const bool transposed = load_columns(in.x + r0 * in.cols, c, nrows, kNegInf, xs);
+      const __m256 m = rows_to_lanes(shift + r0, nrows, transposed);
+      const __m256 l = rows_to_lanes(log_sum + r0, nrows, transposed);
+      const __m256 gs = _mm256_mul_ps(rows_to_lanes(g + r0, nrows, transposed), vs);
+      const __m256 dead = _mm256_cmp_ps(m, _mm256_set1_ps(kNegInf), _CMP_EQ_OQ);
+      for (int j = 0; j < c; ++j)
+        xs[j] = _mm256_andnot_ps(dead, _mm256_mul_ps(gs, exp_nonpos(_mm256_fmsub_ps(_mm256_sub_ps(xs[j], m), vs, l))));
+      store_columns(gx + r0 * in.cols, c, nrows, xs, transposed);
+    }
+    return;
+  }
   for (int64_t r = 0; r < in.rows; ++r) {
     const float* x = in.x + r * in.cols;
     float* out = gx + r * in.cols;
@@ -372,6 +449,15 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
                                float scale) {
   const __m256 ninf = _mm256_set1_ps(kNegInf);
   const __m256 vs = _mm256_set1_ps(scale);
+  if (cols <= kShortCols && cols > 0) {
+    return short_backward(
+        y, g, gx, rows, cols, kNegInf,
+        [&](__m256 yv, __m256 gv) { return _mm256_andnot_ps(_mm256_cmp_ps(yv, ninf, _CMP_EQ_OQ), gv); },
+        [&](__m256 yv, __m256 gv, __m256 sum) {
+          const __m256 d = _mm256_fnmadd_ps(exp_nonpos(yv), sum, gv);
+          return _mm256_andnot_ps(_mm256_cmp_ps(yv, ninf, _CMP_EQ_OQ), _mm256_mul_ps(vs, d));
+        });
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;
@@ -399,6 +485,15 @@ void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t ro
                            float scale) {
   const __m256 zero = _mm256_setzero_ps();
   const __m256 vs = _mm256_set1_ps(scale);
+  if (cols <= kShortCols && cols > 0) {
+    return short_backward(
+        y, g, gx, rows, cols, 0.0f,
+        [&](__m256 yv, __m256 gv) { return _mm256_andnot_ps(_mm256_cmp_ps(yv, zero, _CMP_EQ_OQ), _mm256_mul_ps(yv, gv)); },
+        [&](__m256 yv, __m256 gv, __m256 dot) {
+          const __m256 d = _mm256_mul_ps(_mm256_mul_ps(vs, yv), _mm256_sub_ps(gv, dot));
+          return _mm256_andnot_ps(_mm256_cmp_ps(yv, zero, _CMP_EQ_OQ), d);
+        });
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;
