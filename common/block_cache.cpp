@@ -30,6 +30,7 @@ class BlockCache final : public c10::Allocator {
     void* p = it->second.back();
     it->second.pop_back();
     cached_ -= n;
+    ++hits_;
     return p;
   }
   static void* fresh(size_t n) {
@@ -46,19 +47,38 @@ class BlockCache final : public c10::Allocator {
     }
     return p;
   }
+  // A freed block is kept for reuse; when the cache is full, blocks of other sizes make room
+  // (the sizes in use change as a program moves on: a benchmark's next shape, a learner's next
+  // phase), so the sizes freed most recently are the ones held.
   static void release(void* p) {
     if (p == nullptr) return;
+    std::vector<void*> drop;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = size_of_.find(p);
-      if (it != size_of_.end() && cached_ + it->second <= kMaxCachedBytes) {
-        free_[it->second].push_back(p);
-        cached_ += it->second;
-        return;
+      if (it != size_of_.end() && it->second <= kMaxCachedBytes) {
+        const size_t n = it->second;
+        for (auto f = free_.begin(); cached_ + n > kMaxCachedBytes && f != free_.end(); ++f) {
+          if (f->first == n) continue;
+          while (!f->second.empty() && cached_ + n > kMaxCachedBytes) {
+            drop.push_back(f->second.back()), size_of_.erase(f->second.back());
+            f->second.pop_back();
+            cached_ -= f->first;
+          }
+        }
+        if (cached_ + n <= kMaxCachedBytes) {
+          free_[n].push_back(p);
+          cached_ += n;
+          p = nullptr;
+        } else {
+          size_of_.erase(it);
+        }
+      } else if (it != size_of_.end()) {
+        size_of_.erase(it);
       }
-      if (it != size_of_.end()) size_of_.erase(it);
     }
-    c10::free_cpu(p);
+    for (void* q : drop) c10::free_cpu(q);
+    if (p != nullptr) c10::free_cpu(p);
   }
   static void purge() {
     std::vector<void*> drop;
@@ -76,9 +96,18 @@ class BlockCache final : public c10::Allocator {
   static inline std::unordered_map<size_t, std::vector<void*>> free_;  // size -> cached blocks
   static inline std::unordered_map<void*, size_t> size_of_;             // every live or cached large block
   static inline size_t cached_ = 0;
+  static inline size_t hits_ = 0;
+
+ public:
+  static BlockCacheStats stats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return {cached_, hits_};
+  }
 };
 
 }  // namespace
+
+BlockCacheStats block_cache_stats() { return BlockCache::stats(); }
 
 void install_block_cache() {
   static BlockCache cache;

@@ -139,3 +139,19 @@ TEST_CASE("block cache: a freed large block is handed to the next request of its
   const torch::Tensor small = torch::arange(10);    // small blocks: LibTorch's own path
   CHECK(small.sum().item<int64_t>() == 45);
 }
+
+TEST_CASE("block cache: when full, it makes room for the size freed last", "[runtime]") {
+  softrl::install_block_cache();
+  {  // fill the cache (1 GiB) with blocks of one size; empty() touches no pages
+    std::vector<torch::Tensor> big;
+    for (int i = 0; i < 5; ++i) big.push_back(torch::empty({int64_t{1} << 26}));  // 256 MiB each
+  }
+  CHECK(softrl::block_cache_stats().cached_bytes == size_t{1} << 30);
+  { const torch::Tensor a = torch::empty({int64_t{1} << 21}); }  // 8 MiB, freed into the full cache
+  CHECK(softrl::block_cache_stats().cached_bytes <= size_t{1} << 30);
+  const size_t hits = softrl::block_cache_stats().hits;
+  const torch::Tensor b = torch::empty({int64_t{1} << 21});
+  CHECK(softrl::block_cache_stats().hits == hits + 1);  // the new size was kept, not dropped
+  const torch::Tensor c = torch::empty({int64_t{1} << 26});
+  CHECK(softrl::block_cache_stats().hits == hits + 2);  // three 256 MiB blocks are still held
+}
