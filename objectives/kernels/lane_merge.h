@@ -14,20 +14,20 @@ struct RowSum {
   bool dead() const { return max == -__builtin_inff(); }
 };
 
-// Lane l saw the maximum m[l] ties[l] times, and below it a sum small[l] of exp((x - m[l]) * scale).
-// M = max_l m[l]; S - 1 = (ties at M - 1) + the rest, rescaled to M in double, so that
-// log S = log1p(S - 1) stays accurate when S is close to 1.
+// Lane l saw the maximum m[l] ties[l] times, and below it a sum small[l] of exp((x - m[l]) * scale);
+// big = max_l m[l] and f[l] = exp((m[l] - big) * scale) come from the caller's SIMD exp (a libm
+// exp per lane cost as much as the rest of a 1000-entry row). S - 1 = (ties at big - 1) + the
+// rest, rescaled in double, so that log S = log1p(S - 1) stays accurate when S is close to 1.
 template <int L>
-inline RowSum merge_lanes(const float* m, const float* ties, const double* small, float scale) {
+inline RowSum merge_lanes(const float* m, const float* ties, const double* small, const float* f, float big) {
   double check = 0.0;
-  float big = -__builtin_inff();
-  for (int l = 0; l < L; ++l) big = m[l] > big ? m[l] : big, check += small[l];
+  for (int l = 0; l < L; ++l) check += small[l];
   if (check != check || big == __builtin_inff()) return {__builtin_nanf(""), __builtin_nan("")};
   if (big == -__builtin_inff()) return {big, -__builtin_inf()};
   double rest = -1.0, below = 0.0;
   for (int l = 0; l < L; ++l) {
     if (m[l] == big) rest += ties[l], below += small[l];
-    else if (m[l] != -__builtin_inff()) below += (ties[l] + small[l]) * exp((static_cast<double>(m[l]) - big) * scale);
+    else below += (ties[l] + small[l]) * f[l];  // f = 0 for lanes that saw only -inf
   }
   return {big, log1p(rest + below)};
 }

@@ -179,11 +179,15 @@ RowSum row_sum(const float* x, int64_t cols, float scale) {
     const __m256 b[1] = {load_tail(x + j, cols - j, kNegInf)};
     a.add(b, vs);
   }
-  alignas(32) float m[8], ties[8];
+  alignas(32) float m[8], ties[8], f[8];
   alignas(32) double small[8];
   _mm256_store_ps(m, a.m), _mm256_store_ps(ties, a.ties);
   _mm256_store_pd(small, a.lo), _mm256_store_pd(small + 4, a.hi);
-  return merge_lanes<8>(m, ties, small, scale);
+  float big = kNegInf;
+  for (int l = 0; l < 8; ++l) big = m[l] > big ? m[l] : big;
+  const __m256 shift = _mm256_set1_ps(big == kNegInf ? 0.0f : big);
+  _mm256_store_ps(f, exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(a.m, shift), vs)));
+  return merge_lanes<8>(m, ties, small, f, big);
 }
 
 // Rows this long are written with streaming stores: the output will not be read back soon and
