@@ -19,7 +19,7 @@
 //     NaN guards downstream see it; +inf logits give NaN too (undefined input).
 // Accuracy (float32): within a few float32 rounding steps of the exact value of the formulas above
 // for any |x|, row length and tau in range (tests/test_softmax.cpp states the bounds).
-// Float32 CPU tensors use the fused kernels (AVX2+FMA when the CPU has it, else portable code;
+// Float32 CPU tensors use the fused kernels (AVX-512 or AVX2+FMA when the CPU has it, else portable code;
 // non-contiguous ones are made contiguous first); anything else (float64, other devices, double
 // backward) runs an equivalent LibTorch composition with the same conventions.
 #include <torch/torch.h>
