@@ -63,12 +63,22 @@ struct Running {
   clock_type::time_point started;
 };
 
-int run_study(const Study& study, const fs::path& dir, int jobs, std::ostream& out) {
+// The cells (indices into study.cells()) that have not finished.
+std::vector<size_t> unfinished_cells(const Study& study, const fs::path& dir) {
   const std::vector<StudyCell> cells = study.cells();
-  fs::create_directories(dir / "logs");
   std::vector<size_t> todo;
   for (size_t i = 0; i < cells.size(); ++i)
     if (state_of(dir / cells[i].dir) != CellState::finished) todo.push_back(i);
+  return todo;
+}
+
+// Trains the unfinished cells among `only` (all cells when empty), `jobs` at a time.
+int run_study(const Study& study, const fs::path& dir, int jobs, std::ostream& out, const std::vector<size_t>& only = {}) {
+  const std::vector<StudyCell> cells = study.cells();
+  fs::create_directories(dir / "logs");
+  std::vector<size_t> todo;
+  for (size_t i : unfinished_cells(study, dir))
+    if (only.empty() || std::find(only.begin(), only.end(), i) != only.end()) todo.push_back(i);
   out << study.name << ": " << cells.size() << " cells (" << study.arms.size() << " arms x "
       << std::max<size_t>(1, study.tasks.size()) << " tasks x " << study.seeds.size() << " seeds), "
       << cells.size() - todo.size() << " already finished, " << jobs << " at a time\n" << std::flush;
@@ -166,7 +176,43 @@ int report_study(const Study& study, const fs::path& dir, std::ostream& out) {
   return 0;
 }
 
+// `--cell I` and `--report` (the jobs `--executor slurm` submits) work on an existing study directory.
+int study_dir_job(const CompareOptions& opt, std::ostream& out) {
+  if (opt.cell >= 0 && opt.report) throw InputError("--cell and --report are separate jobs: give one of them");
+  if (!opt.overrides.empty()) throw InputError("--cell and --report take no overrides (the study keeps its study.yaml)");
+  const std::string given = !opt.resume_dir.empty() ? opt.resume_dir : opt.study_path;
+  const fs::path dir = given;
+  if (given.empty() || !fs::is_regular_file(dir / "study.yaml"))
+    throw InputError((given.empty() ? std::string("--cell/--report") : given) +
+                     ": expected a study directory (one holding the study.yaml that softrl compare wrote)");
+  const Study study = load_study((dir / "study.yaml").string());
+  const std::vector<StudyCell> cells = study.cells();
+  if (opt.cell >= 0) {
+    if (static_cast<size_t>(opt.cell) >= cells.size())
+      throw InputError("--cell " + std::to_string(opt.cell) + ": the study in " + dir.string() + " has cells 0-" +
+                       std::to_string(cells.size() - 1));
+    return run_study(study, dir, 1, out, {static_cast<size_t>(opt.cell)});
+  }
+  const std::vector<size_t> todo = unfinished_cells(study, dir);
+  if (!todo.empty()) {
+    out << study.name << ": " << todo.size() << " of " << cells.size() << " cells unfinished, no report written:\n";
+    for (size_t i : todo) out << "  cell " << i << ": " << cells[i].dir << "\n";
+    out << "re-submit them with: softrl compare --resume " << dir.string() << " --executor slurm\n";
+    return 1;
+  }
+  return report_study(study, dir, out);
+}
+
+bool slurm_options_given(const SlurmOptions& s) {
+  return !s.partition.empty() || !s.time.empty() || !s.account.empty() || !s.sbatch_args.empty() || s.cpus_per_task != 1;
+}
+
 int compare(const CompareOptions& opt, std::ostream& out) {
+  if (opt.executor != "local" && opt.executor != "slurm")
+    throw InputError("--executor: expected local or slurm, got '" + opt.executor + "'");
+  if (opt.executor != "slurm" && slurm_options_given(opt.slurm))
+    throw InputError("--slurm.* options need --executor slurm");
+  if (opt.cell >= 0 || opt.report) return study_dir_job(opt, out);
   const bool resume = !opt.resume_dir.empty();
   if (resume && (!opt.study_path.empty() || !opt.overrides.empty()))
     throw InputError("--resume takes no STUDY.yaml or overrides (the study keeps its study.yaml)");
@@ -195,6 +241,7 @@ int compare(const CompareOptions& opt, std::ostream& out) {
                      " or choose another --study-dir");
   fs::create_directories(study_dir);
   if (!resume) write_file_atomic(study_dir / "study.yaml", study_yaml(study));
+  if (opt.executor == "slurm") return submit_to_slurm(study_dir, study.name, unfinished_cells(study, study_dir), opt.slurm, out);
   const int code = run_study(study, study_dir, jobs, out);
   if (code == 0) report_study(study, study_dir, out);
   return code;

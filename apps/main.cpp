@@ -130,12 +130,27 @@ Command compare_command(CLI::App& app) {
   static CompareOptions co;
   CLI::App* c = app.add_subcommand(
       "compare", "Run a study (arms x tasks x seeds) and report it: softrl compare STUDY.yaml [key=value ...]");
-  c->add_option("study", co.study_path, "STUDY.yaml");
+  c->add_option("study", co.study_path, "STUDY.yaml (STUDY_DIR with --cell or --report)");
   c->add_option("overrides", co.overrides, "dotted.key=value overrides of the study");
   c->add_option("--study-dir", co.study_dir, "Where the study goes (default studies/<name>)");
   c->add_option("--resume", co.resume_dir, "Continue STUDY_DIR: finished cells are skipped, started ones resume");
   c->add_option("--jobs", co.jobs, "Cells at a time (default: one per core), one thread each")->check(CLI::Range(0, 256));
   c->add_flag("--dry-run", co.dry_run, "List the cells and the steps left, run nothing");
+  c->add_option("--executor", co.executor,
+                "local (default): cells train here, --jobs at a time; slurm: the unfinished cells go to Slurm as one job "
+                "array, then a report job (scripts in STUDY_DIR/slurm/)");
+  c->add_option("--slurm.partition", co.slurm.partition, "Slurm partition for the jobs (default: the cluster's)");
+  c->add_option("--slurm.time", co.slurm.time,
+                "Time limit per cell (e.g. 02:00:00); a cell that reaches it checkpoints and resumes when re-submitted");
+  c->add_option("--slurm.cpus-per-task", co.slurm.cpus_per_task, "CPUs per cell (default 1: a cell trains on one thread)")
+      ->check(CLI::Range(1, 4096));
+  c->add_option("--slurm.account", co.slurm.account, "Slurm account to charge");
+  c->add_option("--slurm.sbatch-arg", co.slurm.sbatch_args,
+                "Any other sbatch option for both jobs, repeatable, e.g. --slurm.sbatch-arg=--mem=4G");
+  c->add_option("--cell", co.cell, "Train only cell I of the study in STUDY_DIR (what each Slurm array task runs)")
+      ->check(CLI::Range(0L, 100000000L));
+  c->add_flag("--report", co.report,
+              "Write the report of the study in STUDY_DIR once every cell has finished (what the Slurm report job runs)");
   return {c, [] {
             install_interrupt_handlers();
             return run_compare(co, std::cout, std::cerr);

@@ -249,3 +249,67 @@ TEST_CASE("report.html renders in headless Chromium with the study's curves and 
   // Text, tables and two charts fill several percent of a 1280x800 view; a blank page has none.
   CHECK(ink_share(dir / "shot.png") > 0.02);
 }
+
+// The Slurm executor against a real Slurm: a one-node cluster on localhost (tests/slurm_cluster.sh).
+TEST_CASE("a study through a one-node Slurm: a job array, a report job, the same report as locally", "[compare][slurm]") {
+  const fs::path dir = study_fixture();
+  const fs::path work = fs::temp_directory_path() / "softrl_slurm_cluster";
+  const std::string cluster = std::string("bash ") + SOFTRL_TESTS + "/slurm_cluster.sh ";
+  const Result up = sh(cluster + "start " + work.string());
+  if (up.code == 4) {
+    WARN("skipped: " << up.output);
+    return;
+  }
+  REQUIRE(up.code == 0);
+  const std::string conf = "SLURM_CONF=" + work.string() + "/slurm.conf ";
+  struct Stop {
+    std::string cmd;
+    ~Stop() { sh(cmd); }
+  } stop{cluster + "stop " + work.string()};
+
+  const fs::path local = dir / "local", slurm = dir / "slurm";
+  REQUIRE(run_softrl("compare " + (dir / "study.yaml").string() + " --study-dir " + local.string()).code == 0);
+  // Slurm options need the Slurm executor; a cell index must exist.
+  Result r = run_softrl("compare " + (dir / "study.yaml").string() + " --slurm.time 00:10:00 --study-dir " + slurm.string());
+  CHECK(r.code == 2);
+  CHECK(r.output.find("--slurm.* options need --executor slurm") != std::string::npos);
+
+  r = sh(conf + SOFTRL_BIN + " compare " + (dir / "study.yaml").string() + " --executor slurm --slurm.time 00:10:00 --study-dir " +
+         slurm.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("submitted 4 cell(s) as job array") != std::string::npos);
+  CHECK(r.output.find("--array=0-3") != std::string::npos);
+  CHECK(read_text(slurm / "slurm" / "cells.sbatch").find("#SBATCH --time=00:10:00") != std::string::npos);
+  r = run_softrl("compare " + slurm.string() + " --cell 4");
+  CHECK(r.code == 2);
+  CHECK(r.output.find("--cell 4: the study in " + slurm.string() + " has cells 0-3") != std::string::npos);
+
+  // The report job runs after the array; Slurm's scheduler looks at dependencies every few seconds.
+  auto wait_for = [&](const fs::path& file) {
+    for (int i = 0; i < 600 && !fs::exists(file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return fs::exists(file);
+  };
+  REQUIRE(wait_for(slurm / "summary.json"));
+  CHECK(statistics_of(slurm) == statistics_of(local));
+  CHECK(read_text(slurm / "summary.csv") == read_text(local / "summary.csv"));
+  CHECK(count(sh("ls " + (slurm / "logs").string()).output, "slurm-cell-") == 4);
+
+  // Re-submission sends only what is unfinished: a cell whose run directory is gone.
+  fs::path gone;
+  for (const auto& e : fs::directory_iterator(slurm / "runs" / "filtered"))
+    if (e.path().filename().string().ends_with("seed1")) gone = e.path();
+  REQUIRE(!gone.empty());
+  fs::remove_all(gone);
+  fs::remove(slurm / "summary.json");
+  r = run_softrl("compare " + slurm.string() + " --report");
+  CHECK(r.code == 1);
+  CHECK(r.output.find("1 of 4 cells unfinished") != std::string::npos);
+  r = sh(conf + SOFTRL_BIN + " compare --resume " + slurm.string() + " --executor slurm");
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("submitted 1 cell(s) as job array") != std::string::npos);
+  CHECK(r.output.find("--array=3") != std::string::npos);
+  REQUIRE(wait_for(slurm / "summary.json"));
+  CHECK(statistics_of(slurm) == statistics_of(local));
+}
