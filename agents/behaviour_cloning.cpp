@@ -1,5 +1,7 @@
 #include "agents/behaviour_cloning.h"
 
+#include "common/distributed.h"
+
 namespace softrl::agents {
 
 namespace {
@@ -16,6 +18,7 @@ Metrics BehaviourCloning::update(const Batch& b, at::Generator&) {
   const torch::Tensor loss = -policy_.log_prob(b.obs, b.actions).mean();
   optimizer_.zero_grad();
   loss.backward();
+  distributed::sync_gradients(policy_.parameters());
   optimizer_.step();
   return {{"bc_loss", loss.item<double>()}};
 }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "agents/checkpoint.h"
+#include "common/distributed.h"
 #include "common/error.h"
 
 namespace softrl::agents {
@@ -64,13 +65,27 @@ void OfflineLoop::begin(uint64_t) {
 
 void OfflineLoop::iterate() {
   // A minibatch never straddles epochs nor the budget: the last one of each may be smaller.
-  const int64_t n = std::min({cfg_.batch_size, size_ - pos_, std::max<int64_t>(1, cfg_.total_steps - step_)});
-  const torch::Tensor idx = order_.narrow(0, pos_, n);
+  // Data parallel (common/distributed.h): the W ranks draw the same permutation (same seed) and
+  // each takes its share of one global minibatch of W x batch_size items, so W processes make
+  // the updates one process would make with W times the batch; every rank needs at least one
+  // item, so an epoch's last W - 1 items or fewer are skipped.
+  const int64_t ranks = distributed::active() ? distributed::world().size : 1;
+  if (size_ - pos_ < ranks) ++epoch_, new_epoch();
+  const int64_t n = std::max(std::min({cfg_.batch_size * ranks, size_ - pos_, cfg_.total_steps - step_}), ranks);
+  torch::Tensor idx = order_.narrow(0, pos_, n);
+  double weight = 1.0;
+  if (ranks > 1) {
+    idx = idx.tensor_split(ranks)[distributed::world().rank];
+    weight = static_cast<double>(idx.size(0)) / static_cast<double>(n);
+  }
   learner_.set_learning_rate(cfg_.learning_rate.at(1.0 - static_cast<double>(step_) / cfg_.total_steps));
   int64_t consumed = 0;
-  last_update_ = learner_.update_items(idx, gen_, &consumed);
+  {
+    const distributed::ScopedGradientWeight share(weight);
+    last_update_ = learner_.update_items(idx, gen_, &consumed);
+  }
   ++updates_;
-  step_ += consumed;
+  step_ += distributed::all_reduce_sum(consumed);
   pos_ += n;
   if (step_ < cfg_.total_steps && round_at(step_) != round_) {
     // The next round learns from the old and the new data, in a fresh epoch.

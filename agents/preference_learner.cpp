@@ -4,6 +4,7 @@
 #include <limits>
 #include <map>
 
+#include "common/distributed.h"
 #include "common/error.h"
 #include "objectives/primitives.h"
 #include "objectives/softmax.h"
@@ -268,6 +269,7 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
   }
   optimizer_->zero_grad();
   loss.backward();
+  distributed::sync_gradients(policy_->parameters());  // before clipping: the global gradient is clipped, as DDP does
   torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
   optimizer_->step();
   ++updates_;

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include "common/distributed.h"
 #include "common/error.h"
 
 namespace softrl::apps {
@@ -18,6 +19,9 @@ int guarded(const char* command, const std::function<int()>& body, std::ostream&
   } catch (const InputError& e) {
     err << prefix << e.what() << "\n";
     return kBadInput;
+  } catch (const distributed::DistributedError& e) {
+    err << prefix << e.what() << "\n";
+    return kPeerLost;
   } catch (const DivergedError& e) {
     err << prefix << e.what() << "\n";
     return kDiverged;

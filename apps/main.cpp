@@ -72,6 +72,10 @@ Command train_command(CLI::App& app) {
   c->add_option("--run-dir", tr.run_dir, "Run directory (default runs/<env>-<algo>-seed<S>-<time>)");
   c->add_option("--resume", tr.resume_dir, "Continue RUN_DIR from its latest checkpoint");
   c->add_flag("!--no-progress", tr.progress, "No live progress line");
+  c->add_option("--dist-timeout", tr.dist_timeout_s,
+                "Under torchrun: seconds a process waits for its peers (joining, each all-reduce; rank 0's "
+                "evaluations count) before it ends with exit 5 naming itself (default 300)")
+      ->check(CLI::Range(1.0, 86400.0));
   return {c, [] {
             install_interrupt_handlers();
             return run_train(tr, std::cout, std::cerr);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <optional>
 #include <cstdio>
 #include <ostream>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "apps/run_dir.h"
 #include "apps/run_logs.h"
 #include "common/atomic_file.h"
+#include "common/distributed.h"
 #include "common/runtime.h"
 #include "envs/rollout.h"
 #include "apps/interrupts.h"
@@ -30,8 +32,14 @@ struct Interrupted {};
 
 bool crossed(int64_t before, int64_t after, int64_t every) { return every > 0 && after / every != before / every; }
 
+// The learners whose updates average their gradients over ranks (distributed::sync_gradients).
+bool data_parallel_algo(const std::string& algo) { return algo == "bc" || algo == "dpo" || algo == "adpo"; }
+
 // Sets the run's thread count (before anything computes) and returns its env's spec.
-envs::EnvSpec prepare(const RunConfig& cfg) {
+envs::EnvSpec prepare(const RunConfig& cfg, const RunOptions& opt) {
+  if (opt.world_size > 1 && !data_parallel_algo(cfg.algo))
+    throw InputError("algo " + cfg.algo + " does not run data-parallel yet (WORLD_SIZE=" + std::to_string(opt.world_size) +
+                     "); bc, dpo and adpo do");
   set_compute_threads(cfg.threads);
   return envs::make_env(cfg.env_id, cfg.env_options)->spec();
 }
@@ -40,7 +48,7 @@ class RunDriver {
  public:
   RunDriver(const RunConfig& cfg, fs::path run_dir, const RunOptions& opt, std::ostream& out)
       : cfg_(cfg), dir_(std::move(run_dir)), opt_(opt), out_(out),
-        env_spec_(prepare(cfg)),
+        env_spec_(prepare(cfg, opt)),
         training_(find_algo(cfg.algo)->build(cfg, env_spec_)),
         progress_(out, opt.progress, isatty(fileno(stdout)), cfg.total_steps) {
     result_.run_dir = dir_;
@@ -50,7 +58,8 @@ class RunDriver {
 
   RunResult fresh() {
     training_.loop->begin(cfg_.seed);
-    logs_.emplace(dir_, std::nullopt);
+    distributed::broadcast_from_rank0(training_.learner->policy().parameters());
+    if (writer()) logs_.emplace(dir_, std::nullopt);
     return run();
   }
 
@@ -69,6 +78,12 @@ class RunDriver {
         wall_before_ = p[0].item<double>();
         result_.best_eval = p[1].item<double>();
       }
+      int64_t world = 1;  // absent from checkpoints made before data parallelism: one process
+      if (torch::Tensor w; run.try_read("world_size", w)) world = w.item<int64_t>();
+      if (world != opt_.world_size)
+        throw InputError(c.path + " was trained by " + std::to_string(world) + " process(es); resume it with as many (" +
+                         (world == 1 ? std::string("without torchrun") : "torchrun --nproc-per-node " + std::to_string(world)) +
+                         "), not " + std::to_string(opt_.world_size) + ": the global batch and the data order depend on it");
       result_.best_eval = std::max(result_.best_eval, saved_best_eval());
     } catch (const c10::Error& e) {
       const std::string what = e.what_without_backtrace();
@@ -85,25 +100,36 @@ class RunDriver {
            << " steps); evaluate it with: softrl eval " << dir_.string() << "\n";
       return result_;
     }
-    logs_.emplace(dir_, result_.steps);
+    if (writer()) logs_.emplace(dir_, result_.steps);
     out_ << "resumed " << dir_.string() << " at step " << result_.steps << "\n";
     return run();
   }
 
  private:
   double wall() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+  bool writer() const { return opt_.rank == 0; }
+
+  // Ranks stop together: a signal seen by any rank stops all of them at the same iteration, so
+  // none waits in an all-reduce that the others never join. They agree every 16th update (a
+  // collective costs about as much as a small update on loopback).
+  bool stop_requested() const {
+    const bool here = pending_signal() || (opt_.interrupt_after_steps >= 0 && training_.loop->steps() >= opt_.interrupt_after_steps);
+    if (opt_.world_size == 1) return here;
+    if (training_.loop->updates() % 16 != 0) return false;
+    return distributed::all_reduce_sum(here ? 1 : 0) > 0;
+  }
 
   RunResult run() {
     agents::Loop& loop = *training_.loop;
     const int64_t start_steps = loop.steps(), start_updates = loop.updates();
     while (loop.steps() < cfg_.total_steps) {
-      if (pending_signal() || (opt_.interrupt_after_steps >= 0 && loop.steps() >= opt_.interrupt_after_steps))
-        return interrupted();
+      if (stop_requested()) return interrupted();
       const int64_t before = loop.steps();
       iterate_checked();
       const int64_t step = loop.steps();
       const bool last = step >= cfg_.total_steps;
       const double w = wall();
+      if (!writer()) continue;
       if (crossed(before, step, cfg_.log_every) || last) log_row(w, step - start_steps, loop.updates() - start_updates);
       try {
         if (crossed(before, step, cfg_.eval_every) && !last) evaluate();
@@ -112,6 +138,10 @@ class RunDriver {
       }
       if (crossed(before, step, cfg_.checkpoint_every) && !last) save_latest();
       progress_.update(w, step, loop.updates(), loop.progress_text(), last_eval_text_, last);
+    }
+    if (!writer()) {
+      result_.steps = loop.steps();
+      return result_;
     }
     progress_.finish_line();
     try {
@@ -183,7 +213,7 @@ class RunDriver {
   }
 
   RunResult interrupted() {
-    save_latest();
+    if (writer()) save_latest();
     progress_.finish_line();
     out_ << "interrupted at step " << training_.loop->steps() << ": checkpoint saved to "
          << result_.latest_checkpoint.string() << "; continue with: softrl train --resume " << dir_.string() << "\n";
@@ -243,7 +273,10 @@ class RunDriver {
         {{"policy", [&](auto& ar) { learner.policy().save(ar); }},
          {"learner", [&](auto& ar) { learner.save(ar); }},
          {"loop", [&](auto& ar) { loop.save(ar, with_data); }},
-         {"run", [&](auto& ar) { ar.write("progress", torch::tensor({progress[0], progress[1]}, torch::kFloat64)); }}});
+         {"run", [&](auto& ar) {
+            ar.write("progress", torch::tensor({progress[0], progress[1]}, torch::kFloat64));
+            ar.write("world_size", torch::tensor(static_cast<int64_t>(opt_.world_size)));
+          }}});
   }
 
   const RunConfig cfg_;
@@ -268,6 +301,10 @@ RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOpti
   if (!opt.pick_free_name && fs::exists(run_dir / "checkpoints" / "latest.pt"))  // before building anything
     throw InputError(run_dir.string() + " already holds a run; use --resume " + run_dir.string() +
                      " or choose another --run-dir");
+  if (opt.rank != 0) {  // the run directory is rank 0's
+    RunDriver driver(cfg, run_dir, opt, out);
+    return driver.fresh();
+  }
   const ClaimedRunDir claimed = claim_new_run_dir(run_dir, opt.pick_free_name);
   RunDriver driver(cfg, claimed.dir, opt, out);
   fs::create_directories(claimed.dir / "checkpoints");
@@ -278,7 +315,8 @@ RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOpti
 RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
   clear_pending_signal();
   if (!fs::is_directory(run_dir)) throw InputError(run_dir.string() + ": no such run directory");
-  const RunDirLock lock(run_dir);
+  std::optional<RunDirLock> lock;
+  if (opt.rank == 0) lock.emplace(run_dir);  // the other ranks only read it
   const RunConfig cfg = load_config((run_dir / "config.yaml").string());
   if (!fs::exists(run_dir / "checkpoints" / "latest.pt"))
     throw InputError(run_dir.string() + ": no checkpoints/latest.pt to resume from");

@@ -18,6 +18,10 @@ struct RunOptions {
   bool progress = true;                // progress line
   int64_t interrupt_after_steps = -1;  // behave as if SIGINT arrived at this step (tests)
   bool pick_free_name = false;         // start_run: take dir-2, dir-3, ... when dir is taken
+  // Data parallel (torchrun; common/distributed.h): rank 0 alone owns and writes the run directory
+  // (logs, evaluations, checkpoints); the others train beside it and write nothing.
+  int rank = 0;
+  int world_size = 1;
 };
 
 struct RunResult {

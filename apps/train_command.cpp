@@ -7,6 +7,7 @@
 #include "agents/checkpoint.h"
 #include "apps/command_boundary.h"
 #include "apps/run.h"
+#include "common/distributed.h"
 #include "envs/env.h"
 
 namespace softrl::apps {
@@ -20,8 +21,25 @@ std::string timestamp() {
   return buf;
 }
 
-RunResult train(const TrainOptions& opt, std::ostream& out) {
-  RunOptions ro{.progress = opt.progress, .interrupt_after_steps = opt.interrupt_after_steps};
+// Discards what it is given: the output of ranks other than 0.
+struct NullStream : std::ostream {
+  NullStream() : std::ostream(nullptr) {}
+};
+
+RunResult train(const TrainOptions& opt, std::ostream& rank0_out) {
+  distributed::World world;
+  try {
+    world = distributed::world_from_env();
+  } catch (const distributed::DistributedError& e) {
+    throw InputError(e.what());
+  }
+  if (world.size > 1) distributed::init(world, std::chrono::milliseconds(static_cast<int64_t>(opt.dist_timeout_s * 1000)));
+  static NullStream quiet;
+  std::ostream& out = world.rank == 0 ? rank0_out : quiet;
+  RunOptions ro{.progress = opt.progress && world.rank == 0,
+                .interrupt_after_steps = opt.interrupt_after_steps,
+                .rank = world.rank,
+                .world_size = world.size};
   if (!opt.resume_dir.empty()) {
     if (!opt.overrides.empty() || !opt.config_path.empty())
       throw InputError("--resume takes no CONFIG or key=value overrides (the run keeps its config.yaml), got '" +

@@ -14,9 +14,13 @@ struct TrainOptions {
   std::string resume_dir;                // continue this run from its latest checkpoint
   bool progress = true;                  // live progress line
   int64_t interrupt_after_steps = -1;    // behave as if SIGINT arrived at this step (tests)
+  double dist_timeout_s = 300;           // under torchrun: the longest wait for a peer
 };
 
-// Exit codes: 0 done, 2 bad input, 130 interrupted (after saving a checkpoint).
+// Under torchrun (WORLD_SIZE > 1) the processes train one run data-parallel over c10d (Gloo):
+// rank 0 owns the run directory and prints; the others print nothing.
+// Exit codes: 0 done, 2 bad input, 130 interrupted (after saving a checkpoint), 5 a peer died or
+// hung past --dist-timeout.
 int run_train(const TrainOptions& opt, std::ostream& out, std::ostream& err);
 
 }  // namespace softrl::apps

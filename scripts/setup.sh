@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake ninja-build ccache libtorch-dev libopenblas0-pthread libbox2d-dev
           libyaml-cpp-dev catch2 libcli11-dev libbenchmark-dev libpng-dev
           libhdf5-dev python3-h5py chromium
-          slurmctld slurmd slurm-client munge)
+          slurmctld slurmd slurm-client munge libgloo-dev python3-torch)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

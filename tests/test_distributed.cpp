@@ -1,0 +1,166 @@
+// Data parallelism over c10d (common/distributed.h): worker processes of this binary join a Gloo
+// group on loopback, as torchrun would start them.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "agents/behaviour_cloning.h"
+#include "agents/collector.h"
+#include "agents/offline_loop.h"
+#include "data/hdf5_dataset.h"
+#include "common/distributed.h"
+#include "tests/shell.h"
+
+namespace fs = std::filesystem;
+namespace ag = softrl::agents;
+namespace dist = softrl::distributed;
+
+namespace {
+
+constexpr int64_t kBatch = 16;     // per rank
+constexpr int64_t kUpdates = 12;
+
+// BC on 200 fixed random transitions (4-d observations, 3 actions), `batch` items per update.
+torch::Tensor train_bc(int64_t batch, int64_t updates, int64_t die_after = -1) {
+  torch::manual_seed(5);
+  const int64_t n = 200;
+  const ag::Batch data{torch::randn({n, 4}), torch::randint(0, 3, {n, 1}).to(torch::kFloat32), torch::zeros({n}),
+                       torch::randn({n, 4}), torch::zeros({n})};
+  ag::PolicySpec spec;
+  spec.kind = ag::PolicySpec::Kind::categorical;
+  spec.obs_dim = 4, spec.act_dim = 1, spec.num_actions = 3, spec.hidden = {16};
+  ag::BehaviourCloning bc(spec, 1e-2, 3);
+  dist::broadcast_from_rank0(bc.policy().parameters());
+  ag::OfflineSettings s;
+  s.total_steps = batch * updates * (dist::active() ? dist::world().size : 1);
+  s.batch_size = batch;
+  s.learning_rate = ag::Schedule{1e-2, false};
+  ag::OfflineLoop loop(bc, data, s, 9);
+  loop.begin(9);
+  while (loop.steps() < s.total_steps) {
+    if (loop.updates() == die_after) std::_Exit(9);
+    loop.iterate();
+  }
+  std::vector<torch::Tensor> flat;
+  for (const auto& p : bc.policy().parameters()) flat.push_back(p.detach().reshape({-1}));
+  return torch::cat(flat);
+}
+
+std::string self_exe() { return fs::read_symlink("/proc/self/exe").string(); }
+
+std::string worker(int rank, int world, int port, const fs::path& out, const std::string& extra = "") {
+  return "RANK=" + std::to_string(rank) + " LOCAL_RANK=" + std::to_string(rank) + " WORLD_SIZE=" + std::to_string(world) +
+         " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " DP_OUT=" + out.string() + " " + extra + " " +
+         self_exe() + " '[.dp-worker]'";
+}
+
+int free_port() { return 20000 + static_cast<int>(std::random_device{}() % 20000); }
+
+}  // namespace
+
+// One process of a data-parallel BC run (started by the tests below, never on its own).
+TEST_CASE("data-parallel BC worker", "[.dp-worker]") {
+  const dist::World w = dist::world_from_env();
+  const char* timeout = std::getenv("DP_TIMEOUT_MS");
+  try {
+    dist::init(w, std::chrono::milliseconds(timeout ? std::atoi(timeout) : 30000));
+    const char* die = std::getenv("DP_DIE_AFTER");
+    const torch::Tensor params = train_bc(kBatch, kUpdates, die ? std::atoi(die) : -1);
+    if (w.rank == 0) torch::save(params, std::getenv("DP_OUT"));
+  } catch (const dist::DistributedError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::_Exit(3);
+  }
+}
+
+TEST_CASE("2 processes over Gloo end where 1 process with the doubled batch ends (BC)", "[distributed]") {
+  const fs::path out = fs::temp_directory_path() / "softrl_dp_params.pt";
+  fs::remove(out);
+  const int port = free_port();
+  const auto r = softrl::testing::run_shell("(" + worker(1, 2, port, out) + " > /dev/null 2>&1 &) ; " + worker(0, 2, port, out));
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  torch::Tensor two;
+  torch::load(two, out.string());
+  const torch::Tensor one = train_bc(2 * kBatch, kUpdates);  // this process: world size 1
+  const torch::Tensor base = train_bc(kBatch, kUpdates);      // one process, the single batch: another run
+  // The two runs differ only in how the mean gradient is summed (two halves of 16, weighted 1/2,
+  // against one mean of 32): float32 rounding of the gradient, a few 1e-8 relative, which Adam's
+  // 12 steps of 1e-2 carry into the parameters at about 1e-7 (measured 6e-8); 1e-6 leaves room
+  // for that, while a run that does not average (or averages the wrong rows) differs by ~1e-2,
+  // like the single-batch run.
+  const double diff = (two - one).abs().max().item<double>();
+  CHECK(diff < 1e-6);
+  CHECK((base - one).abs().max().item<double>() > 1e-3);
+  WARN("largest parameter difference, 2 processes vs 1 with the doubled batch: " << diff);
+}
+
+TEST_CASE("a peer that dies mid-run ends the others with a message naming the rank, within the timeout", "[distributed]") {
+  const fs::path out = fs::temp_directory_path() / "softrl_dp_dead.pt";
+  const int port = free_port();
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = softrl::testing::run_shell("(" + worker(1, 2, port, out, "DP_DIE_AFTER=3") + " > /dev/null 2>&1 &) ; " +
+                                            worker(0, 2, port, out, "DP_TIMEOUT_MS=5000"));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(r.output.find("rank 0 of 2: an all-reduce") != std::string::npos);
+  CHECK(secs < 20);
+}
+
+TEST_CASE("a peer that never joins: the process group gives up after its timeout", "[distributed]") {
+  const auto r = softrl::testing::run_shell(worker(0, 2, free_port(), "/dev/null", "DP_TIMEOUT_MS=2000"));
+  INFO(r.output);
+  CHECK(r.code == 3);
+  CHECK(r.output.find("rank 0 of 2: cannot join the process group") != std::string::npos);
+}
+
+TEST_CASE("torchrun's variables: malformed ones are refused, none means one process", "[distributed]") {
+  unsetenv("WORLD_SIZE");
+  CHECK(dist::world_from_env().size == 1);
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("RANK", "2", 1);
+  CHECK_THROWS_WITH(dist::world_from_env(), Catch::Contains("RANK=2: expected an integer in [0, 1]"));
+  unsetenv("WORLD_SIZE");
+  unsetenv("RANK");
+}
+
+// softrl train itself, started by Debian's torchrun (python3-torch), as a user would.
+TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes with the doubled batch", "[distributed][torchrun]") {
+  const auto sh = [](const std::string& c) { return softrl::testing::run_shell(c); };
+  REQUIRE(sh("command -v torchrun").code == 0);  // scripts/setup.sh installs python3-torch
+  const fs::path dir = fs::temp_directory_path() / "softrl_torchrun";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  softrl::agents::CollectSettings c;
+  c.env_id = "LunarLander-v3";
+  c.start_seeds = 10;
+  c.group_size = 2;
+  c.sources = {{.kind = softrl::agents::BehaviourSource::Kind::heuristic, .weight = 0.5},
+               {.kind = softrl::agents::BehaviourSource::Kind::random, .weight = 0.5}};
+  softrl::data::write_dataset((dir / "d.hdf5").string(),
+                              softrl::agents::collect(c, [](const softrl::agents::CollectProgress&) { return true; }));
+  std::ofstream(dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 20480\n"
+                                    "eval: {every: 10240, episodes: 5}\ncheckpoint: {every: 10240}\n"
+                                    "bc: {dataset: " << (dir / "d.hdf5").string() << ", net_arch: [32, 32]}\n";
+  const std::string bin = SOFTRL_BIN, cfg = (dir / "bc.yaml").string();
+  REQUIRE(sh(bin + " train " + cfg + " bc.batch_size=128 --no-progress --run-dir " + (dir / "one").string()).code == 0);
+  // --redirects/--tee 1: torch 1.13's default (0) trips over Python 3.11's enum iteration.
+  const auto two = sh("torchrun --nproc_per_node 2 --no_python --master_port " + std::to_string(free_port()) +
+                      " --log_dir " + (dir / "torchrun").string() + " --redirects 1 --tee 1 " + bin + " train " + cfg +
+                      " bc.batch_size=64 --no-progress --run-dir " + (dir / "two").string());
+  INFO(two.output);
+  REQUIRE(two.code == 0);
+  std::ifstream a(dir / "one" / "eval.csv"), b(dir / "two" / "eval.csv");
+  const std::string ea((std::istreambuf_iterator<char>(a)), {}), eb((std::istreambuf_iterator<char>(b)), {});
+  CHECK(std::count(ea.begin(), ea.end(), '\n') == 3);  // header and two evaluations
+  CHECK(ea == eb);                                      // the same policies, evaluated the same
+  CHECK(two.output.find("[default1]:") == std::string::npos);  // rank 1 prints nothing
+  const auto back = sh(bin + " train --resume " + (dir / "two").string());
+  CHECK(back.code == 2);
+  CHECK(back.output.find("was trained by 2 process(es); resume it with as many (torchrun --nproc-per-node 2), not 1") !=
+        std::string::npos);
+}
