@@ -14,8 +14,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/collector.h"
-#include "data/hdf5_dataset.h"
+#include "tests/mixed_dataset.h"
 #include "tests/shell.h"
 
 namespace fs = std::filesystem;
@@ -33,14 +32,7 @@ fs::path study_fixture() {
   const fs::path dir = fs::temp_directory_path() / "softrl_compare";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  softrl::agents::CollectSettings s;
-  s.env_id = "LunarLander-v3";
-  s.start_seeds = 40;
-  s.group_size = 2;
-  s.sources = {{.kind = softrl::agents::BehaviourSource::Kind::heuristic, .weight = 0.5},
-               {.kind = softrl::agents::BehaviourSource::Kind::random, .weight = 0.5}};
-  softrl::data::write_dataset((dir / "mixed.hdf5").string(),
-                              softrl::agents::collect(s, [](const softrl::agents::CollectProgress&) { return true; }));
+  softrl::testing::write_mixed_lunarlander(dir / "mixed.hdf5", 40);
   std::ofstream(dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 30000\n"
                                     "eval: {every: 10000, episodes: 5}\ncheckpoint: {every: 10000}\n"
                                     "bc: {dataset: " << (dir / "mixed.hdf5").string()

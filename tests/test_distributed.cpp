@@ -8,10 +8,9 @@
 #include <catch2/catch.hpp>
 
 #include "agents/behaviour_cloning.h"
-#include "agents/collector.h"
 #include "agents/offline_loop.h"
-#include "data/hdf5_dataset.h"
 #include "common/distributed.h"
+#include "tests/mixed_dataset.h"
 #include "tests/shell.h"
 
 namespace fs = std::filesystem;
@@ -135,14 +134,7 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
   const fs::path dir = fs::temp_directory_path() / "softrl_torchrun";
   fs::remove_all(dir);
   fs::create_directories(dir);
-  softrl::agents::CollectSettings c;
-  c.env_id = "LunarLander-v3";
-  c.start_seeds = 10;
-  c.group_size = 2;
-  c.sources = {{.kind = softrl::agents::BehaviourSource::Kind::heuristic, .weight = 0.5},
-               {.kind = softrl::agents::BehaviourSource::Kind::random, .weight = 0.5}};
-  softrl::data::write_dataset((dir / "d.hdf5").string(),
-                              softrl::agents::collect(c, [](const softrl::agents::CollectProgress&) { return true; }));
+  softrl::testing::write_mixed_lunarlander(dir / "d.hdf5", 10);
   std::ofstream(dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 20480\n"
                                     "eval: {every: 10240, episodes: 5}\ncheckpoint: {every: 10240}\n"
                                     "bc: {dataset: " << (dir / "d.hdf5").string() << ", net_arch: [32, 32]}\n";

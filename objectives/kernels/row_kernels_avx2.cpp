@@ -16,7 +16,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "objectives/kernels/lane_merge.h"
+#include "objectives/kernels/simd_common.h"
 #include "objectives/kernels/row_kernels.h"
 
 namespace softrl::kernels::avx2 {
@@ -209,10 +209,6 @@ inline void map_row(const float* x, float* out, int64_t cols, F f) {
   if (j < cols) _mm256_maskstore_ps(out + j, tail_mask(cols - j), f(load_tail(x + j, cols - j, kNegInf)));
 }
 
-inline void fill_row(float* out, int64_t cols, float v) {
-  for (int64_t j = 0; j < cols; ++j) out[j] = v;
-}
-
 // ---- short rows: 8 rows per step, column j of the 8 rows in one register ----
 
 // Column j of rows r0..r0+nrows of a [*, cols] array into v[j]; lanes past nrows read `fill`.
@@ -358,11 +354,7 @@ void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum) {
     });
     return;
   }
-  for (int64_t r = 0; r < in.rows; ++r) {
-    const RowSum s = row_sum(in.x + r * in.cols, in.cols, in.scale);
-    lse[r] = s.dead() ? kNegInf : static_cast<float>(static_cast<double>(s.max) * in.scale + s.log_sum);
-    if (shift) shift[r] = s.max, log_sum[r] = static_cast<float>(s.log_sum);
-  }
+  logsumexp_of_rows(in, lse, shift, log_sum, row_sum);
 }
 
 void log_softmax_rows(RowsIn in, float* y) {
@@ -375,17 +367,10 @@ void log_softmax_rows(RowsIn in, float* y) {
     return;
   }
   const __m256 vs = _mm256_set1_ps(in.scale);
-  for (int64_t r = 0; r < in.rows; ++r) {
-    const float* x = in.x + r * in.cols;
-    float* out = y + r * in.cols;
-    const RowSum s = row_sum(x, in.cols, in.scale);
-    if (s.dead() || s.max != s.max) {
-      fill_row(out, in.cols, s.dead() ? kNegInf : s.max);
-      continue;
-    }
+  map_rows(in, y, kNegInf, row_sum, [&](const float* x, float* out, const RowSum& s) {
     const __m256 m = _mm256_set1_ps(s.max), l = _mm256_set1_ps(static_cast<float>(s.log_sum));
     map_row(x, out, in.cols, [&](__m256 v) { return _mm256_fmsub_ps(_mm256_sub_ps(v, m), vs, l); });
-  }
+  });
 }
 
 void softmax_rows(RowsIn in, float* y) {
@@ -398,18 +383,11 @@ void softmax_rows(RowsIn in, float* y) {
     return;
   }
   const __m256 vs = _mm256_set1_ps(in.scale);
-  for (int64_t r = 0; r < in.rows; ++r) {
-    const float* x = in.x + r * in.cols;
-    float* out = y + r * in.cols;
-    const RowSum s = row_sum(x, in.cols, in.scale);
-    if (s.dead() || s.max != s.max) {
-      fill_row(out, in.cols, s.dead() ? 0.0f : s.max);
-      continue;
-    }
+  map_rows(in, y, 0.0f, row_sum, [&](const float* x, float* out, const RowSum& s) {
     const __m256 m = _mm256_set1_ps(s.max);
     const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / exp(s.log_sum)));
     map_row(x, out, in.cols, [&](__m256 v) { return _mm256_mul_ps(exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(v, m), vs)), inv); });
-  }
+  });
 }
 
 void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx) {

@@ -12,7 +12,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "objectives/kernels/lane_merge.h"
+#include "objectives/kernels/simd_common.h"
 #include "objectives/kernels/row_kernels.h"
 
 namespace softrl::kernels::avx512 {
@@ -131,10 +131,6 @@ inline void map_row(const float* x, float* out, int64_t cols, F f) {
   }
 }
 
-inline void fill_row(float* out, int64_t cols, float v) {
-  for (int64_t j = 0; j < cols; ++j) out[j] = v;
-}
-
 // Sum over a row of h(a[j..j+16), b[j..j+16)) in double (lanes past the end read a = fill_a, b = 0).
 template <class H>
 inline double sum_row(const float* a, const float* b, int64_t cols, float fill_a, H h) {
@@ -167,45 +163,27 @@ inline void map_row2(const float* a, const float* b, float* out, int64_t cols, f
 
 void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum) {
   if (in.cols <= kShortCols) return avx2::logsumexp_rows(in, lse, shift, log_sum);
-  for (int64_t r = 0; r < in.rows; ++r) {
-    const RowSum s = row_sum(in.x + r * in.cols, in.cols, in.scale);
-    lse[r] = s.dead() ? kNegInf : static_cast<float>(static_cast<double>(s.max) * in.scale + s.log_sum);
-    if (shift) shift[r] = s.max, log_sum[r] = static_cast<float>(s.log_sum);
-  }
+  logsumexp_of_rows(in, lse, shift, log_sum, row_sum);
 }
 
 void log_softmax_rows(RowsIn in, float* y) {
   if (in.cols <= kShortCols) return avx2::log_softmax_rows(in, y);
   const __m512 vs = _mm512_set1_ps(in.scale);
-  for (int64_t r = 0; r < in.rows; ++r) {
-    const float* x = in.x + r * in.cols;
-    float* out = y + r * in.cols;
-    const RowSum s = row_sum(x, in.cols, in.scale);
-    if (s.dead() || s.max != s.max) {
-      fill_row(out, in.cols, s.dead() ? kNegInf : s.max);
-      continue;
-    }
+  map_rows(in, y, kNegInf, row_sum, [&](const float* x, float* out, const RowSum& s) {
     const __m512 m = _mm512_set1_ps(s.max), l = _mm512_set1_ps(static_cast<float>(s.log_sum));
     map_row(x, out, in.cols, [&](__m512 v) { return _mm512_fmsub_ps(_mm512_sub_ps(v, m), vs, l); });
-  }
+  });
 }
 
 void softmax_rows(RowsIn in, float* y) {
   if (in.cols <= kShortCols) return avx2::softmax_rows(in, y);
   const __m512 vs = _mm512_set1_ps(in.scale);
-  for (int64_t r = 0; r < in.rows; ++r) {
-    const float* x = in.x + r * in.cols;
-    float* out = y + r * in.cols;
-    const RowSum s = row_sum(x, in.cols, in.scale);
-    if (s.dead() || s.max != s.max) {
-      fill_row(out, in.cols, s.dead() ? 0.0f : s.max);
-      continue;
-    }
-    // p = exp(d - log S): one exp, no division (the rounding of d - log S is within the
-    // guarantee's u |log p| term).
+  // p = exp(d - log S): one exp, no division (the rounding of d - log S is within the
+  // guarantee's u |log p| term).
+  map_rows(in, y, 0.0f, row_sum, [&](const float* x, float* out, const RowSum& s) {
     const __m512 m = _mm512_set1_ps(s.max), l = _mm512_set1_ps(static_cast<float>(s.log_sum));
     map_row(x, out, in.cols, [&](__m512 v) { return exp_nonpos(_mm512_fmsub_ps(_mm512_sub_ps(v, m), vs, l)); });
-  }
+  });
 }
 
 void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx) {

@@ -1,9 +1,12 @@
 #pragma once
-// Scalar merge of the per-lane online-softmax accumulators into one row's (max, log-sum), shared
-// by the SIMD kernel files. Internal linkage on purpose: each file compiles its own copy with its
-// own instruction set, so the linker never hands AVX-512 code to a CPU without it.
+// What the SIMD kernel files share: the merge of per-lane online-softmax accumulators into one
+// row's (max, log-sum), the per-row frames of the long-row kernels, and the exp constants.
+// Internal linkage on purpose: each file compiles its own copy with its own instruction set, so the
+// linker never hands AVX-512 code to a CPU without it.
 #include <cmath>
 #include <cstdint>
+
+#include "objectives/kernels/row_kernels.h"
 
 namespace softrl::kernels {
 namespace {
@@ -30,6 +33,36 @@ inline RowSum merge_lanes(const float* m, const float* ties, const double* small
     else below += (ties[l] + small[l]) * f[l];  // f = 0 for lanes that saw only -inf
   }
   return {big, log1p(rest + below)};
+}
+
+inline void fill_row(float* out, int64_t cols, float v) {
+  for (int64_t j = 0; j < cols; ++j) out[j] = v;
+}
+
+// logsumexp of long rows from the file's row_sum(x, cols, scale) -> RowSum.
+template <class RowSumFn>
+inline void logsumexp_of_rows(RowsIn in, float* lse, float* shift, float* log_sum, RowSumFn row_sum) {
+  for (int64_t r = 0; r < in.rows; ++r) {
+    const RowSum s = row_sum(in.x + r * in.cols, in.cols, in.scale);
+    lse[r] = s.dead() ? -__builtin_inff() : static_cast<float>(static_cast<double>(s.max) * in.scale + s.log_sum);
+    if (shift) shift[r] = s.max, log_sum[r] = static_cast<float>(s.log_sum);
+  }
+}
+
+// The frame of log_softmax and softmax over long rows: a row with nothing included is filled with
+// dead_value, a row holding a NaN (or +inf) with NaN; the others are written by map(x, out, sum).
+template <class RowSumFn, class MapFn>
+inline void map_rows(RowsIn in, float* y, float dead_value, RowSumFn row_sum, MapFn map) {
+  for (int64_t r = 0; r < in.rows; ++r) {
+    const float* x = in.x + r * in.cols;
+    float* out = y + r * in.cols;
+    const RowSum s = row_sum(x, in.cols, in.scale);
+    if (s.dead() || s.max != s.max) {
+      fill_row(out, in.cols, s.dead() ? dead_value : s.max);
+      continue;
+    }
+    map(x, out, s);
+  }
 }
 
 // exp on [-ln2/2, ln2/2] after the reduction x = n ln 2 + t: Cody-Waite split of ln 2 and a
