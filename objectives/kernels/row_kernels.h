@@ -56,38 +56,24 @@ void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* g
 void softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
                            int64_t cols, float scale);
 
-// Per-ISA entry points (used by the dispatchers above).
+// Per-ISA entry points (used by the dispatchers above): the same six functions in each namespace.
+#define SOFTRL_ROW_KERNELS_OF_ONE_ISA                                                                             \
+  void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);                                     \
+  void log_softmax_rows(RowsIn in, float* y);                                                                   \
+  void softmax_rows(RowsIn in, float* y);                                                                       \
+  void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);  \
+  void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale); \
+  void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale);
+
 namespace scalar {
-void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);
-void log_softmax_rows(RowsIn in, float* y);
-void softmax_rows(RowsIn in, float* y);
-void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
-void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                               float scale);
-void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                           float scale);
+SOFTRL_ROW_KERNELS_OF_ONE_ISA
 }  // namespace scalar
-
 namespace avx2 {
-void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);
-void log_softmax_rows(RowsIn in, float* y);
-void softmax_rows(RowsIn in, float* y);
-void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
-void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                               float scale);
-void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                           float scale);
+SOFTRL_ROW_KERNELS_OF_ONE_ISA
 }  // namespace avx2
-
 namespace avx512 {
-void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);
-void log_softmax_rows(RowsIn in, float* y);
-void softmax_rows(RowsIn in, float* y);
-void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
-void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                               float scale);
-void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                           float scale);
+SOFTRL_ROW_KERNELS_OF_ONE_ISA
 }  // namespace avx512
+#undef SOFTRL_ROW_KERNELS_OF_ONE_ISA
 
 }  // namespace softrl::kernels
