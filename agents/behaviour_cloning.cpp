@@ -18,7 +18,7 @@ Metrics BehaviourCloning::update(const Batch& b, at::Generator&) {
   const torch::Tensor loss = -policy_.log_prob(b.obs, b.actions).mean();
   optimizer_.zero_grad();
   loss.backward();
-  distributed::sync_gradients(policy_.parameters());
+  distributed::sync_gradients(policy_.parameters(), static_cast<double>(b.obs.size(0)));
   optimizer_.step();
   return {{"bc_loss", loss.item<double>()}};
 }

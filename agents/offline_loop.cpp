@@ -73,17 +73,10 @@ void OfflineLoop::iterate() {
   if (size_ - pos_ < ranks) ++epoch_, new_epoch();
   const int64_t n = std::max(std::min({cfg_.batch_size * ranks, size_ - pos_, cfg_.total_steps - step_}), ranks);
   torch::Tensor idx = order_.narrow(0, pos_, n);
-  double weight = 1.0;
-  if (ranks > 1) {
-    idx = idx.tensor_split(ranks)[distributed::world().rank];
-    weight = static_cast<double>(idx.size(0)) / static_cast<double>(n);
-  }
+  if (ranks > 1) idx = idx.tensor_split(ranks)[distributed::world().rank];
   learner_.set_learning_rate(cfg_.learning_rate.at(1.0 - static_cast<double>(step_) / cfg_.total_steps));
   int64_t consumed = 0;
-  {
-    const distributed::ScopedGradientWeight share(weight);
-    last_update_ = learner_.update_items(idx, gen_, &consumed);
-  }
+  last_update_ = learner_.update_items(idx, gen_, &consumed);
   ++updates_;
   step_ += distributed::all_reduce_sum(consumed);
   pos_ += n;

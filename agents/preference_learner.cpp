@@ -234,6 +234,7 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
   }
 
   torch::Tensor loss;
+  double loss_items = static_cast<double>(l.size(0));  // the losses are means over groups, or over pairs
   const double tau = tau_;
   switch (cfg_.objective) {
     case Objective::dpo:
@@ -243,6 +244,7 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
       if (cfg_.objective == Objective::adpo_pairwise) {
         loss = preference::adpo_pairwise_loss(fl.index_select(0, p.i), fl.index_select(0, p.j), fa.index_select(0, p.i),
                                               fa.index_select(0, p.j), p.q.to(l.dtype()), tau);
+        loss_items = static_cast<double>(p.i.numel());
         break;
       }
       // DPO takes hard preferences: the label's side of 1/2 (ties carry no preference).
@@ -252,10 +254,12 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
       const torch::Tensor w = torch::where(i_first, i, j), r = torch::where(i_first, j, i);
       if (w.numel() == 0) {
         loss = (l * 0).sum();
+        loss_items = 0;
         break;
       }
       loss = preference::dpo_loss(fl.index_select(0, w), fl.index_select(0, r), fa.index_select(0, w),
                                   fa.index_select(0, r), cfg_.dpo);
+      loss_items = static_cast<double>(w.numel());
       break;
     }
     case Objective::adpo_listwise:
@@ -269,7 +273,7 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
   }
   optimizer_->zero_grad();
   loss.backward();
-  distributed::sync_gradients(policy_->parameters());  // before clipping: the global gradient is clipped, as DDP does
+  distributed::sync_gradients(policy_->parameters(), loss_items);  // before clipping: the global gradient is clipped, as DDP does
   torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
   optimizer_->step();
   ++updates_;

@@ -29,7 +29,6 @@ World g_world;
 c10::intrusive_ptr<c10d::Store> g_store;
 c10::intrusive_ptr<c10d::ProcessGroupGloo> g_group;
 std::chrono::milliseconds g_timeout{0};
-double g_weight = 1.0;
 
 int env_int(const char* name, int fallback, int lo, int hi) {
   const char* v = std::getenv(name);
@@ -143,16 +142,6 @@ void broadcast_from_rank0(const std::vector<torch::Tensor>& tensors) {
   });
 }
 
-void all_reduce_weighted(const std::vector<torch::Tensor>& tensors, double weight) {
-  if (!active()) return;
-  torch::NoGradGuard ng;
-  bucketed(tensors, [&](torch::Tensor& b) {
-    b.mul_(weight);
-    std::vector<torch::Tensor> v = {b};
-    collective("an all-reduce of the gradients", [&] { return g_group->allreduce(v); });
-  });
-}
-
 int64_t all_reduce_sum(int64_t value) {
   if (!active()) return value;
   std::vector<torch::Tensor> v = {torch::tensor({value}, torch::kLong)};
@@ -160,17 +149,25 @@ int64_t all_reduce_sum(int64_t value) {
   return v[0].item<int64_t>();
 }
 
-ScopedGradientWeight::ScopedGradientWeight(double weight) : previous_(g_weight) { g_weight = weight; }
-ScopedGradientWeight::~ScopedGradientWeight() { g_weight = previous_; }
-
-void sync_gradients(const std::vector<torch::Tensor>& parameters) {
+void sync_gradients(const std::vector<torch::Tensor>& parameters, double count) {
   if (!active()) return;
+  torch::NoGradGuard ng;
   std::vector<torch::Tensor> grads;
   for (const torch::Tensor& p : parameters) {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // every rank reduces the same list
     grads.push_back(p.grad());
   }
-  all_reduce_weighted(grads, g_weight);
+  double total = -1;  // known after the first bucket, which carries the counts
+  bucketed(grads, [&](torch::Tensor& b) {
+    b.mul_(count);
+    std::vector<torch::Tensor> v = {total < 0 ? torch::cat({b, torch::full({1}, count, b.options())}) : b};
+    collective("an all-reduce of the gradients", [&] { return g_group->allreduce(v); });
+    if (total < 0) {
+      total = v[0][-1].item<double>();
+      b.copy_(v[0].narrow(0, 0, b.numel()));
+    }
+    total > 0 ? b.div_(total) : b.zero_();  // no rank had an item: no gradient
+  });
 }
 
 }  // namespace softrl::distributed

@@ -39,28 +39,14 @@ const World& world();   // rank 0 of 1 when not active
 // Sets every tensor (the same shapes on every rank) to rank 0's values.
 void broadcast_from_rank0(const std::vector<torch::Tensor>& tensors);
 
-// Replaces each tensor by the sum over ranks of weight * tensor, in buckets of ~25 MB (one
-// all-reduce per bucket, not per tensor). weight = (this rank's items) / (items over all ranks)
-// makes per-rank mean gradients the gradient of the mean over the whole global batch.
-void all_reduce_weighted(const std::vector<torch::Tensor>& tensors, double weight);
-
 // The sum over ranks of an integer (e.g. items consumed).
 int64_t all_reduce_sum(int64_t value);
 
-// The weight the offline loop gives this rank's gradients for the current update (1 alone).
-class ScopedGradientWeight {
- public:
-  explicit ScopedGradientWeight(double weight);
-  ~ScopedGradientWeight();
-  ScopedGradientWeight(const ScopedGradientWeight&) = delete;
-  ScopedGradientWeight& operator=(const ScopedGradientWeight&) = delete;
-
- private:
-  double previous_;
-};
-
-// What a learner calls between backward() and its optimizer step: averages the parameters'
-// gradients over ranks with the current ScopedGradientWeight. No-op with one process.
-void sync_gradients(const std::vector<torch::Tensor>& parameters);
+// What a learner calls between backward() and its optimizer step. Its loss is a mean over `count`
+// items (rows, pairs, groups); each parameter's gradient becomes the gradient of the mean over all
+// ranks' items: the ranks' gradients weighted by their counts, summed, divided by the total count
+// (which rides in the same all-reduce, in ~25 MB buckets: one call per bucket, not per tensor).
+// No-op with one process.
+void sync_gradients(const std::vector<torch::Tensor>& parameters, double count);
 
 }  // namespace softrl::distributed

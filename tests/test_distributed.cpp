@@ -128,7 +128,7 @@ TEST_CASE("torchrun's variables: malformed ones are refused, none means one proc
 }
 
 // softrl train itself, started by Debian's torchrun (python3-torch), as a user would.
-TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes with the doubled batch", "[distributed][torchrun]") {
+TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes with the doubled batch (BC, DPO)", "[distributed][torchrun]") {
   const auto sh = [](const std::string& c) { return softrl::testing::run_shell(c); };
   REQUIRE(sh("command -v torchrun").code == 0);  // scripts/setup.sh installs python3-torch
   const fs::path dir = fs::temp_directory_path() / "softrl_torchrun";
@@ -151,6 +151,28 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
   CHECK(std::count(ea.begin(), ea.end(), '\n') == 3);  // header and two evaluations
   CHECK(ea == eb);                                      // the same policies, evaluated the same
   CHECK(two.output.find("[default1]:") == std::string::npos);  // rank 1 prints nothing
+  // DPO: its loss is a mean over preference pairs, whose number differs between ranks (ties are
+  // dropped); the gradients are weighted by each rank's pairs, so the runs match here too. 8 train
+  // groups (10, 2 held out): epochs of two global batches of 4, no tail (a tail shorter than the
+  // number of ranks is skipped by the data-parallel loop, used by one process).
+  std::ofstream(dir / "dpo.yaml") << "env: {id: LunarLander-v3}\nalgo: dpo\ntotal_steps: 12000\n"
+                                     "eval: {every: 6000, episodes: 5}\ncheckpoint: {every: 6000}\n"
+                                     "dpo: {dataset: " << (dir / "d.hdf5").string()
+                                  << ", reference: {bc_steps: 4096, net_arch: [32, 32], batch_size: 128},"
+                                     " preferences: {label: hard, holdout_fraction: 0.2}, learning_rate: 1.0e-2,"
+                                     " batch_groups: 4}\n";
+  const std::string dpo = (dir / "dpo.yaml").string();
+  REQUIRE(sh(bin + " train " + dpo + " --no-progress --run-dir " + (dir / "dpo_one").string()).code == 0);
+  const auto dpo_two = sh("torchrun --nproc_per_node 2 --no_python --master_port " + std::to_string(free_port()) +
+                          " --log_dir " + (dir / "torchrun").string() + " --redirects 1 --tee 1 " + bin + " train " + dpo +
+                          " dpo.batch_groups=2 dpo.reference.batch_size=64 --no-progress --run-dir " + (dir / "dpo_two").string());
+  INFO(dpo_two.output);
+  REQUIRE(dpo_two.code == 0);
+  std::ifstream c(dir / "dpo_one" / "eval.csv"), d(dir / "dpo_two" / "eval.csv");
+  const std::string ec((std::istreambuf_iterator<char>(c)), {}), ed((std::istreambuf_iterator<char>(d)), {});
+  CHECK(std::count(ec.begin(), ec.end(), '\n') == 3);
+  CHECK(ec == ed);
+
   const auto back = sh(bin + " train --resume " + (dir / "two").string());
   CHECK(back.code == 2);
   CHECK(back.output.find("was trained by 2 process(es); resume it with as many (torchrun --nproc-per-node 2), not 1") !=
