@@ -150,7 +150,8 @@ Command compare_command(CLI::App& app) {
       ->check(CLI::Range(1, 4096));
   c->add_option("--slurm.account", co.slurm.account, "Slurm account to charge");
   c->add_option("--slurm.sbatch-arg", co.slurm.sbatch_args,
-                "Any other sbatch option for both jobs, repeatable, e.g. --slurm.sbatch-arg=--mem=4G");
+                "Any other sbatch option for both jobs, repeatable, e.g. --slurm.sbatch-arg=--mem=4G")
+      ->allow_extra_args(false);
   c->add_option("--cell", co.cell, "Train only cell I of the study in STUDY_DIR (what each Slurm array task runs)")
       ->check(CLI::Range(0L, 100000000L));
   c->add_flag("--report", co.report,
