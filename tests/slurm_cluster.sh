@@ -13,6 +13,10 @@ stop() {
   for d in slurmd slurmctld munged; do
     if [[ -f "$W/$d.pid" ]]; then kill "$(cat "$W/$d.pid")" 2>/dev/null || true; fi
   done
+  # Job step daemons outlive slurmd (the report job's step lingers): ours carry our SLURM_CONF.
+  for p in $(pgrep -x slurmstepd || true); do
+    if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "SLURM_CONF=$W/slurm.conf"; then kill -9 "$p" 2>/dev/null || true; fi
+  done
   for _ in $(seq 50); do
     alive=0
     for d in slurmd slurmctld munged; do
