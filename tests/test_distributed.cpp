@@ -139,15 +139,21 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
                                     "eval: {every: 10240, episodes: 5}\ncheckpoint: {every: 10240}\n"
                                     "bc: {dataset: " << (dir / "d.hdf5").string() << ", net_arch: [32, 32]}\n";
   const std::string bin = SOFTRL_BIN, cfg = (dir / "bc.yaml").string();
+  // `softrl train ARGS` on 2 processes; --redirects/--tee 1: torch 1.13's default (0) trips over
+  // Python 3.11's enum iteration.
+  const auto torchrun = [&](const std::string& args) {
+    return sh("torchrun --nproc_per_node 2 --no_python --master_port " + std::to_string(free_port()) + " --log_dir " +
+              (dir / "torchrun").string() + " --redirects 1 --tee 1 " + bin + " train " + args);
+  };
+  const auto eval_csv = [&](const std::string& run) {
+    std::ifstream f(dir / run / "eval.csv");
+    return std::string((std::istreambuf_iterator<char>(f)), {});
+  };
   REQUIRE(sh(bin + " train " + cfg + " bc.batch_size=128 --no-progress --run-dir " + (dir / "one").string()).code == 0);
-  // --redirects/--tee 1: torch 1.13's default (0) trips over Python 3.11's enum iteration.
-  const auto two = sh("torchrun --nproc_per_node 2 --no_python --master_port " + std::to_string(free_port()) +
-                      " --log_dir " + (dir / "torchrun").string() + " --redirects 1 --tee 1 " + bin + " train " + cfg +
-                      " bc.batch_size=64 --no-progress --run-dir " + (dir / "two").string());
+  const auto two = torchrun(cfg + " bc.batch_size=64 --no-progress --run-dir " + (dir / "two").string());
   INFO(two.output);
   REQUIRE(two.code == 0);
-  std::ifstream a(dir / "one" / "eval.csv"), b(dir / "two" / "eval.csv");
-  const std::string ea((std::istreambuf_iterator<char>(a)), {}), eb((std::istreambuf_iterator<char>(b)), {});
+  const std::string ea = eval_csv("one"), eb = eval_csv("two");
   CHECK(std::count(ea.begin(), ea.end(), '\n') == 3);  // header and two evaluations
   CHECK(ea == eb);                                      // the same policies, evaluated the same
   CHECK(two.output.find("[default1]:") == std::string::npos);  // rank 1 prints nothing
@@ -163,13 +169,11 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
                                      " batch_groups: 4}\n";
   const std::string dpo = (dir / "dpo.yaml").string();
   REQUIRE(sh(bin + " train " + dpo + " --no-progress --run-dir " + (dir / "dpo_one").string()).code == 0);
-  const auto dpo_two = sh("torchrun --nproc_per_node 2 --no_python --master_port " + std::to_string(free_port()) +
-                          " --log_dir " + (dir / "torchrun").string() + " --redirects 1 --tee 1 " + bin + " train " + dpo +
-                          " dpo.batch_groups=2 dpo.reference.batch_size=64 --no-progress --run-dir " + (dir / "dpo_two").string());
+  const auto dpo_two =
+      torchrun(dpo + " dpo.batch_groups=2 dpo.reference.batch_size=64 --no-progress --run-dir " + (dir / "dpo_two").string());
   INFO(dpo_two.output);
   REQUIRE(dpo_two.code == 0);
-  std::ifstream c(dir / "dpo_one" / "eval.csv"), d(dir / "dpo_two" / "eval.csv");
-  const std::string ec((std::istreambuf_iterator<char>(c)), {}), ed((std::istreambuf_iterator<char>(d)), {});
+  const std::string ec = eval_csv("dpo_one"), ed = eval_csv("dpo_two");
   CHECK(std::count(ec.begin(), ec.end(), '\n') == 3);
   CHECK(ec == ed);
 
