@@ -129,7 +129,7 @@ class Collector {
     slot.episode = j;
     slot.rec = EpisodeRecord{};
     if (j >= total_) return;
-    slot.rng.seed(mix(s_.seed ^ mix(static_cast<uint64_t>(j))));
+    slot.rng.seed(mix(s_.seed ^ mix(s_.first_episode + static_cast<uint64_t>(j))));
     double u = slot.rng.random() * weight_sum_;
     slot.source = 0;
     while (slot.source + 1 < static_cast<int>(s_.sources.size()) && u >= s_.sources[slot.source].weight)

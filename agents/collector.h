@@ -51,6 +51,9 @@ struct CollectSettings {
   int64_t group_size = 1;          // episodes per group
   uint64_t first_start_seed = 0;   // group g resets with first_start_seed + g
   uint64_t seed = 0;               // the behaviours' random streams
+  uint64_t first_episode = 0;      // episode j draws the stream of (seed, first_episode + j): a
+                                   // collection split into parts (one per data-parallel rank)
+                                   // samples what the whole one would
   int n_envs = 16;
   int threads = 1;
   std::string dataset_id;

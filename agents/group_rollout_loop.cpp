@@ -5,6 +5,7 @@
 
 #include "agents/checkpoint.h"
 #include "agents/collector.h"
+#include "common/distributed.h"
 
 namespace softrl::agents {
 
@@ -16,8 +17,19 @@ void GroupRolloutLoop::begin(uint64_t seed) {
   gen_ = at::detail::createCPUGenerator(seed);
 }
 
+// Data parallel (common/distributed.h): each of the W ranks collects its own `groups` groups, so an
+// iteration learns from W x groups start states; rank r collects the r-th block of what one
+// process with W x groups would (its start seeds, its episodes' random streams); when a minibatch
+// holds all of an iteration's episodes, W processes learn what one process with W times the groups
+// would (smaller minibatches mix the episodes in another order). Without torchrun: rank 0 of 1.
 uint64_t GroupRolloutLoop::first_start_seed(int64_t iteration) const {
-  return 10000000ULL + seed_ * 1000000000ULL + static_cast<uint64_t>(iteration * cfg_.groups);
+  const auto [rank, ranks] = rank_and_size();
+  return 10000000ULL + seed_ * 1000000000ULL + static_cast<uint64_t>((iteration * ranks + rank) * cfg_.groups);
+}
+
+std::pair<int64_t, int64_t> GroupRolloutLoop::rank_and_size() {
+  if (!distributed::active()) return {0, 1};
+  return {distributed::world().rank, distributed::world().size};
 }
 
 void GroupRolloutLoop::iterate() {
@@ -36,6 +48,7 @@ void GroupRolloutLoop::iterate() {
   c.group_size = cfg_.group_size;
   c.first_start_seed = first_start_seed(iteration_);
   c.seed = seed_ * 1000003ULL + static_cast<uint64_t>(iteration_);
+  c.first_episode = static_cast<uint64_t>(rank_and_size().first * cfg_.groups * cfg_.group_size);
   c.n_envs = cfg_.n_envs;
   c.threads = cfg_.threads;
   c.dataset_id = "group-rollouts-" + std::to_string(iteration_);
@@ -48,7 +61,7 @@ void GroupRolloutLoop::iterate() {
   collect_s_ = std::chrono::duration<double>(t1 - t0).count();
   learn_s_ = std::chrono::duration<double>(Clock::now() - t1).count();
   updates_ += u;
-  step_ += rollouts.num_steps();
+  step_ += distributed::all_reduce_sum(rollouts.num_steps());  // every rank agrees on the budget
   ++iteration_;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "agents/episode_layout.h"
+#include "common/distributed.h"
 #include "objectives/primitives.h"
 
 namespace softrl::agents {
@@ -162,23 +163,24 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
     b.bootstrap_value = value_.net->forward(value_.input(d.final_obs.index_select(0, ep), d.final_time_left.index_select(0, ep))).squeeze(-1);
   }
 
-  // Critic step on L_V (the policy's log-ratios are constants there).
+  // Critic loss L_V (the policy's log-ratios are constants there) and actor loss L_pi on the values
+  // from before the critic step: two separate graphs, so both backward passes run before either
+  // step, and data-parallel ranks average both gradients in one all-reduce.
   oreo::SoftBellmanBatch vb = b;
   vb.logp = b.logp.detach();
   oreo::SoftBellmanInfo vinfo, pinfo;
   const torch::Tensor lv = oreo::value_loss(vb, cfg_.loss, &vinfo);
-  value_opt_->zero_grad();
-  lv.backward();
-  torch::nn::utils::clip_grad_norm_(value_.net->parameters(), cfg_.max_grad_norm);
-  value_opt_->step();
-
-  // Actor step on L_pi with the values from before the critic step.
   oreo::SoftBellmanBatch pb = b;
   pb.values = b.values.detach();
   pb.kl_per_step = pad(kl_step) / count.clamp_min(1);
   const torch::Tensor lp = oreo::policy_loss(pb, cfg_.loss, &pinfo);
+  value_opt_->zero_grad();
   policy_opt_->zero_grad();
+  lv.backward();
   lp.backward();
+  sync_gradients_over_ranks(B);
+  torch::nn::utils::clip_grad_norm_(value_.net->parameters(), cfg_.max_grad_norm);
+  value_opt_->step();
   torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
   policy_opt_->step();
 
@@ -188,6 +190,16 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
           {"kl_to_reference", pinfo.kl},
           {"v_start", item(b.values.select(1, 0).mean())},
           {"return_start", item(b.rewards.sum(1).mean())}};
+}
+
+// Both losses are means over the batch's episodes (each episode's steps averaged first), so each
+// rank's gradients weigh by its episodes. The KL term of L_pi is a mean over steps instead: with
+// kl_coef > 0 the ranks' KL gradients then weigh by episodes, not steps, which equals one process's
+// when the ranks' batches hold as many steps per episode on average (exact with kl_coef = 0).
+void Oreo::sync_gradients_over_ranks(int64_t episodes) {
+  std::vector<torch::Tensor> params = value_.net->parameters();
+  for (const torch::Tensor& p : policy_->parameters()) params.push_back(p);
+  distributed::sync_gradients(params, static_cast<double>(episodes));
 }
 
 void Oreo::set_learning_rate(double lr) {

@@ -62,6 +62,7 @@ class Oreo : public OfflineLearner {
   struct Table;  // the prepared episodes (oreo.cpp)
 
  private:
+  void sync_gradients_over_ranks(int64_t episodes);  // no-op without torchrun
   OreoSettings cfg_;
   ReferenceRecipe recipe_;
   uint64_t seed_;

@@ -214,7 +214,7 @@ Metrics Sac::update_discrete(const Batch& b) {
   {
     torch::NoGradGuard ng;
     y = sac::discrete_critic_target(b.rewards, b.terminated, critic_target_->forward(b.next_obs),
-                                    policy_.categorical()->logits(b.next_obs), alpha, cfg_.gamma);
+                                    policy_.categorical()->logits(b.next_obs), alpha, cfg_.gamma, cfg_.twin_q);
   }
   const torch::Tensor idx = b.actions.to(torch::kLong).reshape({1, -1, 1}).expand({2, -1, 1});
   const torch::Tensor lq = sac::critic_loss(critic_->forward(b.obs).gather(-1, idx).squeeze(-1), y, &ci);
@@ -226,7 +226,7 @@ Metrics Sac::update_discrete(const Batch& b) {
     torch::NoGradGuard ng;
     q = critic_->forward(b.obs);
   }
-  const torch::Tensor lp = sac::discrete_actor_loss(logits, q, alpha, &ai);
+  const torch::Tensor lp = sac::discrete_actor_loss(logits, q, alpha, &ai, cfg_.twin_q);
   minimize(*actor_opt_, lp);
 
   polyak_update(*critic_target_, *critic_, cfg_.tau);

@@ -15,6 +15,7 @@
 #include "agents/networks.h"
 #include "agents/policy.h"
 #include "agents/replay_buffer.h"
+#include "objectives/sac.h"
 #include "agents/schedule.h"
 #include "objectives/sac.h"
 #include "common/fork_join_pool.h"
@@ -35,6 +36,7 @@ struct SacConfig {
   double ent_coef_init = 1.0;                // auto_X starts at X; a fixed float is the value
   std::optional<double> target_entropy;      // default: -dim(A) / scale * log|A|
   double target_entropy_scale = 0.89;        // discrete only
+  sac::TwinReduce twin_q = sac::TwinReduce::min;  // discrete only: the twin critics' min or mean
   // Threads of the continuous update: its two critics' forward and backward passes, Adam steps
   // and Polyak averages run side by side (the same arithmetic at any count, so the same run);
   // LibTorch's own intra-op threads must then be 1 (set_compute_threads).

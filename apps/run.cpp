@@ -33,13 +33,17 @@ struct Interrupted {};
 bool crossed(int64_t before, int64_t after, int64_t every) { return every > 0 && after / every != before / every; }
 
 // The learners whose updates average their gradients over ranks (distributed::sync_gradients).
-bool data_parallel_algo(const std::string& algo) { return algo == "bc" || algo == "dpo" || algo == "adpo"; }
+bool data_parallel_algo(const std::string& algo) {
+  for (const char* a : {"bc", "dpo", "adpo", "oreo", "grpo", "soft_grpo"})
+    if (algo == a) return true;
+  return false;
+}
 
 // Sets the run's thread count (before anything computes) and returns its env's spec.
 envs::EnvSpec prepare(const RunConfig& cfg, const RunOptions& opt) {
   if (opt.world_size > 1 && !data_parallel_algo(cfg.algo))
     throw InputError("algo " + cfg.algo + " does not run data-parallel yet (WORLD_SIZE=" + std::to_string(opt.world_size) +
-                     "); bc, dpo and adpo do");
+                     "); bc, oreo, dpo, adpo, grpo and soft_grpo do");
   set_compute_threads(cfg.threads);
   return envs::make_env(cfg.env_id, cfg.env_options)->spec();
 }
@@ -306,7 +310,14 @@ RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOpti
     return driver.fresh();
   }
   const ClaimedRunDir claimed = claim_new_run_dir(run_dir, opt.pick_free_name);
-  RunDriver driver(cfg, claimed.dir, opt, out);
+  std::optional<RunDriver> made;
+  try {
+    made.emplace(cfg, claimed.dir, opt, out);
+  } catch (...) {
+    claimed.release_unused();
+    throw;
+  }
+  RunDriver& driver = *made;
   fs::create_directories(claimed.dir / "checkpoints");
   write_file_atomic(claimed.dir / "config.yaml", to_yaml(cfg));
   return driver.fresh();

@@ -47,16 +47,23 @@ RunDirLock::~RunDirLock() {
 ClaimedRunDir claim_new_run_dir(const fs::path& dir, bool pick_free_name) {
   for (int k = 1;; ++k) {
     const fs::path candidate = k == 1 ? dir : fs::path(dir.string() + "-" + std::to_string(k));
-    fs::create_directories(candidate);
+    const bool created = fs::create_directories(candidate);
     try {
       RunDirLock lock(candidate);  // first lock, then look: two starters cannot both find it empty
       const std::string why = unusable_because(candidate);
-      if (why.empty()) return {candidate, std::move(lock)};
+      if (why.empty()) return {candidate, std::move(lock), created};
       if (!pick_free_name) throw InputError(why);
     } catch (const InputError&) {
       if (!pick_free_name) throw;
     }
   }
+}
+
+void ClaimedRunDir::release_unused() const {
+  std::error_code ec;  // best effort: the run's own error is the one to report
+  if (!unusable_because(dir).empty()) return;
+  fs::remove(dir / kLockName, ec);
+  if (created) fs::remove(dir, ec);
 }
 
 }  // namespace softrl::apps

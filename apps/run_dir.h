@@ -22,6 +22,10 @@ class RunDirLock {
 struct ClaimedRunDir {
   std::filesystem::path dir;
   RunDirLock lock;
+  bool created = false;  // the directory did not exist before the claim
+  // A run that fails before writing anything (e.g. a setting its environment cannot take) leaves
+  // the directory as it found it: the lock file removed, and the directory too if the claim made it.
+  void release_unused() const;
 };
 
 // Creates and locks `dir` for a new run. It may exist only if empty; a directory holding a run

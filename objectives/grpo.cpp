@@ -25,6 +25,15 @@ torch::Tensor aggregate(const torch::Tensor& per_step, const torch::Tensor& vali
 }
 }  // namespace
 
+double aggregation_count(const torch::Tensor& valid, Aggregation mode) {
+  switch (mode) {
+    case Aggregation::token_mean: return item(valid.sum());
+    case Aggregation::sequence_mean: return item((valid.sum(-1) > 0).sum());
+    case Aggregation::fixed_length: return static_cast<double>(valid.numel());
+  }
+  return 0;
+}
+
 torch::Tensor surrogate_loss(const torch::Tensor& logp, const torch::Tensor& logp_old, const torch::Tensor& advantages,
                              const torch::Tensor& valid, const SurrogateOptions& opt, const torch::Tensor& logp_ref,
                              SurrogateInfo* info) {

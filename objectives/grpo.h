@@ -38,6 +38,11 @@ torch::Tensor surrogate_loss(const torch::Tensor& logp, const torch::Tensor& log
                              const torch::Tensor& valid, const SurrogateOptions& opt = {},
                              const torch::Tensor& logp_ref = {}, SurrogateInfo* info = nullptr);
 
+// The number of items the loss is a mean over under `mode` (valid steps; sequences with a valid
+// step; every padded position): the weight of this batch's gradient when data-parallel ranks
+// average theirs. valid: the bool mask passed to surrogate_loss.
+double aggregation_count(const torch::Tensor& valid, Aggregation mode);
+
 // Group-relative advantages for outcome rewards [num_groups, G] (see softrl::group_normalize).
 inline GroupStats group_advantages(const torch::Tensor& rewards, const GroupOptions& opt = {}) {
   return group_normalize(rewards, opt);

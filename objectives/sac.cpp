@@ -12,6 +12,9 @@ void check_pair(const torch::Tensor& q, const char* what) {
               " must stack the twin critics on a leading dimension of size 2, got ", q.sizes());
 }
 torch::Tensor min_q(const torch::Tensor& q) { return torch::min(q[0], q[1]); }
+torch::Tensor reduce_q(const torch::Tensor& q, TwinReduce reduce) {
+  return reduce == TwinReduce::min ? min_q(q) : 0.5 * (q[0] + q[1]);
+}
 double mean_of(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).mean().item<double>(); }
 }  // namespace
 
@@ -33,11 +36,11 @@ torch::Tensor continuous_critic_target(const torch::Tensor& reward, const torch:
 
 torch::Tensor discrete_critic_target(const torch::Tensor& reward, const torch::Tensor& terminated,
                                      const torch::Tensor& next_q, const torch::Tensor& next_logits, double alpha,
-                                     double gamma) {
+                                     double gamma, TwinReduce reduce) {
   torch::NoGradGuard no_grad;
   check_pair(next_q, "next_q");
   const torch::Tensor p = softmax(next_logits);
-  const torch::Tensor soft_v = (p * min_q(next_q)).sum(-1) + alpha * entropy(next_logits);
+  const torch::Tensor soft_v = (p * reduce_q(next_q, reduce)).sum(-1) + alpha * entropy(next_logits);
   return reward + gamma * (1.0 - terminated.to(reward.scalar_type())) * soft_v;
 }
 
@@ -58,9 +61,9 @@ torch::Tensor continuous_actor_loss(const torch::Tensor& logp, const torch::Tens
 }
 
 torch::Tensor discrete_actor_loss(const torch::Tensor& logits, const torch::Tensor& q, double alpha,
-                                  ActorLossInfo* info) {
+                                  ActorLossInfo* info, TwinReduce reduce) {
   check_pair(q, "q");
-  const torch::Tensor mq = min_q(q).detach();
+  const torch::Tensor mq = reduce_q(q, reduce).detach();
   const torch::Tensor p = softmax(logits);
   // sum_a p (alpha log p - Q) = -alpha H - <p, Q>; entropy() keeps 0 log 0 = 0.
   const torch::Tensor h = entropy(logits);

@@ -17,12 +17,17 @@ torch::Tensor continuous_critic_target(const torch::Tensor& reward, const torch:
                                        const torch::Tensor& next_q, const torch::Tensor& next_logp, double alpha,
                                        double gamma);
 
+// How the twin critics' values combine in discrete SAC's target and actor loss: the minimum
+// (clipped double Q, Fujimoto et al. 2018) or the mean ("double average" Q, Zhou et al. 2022,
+// arXiv 2209.10081, proposed against discrete SAC's pessimistic underestimation).
+enum class TwinReduce { min, mean };
+
 // Discrete: exact expectation over the next policy.
-// y = r + gamma (1 - terminated) sum_a pi(a|s') (min_i Qbar_i(s', a) - alpha log pi(a|s')).
+// y = r + gamma (1 - terminated) sum_a pi(a|s') (red_i Qbar_i(s', a) - alpha log pi(a|s')), red = min or mean.
 // next_q: [2, B, A], next_logits: [B, A] (policy logits at s'). No gradient.
 torch::Tensor discrete_critic_target(const torch::Tensor& reward, const torch::Tensor& terminated,
                                      const torch::Tensor& next_q, const torch::Tensor& next_logits, double alpha,
-                                     double gamma);
+                                     double gamma, TwinReduce reduce = TwinReduce::min);
 
 struct CriticLossInfo {
   double q1_mean = 0, q2_mean = 0, target_mean = 0;
@@ -38,10 +43,10 @@ struct ActorLossInfo {
 // into the action; only the actor should be stepped). logp: [B], q: [2, B].
 torch::Tensor continuous_actor_loss(const torch::Tensor& logp, const torch::Tensor& q, double alpha,
                                     ActorLossInfo* info = nullptr);
-// mean_B sum_a pi(a|s) (alpha log pi(a|s) - sg[min_i Q_i(s, a)]). logits: [B, A], q: [2, B, A].
+// mean_B sum_a pi(a|s) (alpha log pi(a|s) - sg[red_i Q_i(s, a)]). logits: [B, A], q: [2, B, A].
 // (CleanRL averages over actions too: a factor 1/|A| smaller.)
 torch::Tensor discrete_actor_loss(const torch::Tensor& logits, const torch::Tensor& q, double alpha,
-                                  ActorLossInfo* info = nullptr);
+                                  ActorLossInfo* info = nullptr, TwinReduce reduce = TwinReduce::min);
 
 struct TemperatureLossInfo {
   double alpha = 0;

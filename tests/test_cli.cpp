@@ -99,6 +99,16 @@ TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]")
                                                  (dir / "big").string());
   CHECK(r.code == 3);
   CHECK(r.output.find("out of memory") != std::string::npos);
+  // A setting refused once the environment is known (after the run directory was claimed): the
+  // directory is left as it was found, not made or left empty with a lock file.
+  r = run("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "twin").string());
+  CHECK(r.code == 2);
+  CHECK(r.output.find("sac.twin_q: mean is for discrete actions; LunarLanderContinuous-v3 has continuous actions") !=
+        std::string::npos);
+  CHECK_FALSE(fs::exists(dir / "twin"));
+  fs::create_directories(dir / "empty");
+  CHECK(run("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "empty").string()).code == 2);
+  CHECK(fs::is_empty(dir / "empty"));
   r = run("eval heuristic:Nope-v0");
   CHECK(r.code == 2);
   CHECK(r.output.find("valid ids") != std::string::npos);

@@ -9,6 +9,7 @@
 
 #include "agents/behaviour_cloning.h"
 #include "agents/offline_loop.h"
+#include "agents/policy.h"
 #include "common/distributed.h"
 #include "tests/mixed_dataset.h"
 #include "tests/shell.h"
@@ -127,33 +128,59 @@ TEST_CASE("torchrun's variables: malformed ones are refused, none means one proc
   unsetenv("RANK");
 }
 
-// softrl train itself, started by Debian's torchrun (python3-torch), as a user would.
-TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes with the doubled batch (BC, DPO)", "[distributed][torchrun]") {
-  const auto sh = [](const std::string& c) { return softrl::testing::run_shell(c); };
-  REQUIRE(sh("command -v torchrun").code == 0);  // scripts/setup.sh installs python3-torch
-  const fs::path dir = fs::temp_directory_path() / "softrl_torchrun";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  softrl::testing::write_mixed_lunarlander(dir / "d.hdf5", 10);
-  std::ofstream(dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 20480\n"
-                                    "eval: {every: 10240, episodes: 5}\ncheckpoint: {every: 10240}\n"
-                                    "bc: {dataset: " << (dir / "d.hdf5").string() << ", net_arch: [32, 32]}\n";
-  const std::string bin = SOFTRL_BIN, cfg = (dir / "bc.yaml").string();
-  // `softrl train ARGS` on 2 processes; --redirects/--tee 1: torch 1.13's default (0) trips over
-  // Python 3.11's enum iteration.
-  const auto torchrun = [&](const std::string& args) {
+namespace {
+
+// `softrl train` runs in one fresh directory: with one process, or with two that Debian's torchrun
+// (python3-torch) starts, as a user would.
+struct TrainRuns {
+  fs::path dir;
+  explicit TrainRuns(const std::string& name) : dir(fs::temp_directory_path() / name) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  static softrl::testing::ShellResult sh(const std::string& c) { return softrl::testing::run_shell(c); }
+  softrl::testing::ShellResult one(const std::string& args) const {
+    return sh(std::string(SOFTRL_BIN) + " train " + args + " --no-progress");
+  }
+  // --redirects/--tee 1: torch 1.13's default (0) trips over Python 3.11's enum iteration.
+  softrl::testing::ShellResult two(const std::string& args) const {
     return sh("torchrun --nproc_per_node 2 --no_python --master_port " + std::to_string(free_port()) + " --log_dir " +
-              (dir / "torchrun").string() + " --redirects 1 --tee 1 " + bin + " train " + args);
-  };
-  const auto eval_csv = [&](const std::string& run) {
+              (dir / "torchrun").string() + " --redirects 1 --tee 1 " + SOFTRL_BIN + " train " + args + " --no-progress");
+  }
+  std::string eval_csv(const std::string& run) const {
     std::ifstream f(dir / run / "eval.csv");
     return std::string((std::istreambuf_iterator<char>(f)), {});
-  };
-  REQUIRE(sh(bin + " train " + cfg + " bc.batch_size=128 --no-progress --run-dir " + (dir / "one").string()).code == 0);
-  const auto two = torchrun(cfg + " bc.batch_size=64 --no-progress --run-dir " + (dir / "two").string());
+  }
+  // The policy of RUN's last checkpoint, flattened.
+  torch::Tensor policy(const std::string& run) const {
+    std::vector<torch::Tensor> flat;
+    for (const auto& t : ag::load_policy((dir / run / "checkpoints" / "latest.pt").string()).policy->parameters())
+      flat.push_back(t.detach().reshape({-1}));
+    return torch::cat(flat);
+  }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+};
+
+// The largest difference between two parameter vectors, relative to the largest parameter.
+double relative_gap(const torch::Tensor& a, const torch::Tensor& b) {
+  return ((a - b).abs().max() / b.abs().max()).item<double>();
+}
+
+}  // namespace
+
+TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes with the doubled batch (BC, DPO)", "[distributed][torchrun]") {
+  REQUIRE(TrainRuns::sh("command -v torchrun").code == 0);  // scripts/setup.sh installs python3-torch
+  const TrainRuns runs("softrl_torchrun");
+  softrl::testing::write_mixed_lunarlander(runs.dir / "d.hdf5", 10);
+  std::ofstream(runs.dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 20480\n"
+                                         "eval: {every: 10240, episodes: 5}\ncheckpoint: {every: 10240}\n"
+                                         "bc: {dataset: " << runs.path("d.hdf5") << ", net_arch: [32, 32]}\n";
+  const std::string cfg = runs.path("bc.yaml");
+  REQUIRE(runs.one(cfg + " bc.batch_size=128 --run-dir " + runs.path("one")).code == 0);
+  const auto two = runs.two(cfg + " bc.batch_size=64 --run-dir " + runs.path("two"));
   INFO(two.output);
   REQUIRE(two.code == 0);
-  const std::string ea = eval_csv("one"), eb = eval_csv("two");
+  const std::string ea = runs.eval_csv("one"), eb = runs.eval_csv("two");
   CHECK(std::count(ea.begin(), ea.end(), '\n') == 3);  // header and two evaluations
   CHECK(ea == eb);                                      // the same policies, evaluated the same
   CHECK(two.output.find("[default1]:") == std::string::npos);  // rank 1 prints nothing
@@ -161,24 +188,65 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
   // dropped); the gradients are weighted by each rank's pairs, so the runs match here too. 8 train
   // groups (10, 2 held out): epochs of two global batches of 4, no tail (a tail shorter than the
   // number of ranks is skipped by the data-parallel loop, used by one process).
-  std::ofstream(dir / "dpo.yaml") << "env: {id: LunarLander-v3}\nalgo: dpo\ntotal_steps: 12000\n"
-                                     "eval: {every: 6000, episodes: 5}\ncheckpoint: {every: 6000}\n"
-                                     "dpo: {dataset: " << (dir / "d.hdf5").string()
-                                  << ", reference: {bc_steps: 4096, net_arch: [32, 32], batch_size: 128},"
-                                     " preferences: {label: hard, holdout_fraction: 0.2}, learning_rate: 1.0e-2,"
-                                     " batch_groups: 4}\n";
-  const std::string dpo = (dir / "dpo.yaml").string();
-  REQUIRE(sh(bin + " train " + dpo + " --no-progress --run-dir " + (dir / "dpo_one").string()).code == 0);
-  const auto dpo_two =
-      torchrun(dpo + " dpo.batch_groups=2 dpo.reference.batch_size=64 --no-progress --run-dir " + (dir / "dpo_two").string());
+  std::ofstream(runs.dir / "dpo.yaml") << "env: {id: LunarLander-v3}\nalgo: dpo\ntotal_steps: 12000\n"
+                                          "eval: {every: 6000, episodes: 5}\ncheckpoint: {every: 6000}\n"
+                                          "dpo: {dataset: " << runs.path("d.hdf5")
+                                       << ", reference: {bc_steps: 4096, net_arch: [32, 32], batch_size: 128},"
+                                          " preferences: {label: hard, holdout_fraction: 0.2}, learning_rate: 1.0e-2,"
+                                          " batch_groups: 4}\n";
+  const std::string dpo = runs.path("dpo.yaml");
+  REQUIRE(runs.one(dpo + " --run-dir " + runs.path("dpo_one")).code == 0);
+  const auto dpo_two = runs.two(dpo + " dpo.batch_groups=2 dpo.reference.batch_size=64 --run-dir " + runs.path("dpo_two"));
   INFO(dpo_two.output);
   REQUIRE(dpo_two.code == 0);
-  const std::string ec = eval_csv("dpo_one"), ed = eval_csv("dpo_two");
+  const std::string ec = runs.eval_csv("dpo_one"), ed = runs.eval_csv("dpo_two");
   CHECK(std::count(ec.begin(), ec.end(), '\n') == 3);
   CHECK(ec == ed);
 
-  const auto back = sh(bin + " train --resume " + (dir / "two").string());
+  const auto back = TrainRuns::sh(std::string(SOFTRL_BIN) + " train --resume " + runs.path("two"));
   CHECK(back.code == 2);
   CHECK(back.output.find("was trained by 2 process(es); resume it with as many (torchrun --nproc-per-node 2), not 1") !=
         std::string::npos);
+}
+
+TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 1 process learns from twice the data", "[distributed][torchrun]") {
+  REQUIRE(TrainRuns::sh("command -v torchrun").code == 0);
+  const TrainRuns runs("softrl_torchrun_oreo_grpo");
+  // GRPO: each rank collects 4 of the 8 groups one process collects (the same start states and
+  // random streams), one minibatch of all episodes per epoch.
+  std::ofstream(runs.dir / "grpo.yaml") << "env: {id: LunarLander-v3}\nalgo: grpo\ntotal_steps: 30000\nn_envs: 8\n"
+                                           "eval: {every: 15000, episodes: 5}\ncheckpoint: {every: 15000}\n"
+                                           "grpo: {net_arch: [32, 32], groups: 8, group_size: 4, epochs: 2,"
+                                           " minibatch_episodes: 32, learning_rate: 3.0e-3}\n";
+  const std::string grpo = runs.path("grpo.yaml");
+  const auto g1 = runs.one(grpo + " --run-dir " + runs.path("grpo_one"));
+  REQUIRE(g1.code == 0);
+  const auto g2 = runs.two(grpo + " grpo.groups=4 grpo.minibatch_episodes=16 --run-dir " + runs.path("grpo_two"));
+  INFO(g2.output);
+  REQUIRE(g2.code == 0);
+  const std::string e1 = runs.eval_csv("grpo_one"), e2 = runs.eval_csv("grpo_two");
+  // The steps column: both runs count every rank's env steps, so they evaluate at the same steps.
+  CHECK(e1.substr(e1.find('\n') + 1, 6) == e2.substr(e2.find('\n') + 1, 6));
+  const double grpo_gap = relative_gap(runs.policy("grpo_two"), runs.policy("grpo_one"));
+  WARN("GRPO: largest parameter gap, 2 processes vs 1: " << grpo_gap);
+  CHECK(grpo_gap < 1e-6);
+  // Rank 1's groups count: one process on rank 0's 4 groups alone learns something else.
+  REQUIRE(runs.one(grpo + " grpo.groups=4 grpo.minibatch_episodes=16 --run-dir " + runs.path("grpo_half")).code == 0);
+  CHECK(relative_gap(runs.policy("grpo_half"), runs.policy("grpo_one")) > 1e-3);
+  // OREO with kl_coef 0 (its per-step KL term weighs by steps, the rest by episodes: see oreo.cpp):
+  // batches of 2 episodes per rank vs 4, the reference cloned with 64 rows per rank vs 128.
+  softrl::testing::write_mixed_lunarlander(runs.dir / "d.hdf5", 10);
+  std::ofstream(runs.dir / "oreo.yaml") << "env: {id: LunarLander-v3}\nalgo: oreo\ntotal_steps: 8000\n"
+                                           "eval: {every: 4000, episodes: 5}\ncheckpoint: {every: 4000}\n"
+                                           "oreo: {dataset: " << runs.path("d.hdf5")
+                                        << ", reference: {bc_steps: 4096, net_arch: [32], batch_size: 128},"
+                                           " value_net_arch: [32], batch_episodes: 4, kl_coef: 0}\n";
+  const std::string oreo = runs.path("oreo.yaml");
+  REQUIRE(runs.one(oreo + " --run-dir " + runs.path("oreo_one")).code == 0);
+  const auto o2 = runs.two(oreo + " oreo.batch_episodes=2 oreo.reference.batch_size=64 --run-dir " + runs.path("oreo_two"));
+  INFO(o2.output);
+  REQUIRE(o2.code == 0);
+  const double oreo_gap = relative_gap(runs.policy("oreo_two"), runs.policy("oreo_one"));
+  WARN("OREO: largest parameter gap, 2 processes vs 1: " << oreo_gap);
+  CHECK(oreo_gap < 1e-6);
 }

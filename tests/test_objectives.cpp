@@ -65,43 +65,53 @@ TEST_CASE("SAC discrete losses use exact expectations", "[sac]") {
   const torch::Tensor r = torch::randn({5});
   const torch::Tensor term = torch::tensor({0.0f, 0.0f, 1.0f, 0.0f, 0.0f});
   const double alpha = 0.3, gamma = 0.9;
-  const torch::Tensor y = sac::discrete_critic_target(r, term, nq, logits, alpha, gamma);
-  const torch::Tensor y_loss_ref = [&] {
-    torch::Tensor out = torch::zeros({5}, torch::kFloat64);
+  // Both ways of combining the twin critics (clipped double Q; Zhou et al. 2022's average).
+  for (const sac::TwinReduce mode : {sac::TwinReduce::min, sac::TwinReduce::mean}) {
+    const bool use_min = mode == sac::TwinReduce::min;
+    INFO((use_min ? "min" : "mean"));
+    const auto twin = [&](int b, int a) {
+      const double q0 = d(nq[0][b][a]), q1 = d(nq[1][b][a]);
+      return use_min ? std::min(q0, q1) : 0.5 * (q0 + q1);
+    };
+    const torch::Tensor y = sac::discrete_critic_target(r, term, nq, logits, alpha, gamma, mode);
+    const torch::Tensor y_loss_ref = [&] {
+      torch::Tensor out = torch::zeros({5}, torch::kFloat64);
+      for (int b = 0; b < 5; ++b) {
+        double z = 0;
+        for (int a = 0; a < 4; ++a) z += std::exp(d(logits[b][a]));
+        double v = 0;
+        for (int a = 0; a < 4; ++a) {
+          const double p = std::exp(d(logits[b][a])) / z;
+          v += p * (twin(b, a) - alpha * std::log(p));
+        }
+        out[b] = d(r[b]) + gamma * (1 - d(term[b])) * v;
+      }
+      return out;
+    }();
+    CHECK(close(y, y_loss_ref));
+
+    const torch::Tensor lg = logits.clone().requires_grad_(true);
+    const torch::Tensor la = sac::discrete_actor_loss(lg, nq, alpha, nullptr, mode);
+    double ref = 0;
     for (int b = 0; b < 5; ++b) {
       double z = 0;
       for (int a = 0; a < 4; ++a) z += std::exp(d(logits[b][a]));
-      double v = 0;
       for (int a = 0; a < 4; ++a) {
         const double p = std::exp(d(logits[b][a])) / z;
-        v += p * (std::min(d(nq[0][b][a]), d(nq[1][b][a])) - alpha * std::log(p));
+        ref += p * (alpha * std::log(p) - twin(b, a));
       }
-      out[b] = d(r[b]) + gamma * (1 - d(term[b])) * v;
     }
-    return out;
-  }();
-  CHECK(close(y, y_loss_ref));
-
-  const torch::Tensor lg = logits.clone().requires_grad_(true);
-  const torch::Tensor la = sac::discrete_actor_loss(lg, nq, alpha);
-  double ref = 0;
-  for (int b = 0; b < 5; ++b) {
-    double z = 0;
-    for (int a = 0; a < 4; ++a) z += std::exp(d(logits[b][a]));
-    for (int a = 0; a < 4; ++a) {
-      const double p = std::exp(d(logits[b][a])) / z;
-      ref += p * (alpha * std::log(p) - std::min(d(nq[0][b][a]), d(nq[1][b][a])));
-    }
+    CHECK(d(la) == Approx(ref / 5).epsilon(1e-5));
+    // Gradient against float64 autograd of the plain formula.
+    const torch::Tensor l64 = f64(logits).requires_grad_(true);
+    const torch::Tensor p64 = torch::softmax(l64, -1);
+    const torch::Tensor mq = use_min ? torch::min(f64(nq[0]), f64(nq[1])) : 0.5 * (f64(nq[0]) + f64(nq[1]));
+    ((p64 * (alpha * p64.log() - mq)).sum(-1).mean()).backward();
+    la.backward();
+    CHECK(close(lg.grad(), l64.grad(), 1e-4, 1e-6));
   }
-  CHECK(d(la) == Approx(ref / 5).epsilon(1e-5));
-  // Gradient against float64 autograd of the plain formula.
-  const torch::Tensor l64 = f64(logits).requires_grad_(true);
-  const torch::Tensor p64 = torch::softmax(l64, -1);
-  const torch::Tensor mq = torch::min(f64(nq[0]), f64(nq[1]));
-  ((p64 * (alpha * p64.log() - mq)).sum(-1).mean()).backward();
-  la.backward();
-  CHECK(close(lg.grad(), l64.grad(), 1e-4, 1e-6));
 
+  const torch::Tensor p64 = torch::softmax(f64(logits), -1);
   const double h_target = sac::discrete_target_entropy(4);
   CHECK(h_target == Approx(0.89 * std::log(4.0)));
   const torch::Tensor log_alpha = torch::zeros({}, torch::requires_grad());

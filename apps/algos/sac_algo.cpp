@@ -54,6 +54,12 @@ std::shared_ptr<const AlgoSettings> parse(const ConfigReader& r, const YAML::Nod
       a.target_entropy = r.real(t, "sac.target_entropy", -1e6, 1e6);
     if (s["target_entropy_scale"].IsDefined())
       a.target_entropy_scale = r.real(s["target_entropy_scale"], "sac.target_entropy_scale", 0.0, 1.0, true);
+    if (s["twin_q"].IsDefined()) {
+      const std::string v = r.text(s["twin_q"], "sac.twin_q", "min or mean");
+      if (v == "min") a.twin_q = sac::TwinReduce::min;
+      else if (v == "mean") a.twin_q = sac::TwinReduce::mean;
+      else r.fail_msg("sac.twin_q", "expected min or mean, got '" + v + "'");
+    }
   }
   if (a.batch_size > a.buffer_size)
     r.fail_msg("sac.batch_size", "must not exceed sac.buffer_size (" + std::to_string(a.buffer_size) + ")");
@@ -77,6 +83,7 @@ void write(YAML::Emitter& e, const AlgoSettings& settings) {
   if (a.target_entropy) e << YAML::Key << "target_entropy" << YAML::Value << *a.target_entropy;
   else e << YAML::Key << "target_entropy" << YAML::Value << "auto";
   e << YAML::Key << "target_entropy_scale" << YAML::Value << a.target_entropy_scale;
+  e << YAML::Key << "twin_q" << YAML::Value << (a.twin_q == sac::TwinReduce::min ? "min" : "mean");
 }
 
 // A replay buffer that does not fit is refused before anything is allocated.
@@ -93,6 +100,9 @@ agents::Training build(const RunConfig& run, const envs::EnvSpec& env) {
   agents::SacConfig a = run.settings<SacSettings>().sac;
   const agents::PolicySpec spec = agents::PolicySpec::for_env(env, a.net_arch);
   check_buffer_fits(a, spec);
+  if (spec.kind != agents::PolicySpec::Kind::categorical && a.twin_q != sac::TwinReduce::min)
+    throw InputError("sac.twin_q: mean is for discrete actions; " + run.env_id +
+                     " has continuous actions (their update takes the min of the twin critics)");
   agents::give_threads(a, spec, run.threads);
   auto learner = std::make_unique<agents::Sac>(a, spec, run.seed);
   agents::OffPolicySettings loop{.env_id = run.env_id,
@@ -116,7 +126,8 @@ AlgoEntry sac_algo() {
   return {.name = "sac",
           .summary = "Soft Actor-Critic with automatic temperature (continuous and discrete actions)",
           .keys = {"net_arch", "batch_size", "buffer_size", "gamma", "tau", "train_freq", "gradient_steps",
-                   "learning_starts", "learning_rate", "ent_coef", "target_entropy", "target_entropy_scale"},
+                   "learning_starts", "learning_rate", "ent_coef", "target_entropy", "target_entropy_scale",
+                   "twin_q"},
           .parse = parse,
           .write = write,
           .build = build};
