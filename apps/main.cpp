@@ -12,6 +12,7 @@
 #include "apps/run.h"
 #include "apps/train_command.h"
 #include "apps/validate_envs.h"
+#include "bench/bench_allreduce.h"
 #include "bench/bench_collect.h"
 #include "bench/bench_envs.h"
 #include "bench/bench_mlp.h"
@@ -57,7 +58,12 @@ std::vector<Command> bench_commands(CLI::App& bench) {
   CLI::App* col = bench.add_subcommand("collect", "Collection steps/s; dataset write / load time and memory");
   col->add_flag("--json", colb.json, "Print JSON");
   col->add_option("--load-steps", colb.load_steps, "Steps of the dataset whose loading is timed")->check(CLI::Range(1000, 100000000));
+  static AllreduceBenchOptions arb;
+  CLI::App* ar = bench.add_subcommand("allreduce", "Milliseconds per gradient all-reduce (start it with torchrun)");
+  ar->add_flag("--json", arb.json, "Print JSON");
+  ar->add_option("--dist-timeout", arb.timeout_s, "Seconds to wait for the peers")->check(CLI::Range(1.0, 86400.0));
   return {{s, [] { return run_softmax_bench(sm, std::cout); }},
+          {ar, [] { return run_allreduce_bench(arb, std::cout); }},
           {col, [] { return run_collect_bench(colb, std::cout); }},
           {m, [] { return run_mlp_bench(mlp, std::cout); }},
           {e, [] { return run_env_bench(envb, std::cout); }},

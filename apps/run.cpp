@@ -162,6 +162,7 @@ class RunDriver {
             "evaluation, "
          << (std::isfinite(result_.best_eval) ? std::to_string(std::lround(result_.best_eval)) : std::string("-"))
          << ")\n";
+    if (distributed::active()) print_sync_cost();
     return result_;
   }
 
@@ -292,6 +293,20 @@ class RunDriver {
   ProgressPrinter progress_;
   std::optional<RunLogs> logs_;
   RunResult result_;
+  // Rank 0's share of waiting for and reducing gradients, over this session (not earlier ones).
+  void print_sync_cost() const {
+    const distributed::SyncStats st = distributed::sync_stats();
+    const double session = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const double calls = static_cast<double>(std::max<int64_t>(1, st.calls));
+    char buf[240];
+    std::snprintf(buf, sizeof buf,
+                  "data parallel: %d processes; gradient all-reduce %lld calls of %.2f MB, %.3f ms each, %.1f s in "
+                  "all (%.1f %% of this session's %.1f s)\n",
+                  opt_.world_size, static_cast<long long>(st.calls), static_cast<double>(st.bytes) / calls / 1e6,
+                  1e3 * st.seconds / calls, st.seconds, 100.0 * st.seconds / std::max(session, 1e-9), session);
+    out_ << buf;
+  }
+
   const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
   double wall_before_ = 0;  // wall time of earlier sessions of this run
   int64_t last_saved_step_ = -1;

@@ -29,6 +29,7 @@ World g_world;
 c10::intrusive_ptr<c10d::Store> g_store;
 c10::intrusive_ptr<c10d::ProcessGroupGloo> g_group;
 std::chrono::milliseconds g_timeout{0};
+SyncStats g_sync;
 
 int env_int(const char* name, int fallback, int lo, int hi) {
   const char* v = std::getenv(name);
@@ -149,8 +150,11 @@ int64_t all_reduce_sum(int64_t value) {
   return v[0].item<int64_t>();
 }
 
+SyncStats sync_stats() { return g_sync; }
+
 void sync_gradients(const std::vector<torch::Tensor>& parameters, double count) {
   if (!active()) return;
+  const auto t0 = std::chrono::steady_clock::now();
   torch::NoGradGuard ng;
   std::vector<torch::Tensor> grads;
   for (const torch::Tensor& p : parameters) {
@@ -167,7 +171,10 @@ void sync_gradients(const std::vector<torch::Tensor>& parameters, double count) 
       b.copy_(v[0].narrow(0, 0, b.numel()));
     }
     total > 0 ? b.div_(total) : b.zero_();  // no rank had an item: no gradient
+    g_sync.bytes += b.numel() * static_cast<int64_t>(b.element_size());
   });
+  ++g_sync.calls;
+  g_sync.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace softrl::distributed

@@ -49,4 +49,12 @@ int64_t all_reduce_sum(int64_t value);
 // No-op with one process.
 void sync_gradients(const std::vector<torch::Tensor>& parameters, double count);
 
+// What sync_gradients cost this process so far: for the end-of-run summary and the benchmarks.
+struct SyncStats {
+  int64_t calls = 0;
+  int64_t bytes = 0;     // gradient bytes reduced, summed over calls
+  double seconds = 0;    // wall time inside sync_gradients (waiting for peers included)
+};
+SyncStats sync_stats();
+
 }  // namespace softrl::distributed
