@@ -230,6 +230,17 @@ TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 
   const double grpo_gap = relative_gap(runs.policy("grpo_two"), runs.policy("grpo_one"));
   WARN("GRPO: largest parameter gap, 2 processes vs 1: " << grpo_gap);
   CHECK(grpo_gap < 1e-6);
+  // The multi-node launch: two torchrun agents (one process each) meeting through torchrun's c10d
+  // rendezvous, as on two machines, make the 2-process run.
+  const std::string endpoint = "127.0.0.1:" + std::to_string(free_port());
+  const std::string node = "torchrun --nnodes 2 --rdzv_backend c10d --rdzv_endpoint " + endpoint +
+                           " --rdzv_id softrl_test --nproc_per_node 1 --no_python --redirects 1 --tee 1 --log_dir " +
+                           runs.path("torchrun_nodes") + " " + SOFTRL_BIN + " train " + grpo +
+                           " grpo.groups=4 grpo.minibatch_episodes=16 --no-progress --run-dir " + runs.path("grpo_nodes");
+  const auto nodes = TrainRuns::sh("(" + node + " > " + runs.path("node_a.log") + " 2>&1 & " + node + " > " +
+                                   runs.path("node_b.log") + " 2>&1; a=$?; wait $!; b=$?; exit $((a + b)))");
+  CHECK(nodes.code == 0);
+  CHECK(torch::equal(runs.policy("grpo_nodes"), runs.policy("grpo_two")));
   // Rank 1's groups count: one process on rank 0's 4 groups alone learns something else.
   REQUIRE(runs.one(grpo + " grpo.groups=4 grpo.minibatch_episodes=16 --run-dir " + runs.path("grpo_half")).code == 0);
   CHECK(relative_gap(runs.policy("grpo_half"), runs.policy("grpo_one")) > 1e-3);
