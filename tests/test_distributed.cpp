@@ -159,6 +159,18 @@ struct TrainRuns {
     return torch::cat(flat);
   }
   std::string path(const std::string& name) const { return (dir / name).string(); }
+  // CONFIG with ONE_ARGS on one process into NAME_one, with TWO_ARGS on two into NAME_two; both
+  // must succeed. Returns the two processes' output.
+  std::string one_and_two(const std::string& config, const std::string& name, const std::string& one_args,
+                          const std::string& two_args) const {
+    const auto a = one(config + " " + one_args + " --run-dir " + path(name + "_one"));
+    INFO(a.output);
+    REQUIRE(a.code == 0);
+    const auto b = two(config + " " + two_args + " --run-dir " + path(name + "_two"));
+    INFO(b.output);
+    REQUIRE(b.code == 0);
+    return b.output;
+  }
 };
 
 // The largest difference between two parameter vectors, relative to the largest parameter.
@@ -175,15 +187,11 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
   std::ofstream(runs.dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 20480\n"
                                          "eval: {every: 10240, episodes: 5}\ncheckpoint: {every: 10240}\n"
                                          "bc: {dataset: " << runs.path("d.hdf5") << ", net_arch: [32, 32]}\n";
-  const std::string cfg = runs.path("bc.yaml");
-  REQUIRE(runs.one(cfg + " bc.batch_size=128 --run-dir " + runs.path("one")).code == 0);
-  const auto two = runs.two(cfg + " bc.batch_size=64 --run-dir " + runs.path("two"));
-  INFO(two.output);
-  REQUIRE(two.code == 0);
-  const std::string ea = runs.eval_csv("one"), eb = runs.eval_csv("two");
+  const std::string two = runs.one_and_two(runs.path("bc.yaml"), "bc", "bc.batch_size=128", "bc.batch_size=64");
+  const std::string ea = runs.eval_csv("bc_one"), eb = runs.eval_csv("bc_two");
   CHECK(std::count(ea.begin(), ea.end(), '\n') == 3);  // header and two evaluations
   CHECK(ea == eb);                                      // the same policies, evaluated the same
-  CHECK(two.output.find("[default1]:") == std::string::npos);  // rank 1 prints nothing
+  CHECK(two.find("[default1]:") == std::string::npos);  // rank 1 prints nothing
   // DPO: its loss is a mean over preference pairs, whose number differs between ranks (ties are
   // dropped); the gradients are weighted by each rank's pairs, so the runs match here too. 8 train
   // groups (10, 2 held out): epochs of two global batches of 4, no tail (a tail shorter than the
@@ -194,16 +202,12 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
                                        << ", reference: {bc_steps: 4096, net_arch: [32, 32], batch_size: 128},"
                                           " preferences: {label: hard, holdout_fraction: 0.2}, learning_rate: 1.0e-2,"
                                           " batch_groups: 4}\n";
-  const std::string dpo = runs.path("dpo.yaml");
-  REQUIRE(runs.one(dpo + " --run-dir " + runs.path("dpo_one")).code == 0);
-  const auto dpo_two = runs.two(dpo + " dpo.batch_groups=2 dpo.reference.batch_size=64 --run-dir " + runs.path("dpo_two"));
-  INFO(dpo_two.output);
-  REQUIRE(dpo_two.code == 0);
+  runs.one_and_two(runs.path("dpo.yaml"), "dpo", "", "dpo.batch_groups=2 dpo.reference.batch_size=64");
   const std::string ec = runs.eval_csv("dpo_one"), ed = runs.eval_csv("dpo_two");
   CHECK(std::count(ec.begin(), ec.end(), '\n') == 3);
   CHECK(ec == ed);
 
-  const auto back = TrainRuns::sh(std::string(SOFTRL_BIN) + " train --resume " + runs.path("two"));
+  const auto back = TrainRuns::sh(std::string(SOFTRL_BIN) + " train --resume " + runs.path("bc_two"));
   CHECK(back.code == 2);
   CHECK(back.output.find("was trained by 2 process(es); resume it with as many (torchrun --nproc-per-node 2), not 1") !=
         std::string::npos);
@@ -219,11 +223,7 @@ TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 
                                            "grpo: {net_arch: [32, 32], groups: 8, group_size: 4, epochs: 2,"
                                            " minibatch_episodes: 32, learning_rate: 3.0e-3}\n";
   const std::string grpo = runs.path("grpo.yaml");
-  const auto g1 = runs.one(grpo + " --run-dir " + runs.path("grpo_one"));
-  REQUIRE(g1.code == 0);
-  const auto g2 = runs.two(grpo + " grpo.groups=4 grpo.minibatch_episodes=16 --run-dir " + runs.path("grpo_two"));
-  INFO(g2.output);
-  REQUIRE(g2.code == 0);
+  runs.one_and_two(grpo, "grpo", "", "grpo.groups=4 grpo.minibatch_episodes=16");
   const std::string e1 = runs.eval_csv("grpo_one"), e2 = runs.eval_csv("grpo_two");
   // The steps column: both runs count every rank's env steps, so they evaluate at the same steps.
   CHECK(e1.substr(e1.find('\n') + 1, 6) == e2.substr(e2.find('\n') + 1, 6));
@@ -252,11 +252,7 @@ TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 
                                            "oreo: {dataset: " << runs.path("d.hdf5")
                                         << ", reference: {bc_steps: 4096, net_arch: [32], batch_size: 128},"
                                            " value_net_arch: [32], batch_episodes: 4, kl_coef: 0}\n";
-  const std::string oreo = runs.path("oreo.yaml");
-  REQUIRE(runs.one(oreo + " --run-dir " + runs.path("oreo_one")).code == 0);
-  const auto o2 = runs.two(oreo + " oreo.batch_episodes=2 oreo.reference.batch_size=64 --run-dir " + runs.path("oreo_two"));
-  INFO(o2.output);
-  REQUIRE(o2.code == 0);
+  runs.one_and_two(runs.path("oreo.yaml"), "oreo", "", "oreo.batch_episodes=2 oreo.reference.batch_size=64");
   const double oreo_gap = relative_gap(runs.policy("oreo_two"), runs.policy("oreo_one"));
   WARN("OREO: largest parameter gap, 2 processes vs 1: " << oreo_gap);
   CHECK(oreo_gap < 1e-6);
