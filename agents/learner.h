@@ -20,7 +20,10 @@ class Learner {
   virtual PolicyHead& policy() = 0;
   // The names update() reports, in the order of the log's columns.
   virtual std::vector<std::string> metric_names() const = 0;
-  // False once any parameter is NaN or infinite (a diverged run). By default: the policy's.
+  // The parameters its updates train: what data-parallel ranks start from equal (rank 0's,
+  // broadcast) and average the gradients of. By default: the policy's.
+  virtual std::vector<torch::Tensor> trained_parameters() { return policy().parameters(); }
+  // False once any parameter is NaN or infinite (a diverged run). By default: the trained ones.
   virtual bool finite();
   // Everything but the policy, which the run saves in its own checkpoint section.
   virtual void save(torch::serialize::OutputArchive& ar) const = 0;

@@ -123,7 +123,11 @@ std::vector<std::string> Oreo::metric_names() const {
   return {"value_loss", "policy_loss", "mean_abs_residual", "kl_to_reference", "v_start", "return_start"};
 }
 
-bool Oreo::finite() { return all_finite(policy_->parameters()) && all_finite(value_.net->parameters()); }
+std::vector<torch::Tensor> Oreo::trained_parameters() {
+  std::vector<torch::Tensor> p = value_.net->parameters();
+  for (const torch::Tensor& t : policy_->parameters()) p.push_back(t);
+  return p;
+}
 
 void Oreo::begin() {
   if (recipe_.policy) return;
@@ -178,7 +182,11 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
   policy_opt_->zero_grad();
   lv.backward();
   lp.backward();
-  sync_gradients_over_ranks(B);
+  // Both losses are means over the batch's episodes (each episode's steps averaged first), so each
+  // rank's gradients weigh by its episodes. The KL term of L_pi is a mean over steps instead: with
+  // kl_coef > 0 the ranks' KL gradients then weigh by episodes, not steps, which equals one
+  // process's when the ranks' batches hold as many steps per episode on average (exact with 0).
+  distributed::sync_gradients(trained_parameters(), static_cast<double>(B));
   torch::nn::utils::clip_grad_norm_(value_.net->parameters(), cfg_.max_grad_norm);
   value_opt_->step();
   torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
@@ -190,16 +198,6 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
           {"kl_to_reference", pinfo.kl},
           {"v_start", item(b.values.select(1, 0).mean())},
           {"return_start", item(b.rewards.sum(1).mean())}};
-}
-
-// Both losses are means over the batch's episodes (each episode's steps averaged first), so each
-// rank's gradients weigh by its episodes. The KL term of L_pi is a mean over steps instead: with
-// kl_coef > 0 the ranks' KL gradients then weigh by episodes, not steps, which equals one process's
-// when the ranks' batches hold as many steps per episode on average (exact with kl_coef = 0).
-void Oreo::sync_gradients_over_ranks(int64_t episodes) {
-  std::vector<torch::Tensor> params = value_.net->parameters();
-  for (const torch::Tensor& p : policy_->parameters()) params.push_back(p);
-  distributed::sync_gradients(params, static_cast<double>(episodes));
 }
 
 void Oreo::set_learning_rate(double lr) {

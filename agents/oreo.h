@@ -45,7 +45,7 @@ class Oreo : public OfflineLearner {
 
   PolicyHead& policy() override { return *policy_; }
   std::vector<std::string> metric_names() const override;
-  bool finite() override;
+  std::vector<torch::Tensor> trained_parameters() override;  // the value network's and the policy's
   void save(torch::serialize::OutputArchive& ar) const override;
   void load(torch::serialize::InputArchive& ar) override;
 
@@ -62,7 +62,6 @@ class Oreo : public OfflineLearner {
   struct Table;  // the prepared episodes (oreo.cpp)
 
  private:
-  void sync_gradients_over_ranks(int64_t episodes);  // no-op without torchrun
   OreoSettings cfg_;
   ReferenceRecipe recipe_;
   uint64_t seed_;

@@ -154,7 +154,7 @@ bool all_finite(const std::vector<torch::Tensor>& tensors) {
   return true;
 }
 
-bool Learner::finite() { return all_finite(policy().parameters()); }
+bool Learner::finite() { return all_finite(trained_parameters()); }
 
 PolicyActor::PolicyActor(PolicyHead& policy, bool deterministic, uint64_t seed)
     : policy_(policy), deterministic_(deterministic), gen_(at::detail::createCPUGenerator(seed)) {}

@@ -62,7 +62,7 @@ class RunDriver {
 
   RunResult fresh() {
     training_.loop->begin(cfg_.seed);
-    distributed::broadcast_from_rank0(training_.learner->policy().parameters());
+    distributed::broadcast_from_rank0(training_.learner->trained_parameters());
     if (writer()) logs_.emplace(dir_, std::nullopt);
     return run();
   }
