@@ -23,13 +23,8 @@ void GroupRolloutLoop::begin(uint64_t seed) {
 // holds all of an iteration's episodes, W processes learn what one process with W times the groups
 // would (smaller minibatches mix the episodes in another order). Without torchrun: rank 0 of 1.
 uint64_t GroupRolloutLoop::first_start_seed(int64_t iteration) const {
-  const auto [rank, ranks] = rank_and_size();
-  return 10000000ULL + seed_ * 1000000000ULL + static_cast<uint64_t>((iteration * ranks + rank) * cfg_.groups);
-}
-
-std::pair<int64_t, int64_t> GroupRolloutLoop::rank_and_size() {
-  if (!distributed::active()) return {0, 1};
-  return {distributed::world().rank, distributed::world().size};
+  const distributed::World& w = distributed::world();
+  return 10000000ULL + seed_ * 1000000000ULL + static_cast<uint64_t>((iteration * w.size + w.rank) * cfg_.groups);
 }
 
 void GroupRolloutLoop::iterate() {
@@ -48,7 +43,7 @@ void GroupRolloutLoop::iterate() {
   c.group_size = cfg_.group_size;
   c.first_start_seed = first_start_seed(iteration_);
   c.seed = seed_ * 1000003ULL + static_cast<uint64_t>(iteration_);
-  c.first_episode = static_cast<uint64_t>(rank_and_size().first * cfg_.groups * cfg_.group_size);
+  c.first_episode = static_cast<uint64_t>(distributed::world().rank * cfg_.groups * cfg_.group_size);
   c.n_envs = cfg_.n_envs;
   c.threads = cfg_.threads;
   c.dataset_id = "group-rollouts-" + std::to_string(iteration_);

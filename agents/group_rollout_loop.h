@@ -7,7 +7,6 @@
 // learner's metrics: the last iteration's seconds spent collecting and learning.
 #include <optional>
 #include <string>
-#include <utility>
 
 #include "agents/learner.h"
 #include "agents/loop.h"
@@ -47,8 +46,6 @@ class GroupRolloutLoop : public Loop {
   uint64_t first_start_seed(int64_t iteration) const;
 
  private:
-  static std::pair<int64_t, int64_t> rank_and_size();  // (rank, world size); (0, 1) without torchrun
-
   GroupLearner& learner_;
   GroupRolloutSettings cfg_;
   uint64_t seed_;

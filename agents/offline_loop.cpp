@@ -69,7 +69,7 @@ void OfflineLoop::iterate() {
   // each takes its share of one global minibatch of W x batch_size items, so W processes make
   // the updates one process would make with W times the batch; every rank needs at least one
   // item, so an epoch's last W - 1 items or fewer are skipped.
-  const int64_t ranks = distributed::active() ? distributed::world().size : 1;
+  const int64_t ranks = distributed::world().size;
   if (size_ - pos_ < ranks) ++epoch_, new_epoch();
   const int64_t n = std::max(std::min({cfg_.batch_size * ranks, size_ - pos_, cfg_.total_steps - step_}), ranks);
   torch::Tensor idx = order_.narrow(0, pos_, n);
