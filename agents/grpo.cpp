@@ -150,8 +150,10 @@ Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates
                                L.valid(), cfg_.surrogate, kl ? L.pad(ref.index_select(0, L.index)) : torch::Tensor(), &info);
       optimizer_->zero_grad();
       loss.backward();
-      // Data parallel: every rank holds as many episodes, so as many minibatches per epoch.
-      distributed::sync_gradients(policy_->parameters(), grpo::aggregation_count(L.valid(), cfg_.surrogate.aggregation));
+      // Data parallel: every rank holds as many episodes, so as many minibatches per epoch. (The
+      // count is a reduction of its own: skipped with one process.)
+      if (distributed::active())
+        distributed::sync_gradients(policy_->parameters(), grpo::aggregation_count(L.valid(), cfg_.surrogate.aggregation));
       torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
       optimizer_->step();
       torch::NoGradGuard no_grad;
