@@ -3,13 +3,14 @@
 #include <limits>
 #include <stdexcept>
 
+#include <torch/csrc/autograd/functions/utils.h>
+
 #include "objectives/kernels/row_kernels.h"
 
 namespace softrl {
 namespace {
 
 namespace k = kernels;
-using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
@@ -122,74 +123,99 @@ torch::Tensor lse_backward(const torch::Tensor& x, const torch::Tensor& parts, c
   return gx;
 }
 
-// ---- autograd functions. Double backward (create_graph) goes through the composition. ----
+// ---- autograd nodes. Double backward (create_graph) goes through the composition. ----
+// Written as plain torch::autograd::Node subclasses rather than torch::autograd::Function: on
+// short rows ([256, 4]) the kernels take ~2 us of a forward+backward, and Function's generic
+// plumbing (the saved_data map, wrapping of outputs, per-call input bookkeeping) cost as much again.
 
-struct LogSumExpFn : torch::autograd::Function<LogSumExpFn> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, double temperature) {
-    torch::Tensor parts;
-    const torch::Tensor out = lse_forward(x, static_cast<float>(1.0 / temperature), &parts);
-    ctx->save_for_backward({x, parts});
-    ctx->saved_data["temperature"] = temperature;
-    return out;
+using torch::autograd::SavedVariable;
+
+// The node of one fused op: saves x, and the op's output or the logsumexp's row parts.
+template <class Op>
+struct FusedNode final : torch::autograd::Node {
+  SavedVariable x, saved;  // saved: y (log_softmax, softmax) or parts (logsumexp)
+  double temperature = 1.0;
+
+  variable_list apply(variable_list&& grads) override {
+    const torch::Tensor& g = grads[0];
+    if (!g.defined()) return {torch::Tensor()};
+    const std::shared_ptr<Node> self = shared_from_this();
+    const torch::Tensor xs = x.unpack(self), ss = saved.unpack(self);
+    if (torch::GradMode::is_enabled()) return {Op::composed_backward(xs, g, temperature)};
+    return {Op::backward(xs, ss, g, static_cast<float>(1.0 / temperature))};
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const double tau = ctx->saved_data["temperature"].toDouble();
-    if (torch::GradMode::is_enabled()) {
-      const torch::Tensor p = detail::softmax_composed(saved[0], {.temperature = tau});
-      return {grads[0].unsqueeze(-1) * p / tau, torch::Tensor()};
-    }
-    return {lse_backward(saved[0], saved[1], grads[0], static_cast<float>(1.0 / tau)), torch::Tensor()};
+  std::string name() const override { return Op::name; }
+  void release_variables() override {
+    x.reset_data();
+    saved.reset_data();
   }
 };
 
-// log_softmax and softmax share their autograd plumbing; an Op supplies the kernels and the
-// differentiable backward formula used for double backward.
-template <class Op>
-struct RowwiseFn : torch::autograd::Function<RowwiseFn<Op>> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, double temperature) {
-    const torch::Tensor y = rowwise_forward<Op::forward_kernel>(x, static_cast<float>(1.0 / temperature));
-    ctx->save_for_backward({x, y});
-    ctx->saved_data["temperature"] = temperature;
-    return y;
+struct LogSumExpOp {
+  static constexpr const char* name = "softrl::LogSumExpBackward";
+  static torch::Tensor forward(const torch::Tensor& x, float scale, torch::Tensor* parts) {
+    return lse_forward(x, scale, parts);
   }
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const double tau = ctx->saved_data["temperature"].toDouble();
-    if (torch::GradMode::is_enabled()) return {Op::composed_backward(saved[0], grads[0], tau), torch::Tensor()};
-    return {rowwise_backward<Op::backward_kernel>(saved[1], grads[0], static_cast<float>(1.0 / tau)),
-            torch::Tensor()};
+  static torch::Tensor backward(const torch::Tensor& x, const torch::Tensor& parts, const torch::Tensor& g,
+                                float scale) {
+    return lse_backward(x, parts, g, scale);
+  }
+  static torch::Tensor composed_backward(const torch::Tensor& x, const torch::Tensor& grad, double tau) {
+    return grad.unsqueeze(-1) * detail::softmax_composed(x, {.temperature = tau}) / tau;
   }
 };
 
 struct LogSoftmaxOp {
-  static constexpr auto forward_kernel = k::log_softmax_rows;
-  static constexpr auto backward_kernel = k::log_softmax_backward_rows;
+  static constexpr const char* name = "softrl::LogSoftmaxBackward";
+  static torch::Tensor forward(const torch::Tensor& x, float scale, torch::Tensor*) {
+    return rowwise_forward<k::log_softmax_rows>(x, scale);
+  }
+  static torch::Tensor backward(const torch::Tensor&, const torch::Tensor& y, const torch::Tensor& g, float scale) {
+    return rowwise_backward<k::log_softmax_backward_rows>(y, g, scale);
+  }
   static torch::Tensor composed_backward(const torch::Tensor& x, const torch::Tensor& grad, double tau) {
     const torch::Tensor y = detail::log_softmax_composed(x, {.temperature = tau});
     const torch::Tensor g = grad.masked_fill(y == kNegInf, 0.0);
     return (g - y.exp() * g.sum(-1, true)) / tau;
   }
 };
-using LogSoftmaxFn = RowwiseFn<LogSoftmaxOp>;
 
 struct SoftmaxOp {
-  static constexpr auto forward_kernel = k::softmax_rows;
-  static constexpr auto backward_kernel = k::softmax_backward_rows;
+  static constexpr const char* name = "softrl::SoftmaxBackward";
+  static torch::Tensor forward(const torch::Tensor& x, float scale, torch::Tensor*) {
+    return rowwise_forward<k::softmax_rows>(x, scale);
+  }
+  static torch::Tensor backward(const torch::Tensor&, const torch::Tensor& y, const torch::Tensor& g, float scale) {
+    return rowwise_backward<k::softmax_backward_rows>(y, g, scale);
+  }
   static torch::Tensor composed_backward(const torch::Tensor& x, const torch::Tensor& grad, double tau) {
     const torch::Tensor y = detail::softmax_composed(x, {.temperature = tau});
     return y * (grad - (grad * y).sum(-1, true)) / tau;
   }
 };
-using SoftmaxFn = RowwiseFn<SoftmaxOp>;
+
+// Runs the op's kernel and, when x needs a gradient, records the node in the graph.
+template <class Op>
+torch::Tensor run_with_graph(const torch::Tensor& x, double temperature) {
+  const float scale = static_cast<float>(1.0 / temperature);
+  torch::Tensor parts;
+  torch::Tensor out = Op::forward(x, scale, &parts);  // raw kernels: nothing recorded
+  auto node = std::shared_ptr<FusedNode<Op>>(new FusedNode<Op>(), torch::autograd::deleteNode);
+  node->set_next_edges(torch::autograd::collect_next_edges(x));
+  node->temperature = temperature;
+  torch::autograd::set_history(out, node);
+  node->x = SavedVariable(x, /*is_output=*/false);
+  node->saved = parts.defined() ? SavedVariable(parts, false) : SavedVariable(out, /*is_output=*/true);
+  return out;
+}
 
 bool needs_graph(const torch::Tensor& x) { return x.requires_grad() && torch::GradMode::is_enabled(); }
 
-template <class Fn, class Direct>
-torch::Tensor fused(const torch::Tensor& x_in, const SoftmaxOptions& opt, Direct direct) {
+template <class Op>
+torch::Tensor fused(const torch::Tensor& x_in, const SoftmaxOptions& opt) {
   const torch::Tensor x = apply_mask(x_in, opt.mask).contiguous();
-  if (needs_graph(x)) return Fn::apply(x, opt.temperature);
-  return direct(x, static_cast<float>(1.0 / opt.temperature), nullptr);
+  if (needs_graph(x)) return run_with_graph<Op>(x, opt.temperature);
+  return Op::forward(x, static_cast<float>(1.0 / opt.temperature), nullptr);
 }
 
 // The composition's shifted logits: d = (x - M) / tau with M the row's largest included entry
@@ -253,19 +279,19 @@ torch::Tensor logsumexp(const torch::Tensor& x, const SoftmaxOptions& opt) {
   check_options(x, opt, "logsumexp");
   const bool fused_ok = detail::uses_fused_kernels(x) && (!opt.mask.defined() || opt.mask.device().is_cpu());
   if (!fused_ok) return detail::logsumexp_composed(x, opt);
-  return fused<LogSumExpFn>(x, opt, lse_forward);
+  return fused<LogSumExpOp>(x, opt);
 }
 
 torch::Tensor log_softmax(const torch::Tensor& x, const SoftmaxOptions& opt) {
   check_options(x, opt, "log_softmax");
   if (!detail::uses_fused_kernels(x)) return detail::log_softmax_composed(x, opt);
-  return fused<LogSoftmaxFn>(x, opt, rowwise_forward<k::log_softmax_rows>);
+  return fused<LogSoftmaxOp>(x, opt);
 }
 
 torch::Tensor softmax(const torch::Tensor& x, const SoftmaxOptions& opt) {
   check_options(x, opt, "softmax");
   if (!detail::uses_fused_kernels(x)) return detail::softmax_composed(x, opt);
-  return fused<SoftmaxFn>(x, opt, rowwise_forward<k::softmax_rows>);
+  return fused<SoftmaxOp>(x, opt);
 }
 
 }  // namespace softrl

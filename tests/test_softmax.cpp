@@ -236,6 +236,36 @@ TEST_CASE("fallback compositions: float64, non-contiguous, double backward", "[c
   }
 }
 
+TEST_CASE("the fused ops' autograd nodes keep LibTorch's graph rules", "[core]") {
+  torch::manual_seed(12);
+  const torch::Tensor x = torch::randn({5, 9}).requires_grad_(true);
+  const torch::Tensor gy = torch::randn({5, 9});
+  SECTION("an output changed in place after the forward cannot be differentiated") {
+    // log_softmax and softmax save their output for the backward; LibTorch's version counter
+    // must catch an in-place change of it, as it does for its own ops.
+    for (bool soft : {false, true}) {
+      torch::Tensor y = soft ? softrl::softmax(x) : softrl::log_softmax(x);
+      y.mul_(2);
+      CHECK_THROWS_WITH(y.backward(gy), Catch::Contains("modified by an inplace operation"));
+    }
+  }
+  SECTION("a graph is freed after its backward unless retained, and a retained one gives the same gradient") {
+    const torch::Tensor g = torch::randn({5});
+    torch::Tensor lse = softrl::logsumexp(x, {.temperature = 0.7});
+    CHECK(std::string(lse.grad_fn()->name()) == "softrl::LogSumExpBackward");
+    const torch::Tensor g1 = torch::autograd::grad({lse}, {x}, {g}, /*retain_graph=*/true)[0];
+    const torch::Tensor g2 = torch::autograd::grad({lse}, {x}, {g})[0];
+    CHECK(torch::equal(g1, g2));
+    CHECK_THROWS_WITH(torch::autograd::grad({lse}, {x}, {g}), Catch::Contains("second time"));
+  }
+  SECTION("a gradient flows through a masked input to the logits, not to excluded entries") {
+    const torch::Tensor mask = torch::rand({5, 9}) > 0.3;
+    const torch::Tensor gx = torch::autograd::grad({softrl::log_softmax(x, {.mask = mask})}, {x}, {gy})[0];
+    CHECK(gx.masked_select(mask.logical_not()).abs().max().item<float>() == 0.0f);
+    CHECK(gx.masked_select(mask).abs().max().item<float>() > 0.0f);
+  }
+}
+
 TEST_CASE("results do not depend on the thread count", "[core]") {
   const int before = torch::get_num_threads();
   torch::manual_seed(5);
