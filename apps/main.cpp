@@ -49,6 +49,9 @@ std::vector<Command> bench_commands(CLI::App& bench) {
   e->add_flag("--json", envb.json, "Print JSON");
   e->add_option("--seconds", envb.seconds, "Seconds per measurement")->check(CLI::PositiveNumber);
   e->add_option("--envs", envb.envs, "Envs in the vector env (default 16)")->check(CLI::Range(1, 4096));
+  e->add_option("--rounds", envb.rounds,
+                "Rounds of the three vector-env measurements, one right after the other; medians reported (default 3)")
+      ->check(CLI::Range(1, 100));
   static SacBenchOptions sacb;
   CLI::App* sac = bench.add_subcommand("sac", "SAC updates/s at [400, 300], batch 256");
   sac->add_flag("--json", sacb.json, "Print JSON");
