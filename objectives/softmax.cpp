@@ -139,6 +139,9 @@ struct FusedNode final : torch::autograd::Node {
   variable_list apply(variable_list&& grads) override {
     const torch::Tensor& g = grads[0];
     if (!g.defined()) return {torch::Tensor()};
+    // As LibTorch's generated nodes do: the engine may release a graph's variables from another
+    // thread (backward through a shared graph on two threads).
+    std::lock_guard<std::mutex> lock(mutex_);
     const std::shared_ptr<Node> self = shared_from_this();
     const torch::Tensor xs = x.unpack(self), ss = saved.unpack(self);
     if (torch::GradMode::is_enabled()) return {Op::composed_backward(xs, g, temperature)};
@@ -146,6 +149,7 @@ struct FusedNode final : torch::autograd::Node {
   }
   std::string name() const override { return Op::name; }
   void release_variables() override {
+    std::lock_guard<std::mutex> lock(mutex_);
     x.reset_data();
     saved.reset_data();
   }
