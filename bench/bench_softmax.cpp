@@ -29,6 +29,9 @@ struct Row {
   double of_ceiling = 0.0;  // ours_gbs / the ceiling measured for this shape in the same run (0: none)
 };
 
+// The autograd engine's floor at short rows: forward+backward of x.neg(), a time without bytes.
+constexpr const char* kFloorOp = "neg (floor)";
+
 std::string shape_name(int64_t r, int64_t c) { return "[" + std::to_string(r) + ", " + std::to_string(c) + "]"; }
 
 // Bytes moved per call, counting each tensor read or written once (the roofline convention):
@@ -86,7 +89,7 @@ double time_forward_backward(const Unary& f, const torch::Tensor& x, const Timin
 // ceiling is the copy's. of_ceiling = ours / ceiling; its inverse is ours / the ideal time.
 void add_ceilings(std::vector<Row>& rows) {
   for (Row& r : rows) {
-    if (r.op == "copy" || r.op == "read (sum)" || r.op == "neg (floor)") continue;
+    if (r.op == "copy" || r.op == "read (sum)" || r.op == kFloorOp) continue;
     const std::string ceiling_op = r.op == "logsumexp" ? "read (sum)" : "copy";
     // A ceiling call of under 100 us (short rows: 4-64 KB) measures LibTorch's per-call overhead,
     // not bandwidth: no roofline fraction there (they are compared per call instead).
@@ -104,7 +107,7 @@ void print_table(std::ostream& out, const std::vector<Row>& rows, const std::str
   for (const Row& r : rows) {
     if (r.pass != pass) continue;
     const double speed = r.torch_us / r.ours_us;
-    if (r.op == "neg (floor)") {  // a time only: no bytes of its own to count
+    if (r.op == kFloorOp) {  // a time only: no bytes of its own to count
       std::snprintf(buf, sizeof buf, "%-16s %-12s %10s %10s %8s %10s %10.2f %10s\n", r.shape.c_str(), r.op.c_str(), "",
                     "", "", "", r.ours_us, "");
       out << buf;
@@ -148,7 +151,7 @@ int run_softmax_bench(const SoftmaxBenchOptions& opt, std::ostream& out) {
         // gradient reset as the ops below. No implementation can go below it per call.
         const Unary neg = [](const torch::Tensor& v) { return v.neg(); };
         const double s = time_forward_backward(neg, x, t);
-        rows.push_back({pass, shape_name(r, c), "neg (floor)", 0, 0, s * 1e6, s * 1e6});
+        rows.push_back({pass, shape_name(r, c), kFloorOp, 0, 0, s * 1e6, s * 1e6});
       }
       for (const Op& op : ops()) {
         const double so = backward ? time_forward_backward(op.ours, x, t) : time_forward(op.ours, x, t);

@@ -76,7 +76,7 @@ torch::Tensor lse_forward(const torch::Tensor& x, float scale, torch::Tensor* pa
 }
 
 template <void (*Kernel)(k::Isa, k::RowsIn, float*)>
-torch::Tensor rowwise_forward(const torch::Tensor& x, float scale, torch::Tensor* = nullptr) {
+torch::Tensor rowwise_forward(const torch::Tensor& x, float scale) {
   const Rows rc = rows_of(x);
   torch::Tensor out = torch::empty_like(x, at::MemoryFormat::Contiguous);
   if (x.numel() == 0) return out;
@@ -125,8 +125,8 @@ torch::Tensor lse_backward(const torch::Tensor& x, const torch::Tensor& parts, c
 
 // ---- autograd nodes. Double backward (create_graph) goes through the composition. ----
 // Written as plain torch::autograd::Node subclasses rather than torch::autograd::Function: on
-// short rows ([256, 4]) the kernels take ~2 us of a forward+backward, and Function's generic
-// plumbing (the saved_data map, wrapping of outputs, per-call input bookkeeping) cost as much again.
+// short rows ([256, 4]) the kernels take ~1.3 us of a 7.6 us forward+backward, and Function's
+// generic plumbing (the saved_data map, wrapping of outputs, per-call input bookkeeping) added 1.1 us.
 
 using torch::autograd::SavedVariable;
 
