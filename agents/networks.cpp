@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "agents/fused_updates.h"
+#include "agents/squashed_gaussian_head.h"
 #include "objectives/gumbel.h"
 #include "objectives/primitives.h"
 
@@ -19,6 +21,54 @@ MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return layers->forward(x); }
+
+namespace {
+// torch::nn::Linear keeps weight [out, in] and bias [out]: their transpose and row as DenseView.
+DenseView linear_view(const torch::Tensor& w, const torch::Tensor& b) { return {w.t(), b.view({1, -1})}; }
+}  // namespace
+
+std::vector<DenseView> MlpImpl::dense_layers() const {
+  std::vector<DenseView> v;
+  for (const auto& m : layers->children())
+    if (const auto* lin = m->as<torch::nn::LinearImpl>()) v.push_back(linear_view(lin->weight, lin->bias));
+  return v;
+}
+
+std::vector<DenseView> MlpImpl::dense_gradients() const {
+  std::vector<DenseView> v;
+  for (const auto& m : layers->children())
+    if (const auto* lin = m->as<torch::nn::LinearImpl>()) v.push_back(linear_view(lin->weight.grad(), lin->bias.grad()));
+  return v;
+}
+
+std::vector<torch::Tensor> dense_forward(const std::vector<DenseView>& layers, const torch::Tensor& x) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> acts = {x};
+  for (size_t l = 0; l < layers.size(); ++l) {
+    torch::Tensor h = torch::addmm(layers[l].b, acts.back(), layers[l].w);
+    if (l + 1 < layers.size()) h.relu_();
+    acts.push_back(h);
+  }
+  return acts;
+}
+
+torch::Tensor dense_backward(const std::vector<DenseView>& layers, const std::vector<DenseView>* grads,
+                             const std::vector<torch::Tensor>& acts, torch::Tensor grad_out, bool input_grad) {
+  torch::NoGradGuard ng;
+  torch::Tensor g = std::move(grad_out);
+  for (size_t l = layers.size(); l-- > 0;) {
+    if (grads) {
+      torch::Tensor gw = (*grads)[l].w, gb = (*grads)[l].b;
+      torch::mm_out(gw, acts[l].t(), g);
+      torch::sum_out(gb, g, {0}, /*keepdim=*/true);
+    }
+    if (l == 0 && !input_grad) return {};
+    torch::Tensor gin = torch::mm(g, layers[l].w.t());
+    // acts[l] is the ReLU's output: positive exactly where its input was.
+    g = l > 0 ? torch::threshold_backward(gin, acts[l], 0) : gin;
+  }
+  return g;
+}
 
 EnsembleMlpImpl::EnsembleMlpImpl(int64_t e, int64_t in, const std::vector<int64_t>& hidden, int64_t out)
     : members(e) {
@@ -41,42 +91,33 @@ torch::Tensor EnsembleMlpImpl::forward(const torch::Tensor& x) {
   return h;
 }
 
+namespace {
+std::vector<DenseView> member_views(const std::vector<torch::Tensor>& w, const std::vector<torch::Tensor>& b, int64_t m) {
+  std::vector<DenseView> v;
+  for (size_t l = 0; l < w.size(); ++l) v.push_back({w[l][m], b[l][m]});
+  return v;
+}
+}  // namespace
+
 std::vector<torch::Tensor> EnsembleMlpImpl::member_forward(int64_t m, const torch::Tensor& x) {
-  torch::NoGradGuard ng;
-  std::vector<torch::Tensor> acts = {x};
-  for (size_t l = 0; l < weights.size(); ++l) {
-    torch::Tensor h = torch::addmm(biases[l][m], acts.back(), weights[l][m]);
-    if (l + 1 < weights.size()) h.relu_();
-    acts.push_back(h);
-  }
-  return acts;
+  return dense_forward(member_views(weights, biases, m), x);
 }
 
-torch::Tensor EnsembleMlpImpl::member_backward(int64_t m, const std::vector<torch::Tensor>& acts,
-                                               torch::Tensor grad_out, bool weight_grads, bool input_grad) {
-  torch::NoGradGuard ng;
-  torch::Tensor g = std::move(grad_out);
-  for (size_t l = weights.size(); l-- > 0;) {
-    if (weight_grads) {
-      torch::Tensor gw = weights[l].mutable_grad()[m], gb = biases[l].mutable_grad()[m];
-      torch::mm_out(gw, acts[l].t(), g);
-      torch::sum_out(gb, g, {0}, /*keepdim=*/true);
-    }
-    if (l == 0 && !input_grad) return {};
-    torch::Tensor gin = torch::mm(g, weights[l][m].t());
-    // acts[l] is the ReLU's output: positive exactly where its input was.
-    g = l > 0 ? torch::threshold_backward(gin, acts[l], 0) : gin;
+torch::Tensor EnsembleMlpImpl::member_backward(int64_t m, const std::vector<torch::Tensor>& acts, torch::Tensor grad_out,
+                                               bool weight_grads, bool input_grad) {
+  if (!weight_grads) return dense_backward(member_views(weights, biases, m), nullptr, acts, std::move(grad_out), input_grad);
+  std::vector<torch::Tensor> gw, gb;
+  for (size_t l = 0; l < weights.size(); ++l) {
+    gw.push_back(weights[l].mutable_grad());
+    gb.push_back(biases[l].mutable_grad());
   }
-  return g;
+  const std::vector<DenseView> grads = member_views(gw, gb, m);
+  return dense_backward(member_views(weights, biases, m), &grads, acts, std::move(grad_out), input_grad);
 }
 
 GaussianPolicyImpl::GaussianPolicyImpl(int64_t obs_dim, int64_t a, const std::vector<int64_t>& hidden)
     : trunk(obs_dim, hidden, 2 * a), act_dim(a) {
   register_module("trunk", trunk);
-}
-
-namespace {
-constexpr double kLogStdMin = -5.0, kLogStdMax = 2.0;
 }
 
 GaussianPolicyImpl::Params GaussianPolicyImpl::params(const torch::Tensor& obs) {
@@ -146,8 +187,7 @@ void polyak_update(torch::nn::Module& target, const torch::nn::Module& source, d
   const auto tp = target.parameters();
   const auto sp = source.parameters();
   for (size_t i = 0; i < tp.size(); ++i) {
-    torch::Tensor t = slice < 0 ? tp[i] : tp[i][slice];
-    t.mul_(1.0 - tau).add_(slice < 0 ? sp[i] : sp[i][slice], tau);
+    polyak_blend(slice < 0 ? tp[i] : tp[i][slice], slice < 0 ? sp[i] : sp[i][slice], tau);
   }
 }
 

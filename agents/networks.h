@@ -7,10 +7,29 @@
 
 namespace softrl::agents {
 
+// One dense layer as the by-hand passes below see it: y = x w + b with w an [in, out] view and b
+// a [1, out] view (of an ensemble member's slice, or of a torch::nn::Linear's transposed weight).
+struct DenseView {
+  torch::Tensor w, b;
+};
+
+// Forward of dense layers with ReLU between them (none on the output), without autograd, keeping
+// what the backward needs: [x, hidden activations after ReLU..., output].
+std::vector<torch::Tensor> dense_forward(const std::vector<DenseView>& layers, const torch::Tensor& x);
+// Its backward for the upstream gradient grad_out [B, out]. With grads (views of the layers'
+// gradients, shaped like the layers), writes (overwrites) the weight and bias gradients there;
+// returns the input gradient [B, in] when input_grad, else an undefined tensor. The same ReLU rule
+// as autograd's (zero gradient at 0).
+torch::Tensor dense_backward(const std::vector<DenseView>& layers, const std::vector<DenseView>* grads,
+                             const std::vector<torch::Tensor>& activations, torch::Tensor grad_out, bool input_grad);
+
 // Linear layers with ReLU between them; no activation on the output.
 struct MlpImpl : torch::nn::Module {
   MlpImpl(int64_t in, const std::vector<int64_t>& hidden, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
+  // The Linear layers as DenseViews of their parameters, or of their gradients (which must exist).
+  std::vector<DenseView> dense_layers() const;
+  std::vector<DenseView> dense_gradients() const;
   torch::nn::Sequential layers;
 };
 TORCH_MODULE(Mlp);
@@ -22,13 +41,10 @@ struct EnsembleMlpImpl : torch::nn::Module {
   EnsembleMlpImpl(int64_t members, int64_t in, const std::vector<int64_t>& hidden, int64_t out);
   torch::Tensor forward(const torch::Tensor& x);
 
-  // One member's forward pass without autograd (so that members can run on separate threads),
-  // keeping what its backward needs: [x, hidden activations after ReLU..., output [B, out]].
+  // One member's forward pass by hand (dense_forward), so that members can run on separate threads.
   std::vector<torch::Tensor> member_forward(int64_t m, const torch::Tensor& x);
-  // The backward of member_forward for the upstream gradient grad_out [B, out]. With
-  // weight_grads, writes the member's weight and bias gradients into its slices of the
-  // parameters' grad (which must be allocated); returns the input gradient [B, in] when
-  // input_grad, else an undefined tensor. The same ReLU rule as autograd's (zero at 0).
+  // Its backward (dense_backward). With weight_grads, writes the member's weight and bias
+  // gradients into its slices of the parameters' grad (which must be allocated).
   torch::Tensor member_backward(int64_t m, const std::vector<torch::Tensor>& activations, torch::Tensor grad_out,
                                 bool weight_grads, bool input_grad);
 

@@ -8,6 +8,7 @@
 
 #include "agents/checkpoint.h"
 #include "agents/sliced_adam.h"
+#include "agents/squashed_gaussian_head.h"
 #include "common/runtime.h"
 #include "objectives/primitives.h"
 #include "objectives/sac.h"
@@ -113,6 +114,7 @@ Metrics Sac::update_metrics(const torch::Tensor& critic_loss, const torch::Tenso
 
 double Sac::update_temperature(const torch::Tensor& x) {
   if (!cfg_.auto_ent_coef) return std::numeric_limits<double>::quiet_NaN();  // a fixed temperature has no loss
+  torch::AutoGradMode graph(true);
   const torch::Tensor la = discrete() ? sac::discrete_temperature_loss(log_alpha_, x, target_entropy_)
                                       : sac::continuous_temperature_loss(log_alpha_, x, target_entropy_);
   minimize(*alpha_opt_, la);
@@ -126,11 +128,13 @@ Metrics Sac::update(const Batch& b, at::Generator& gen) {
 // SAC's gradient step in SB3's order (temperature, critics, actor, targets), each update using
 // the temperature from before its own step, split into two tasks at every stage: the twin
 // critics are independent until the target's and the actor loss's min, so each member's forward
-// and backward passes (by hand: EnsembleMlp::member_forward/member_backward), Adam step and
-// Polyak average are one task; the actor (through autograd) runs as two half-batch graphs whose
-// backward passes add into the same gradients. The arithmetic does not depend on which thread
-// runs a task, so parameters and results are the same at any thread count.
+// and backward passes (by hand: dense_forward / dense_backward), Adam step and Polyak average are
+// one task; the actor runs as two half batches, by hand too (its trunk through the same dense
+// passes, its head through squashed_gaussian_head), whose weight gradients are added after both
+// are done. The arithmetic does not depend on which thread runs a task, so parameters and
+// results are the same at any thread count.
 Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
+  torch::NoGradGuard no_graph;  // every pass is by hand but the losses' (below, in their own scopes)
   const double alpha = this->alpha();
   GaussianPolicyImpl& actor = *policy_.gaussian();
   const int64_t batch = b.obs.size(0), obs_dim = b.obs.size(-1), act_dim = actor.act_dim;
@@ -141,21 +145,21 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   // The noise of a~ at s, then of a' at s', in this order whatever the threads do.
   const torch::Tensor eps = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
   const torch::Tensor eps_next = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
-  std::array<PolicySample, 2> pi;
-  std::array<torch::Tensor, 2> next_action, next_logp;
+  const std::vector<DenseView> actor_layers = actor.trunk->dense_layers();
+  std::array<std::vector<torch::Tensor>, 2> actor_acts;
+  std::array<HeadSample, 2> pi, next;
   fork([&](int64_t h) {
-    pi[h] = actor.sample_with_noise(half(b.obs, h), half(eps, h));
-    torch::NoGradGuard ng;
-    const PolicySample next = actor.sample_with_noise(half(b.next_obs, h), half(eps_next, h));
-    next_action[h] = next.action;
-    next_logp[h] = next.log_prob;
+    actor_acts[h] = dense_forward(actor_layers, half(b.obs, h));
+    pi[h] = squashed_gaussian_head(actor_acts[h].back(), half(eps, h));
+    next[h] = squashed_gaussian_head(dense_forward(actor_layers, half(b.next_obs, h)).back(), half(eps_next, h));
   });
-  const torch::Tensor logp = joined({pi[0].log_prob, pi[1].log_prob}).detach().requires_grad_();
-  const torch::Tensor action = joined({pi[0].action, pi[1].action}).detach();
+  const torch::Tensor logp = joined({pi[0].log_prob, pi[1].log_prob});
+  const torch::Tensor action = joined({pi[0].action, pi[1].action});
   const double alpha_loss = update_temperature(logp);
 
   // Critics: Q_m(s, a) and the target members at (s', a').
-  const torch::Tensor sa = torch::cat({b.obs, b.actions}, -1), next_sa = torch::cat({b.next_obs, joined(next_action)}, -1);
+  const torch::Tensor sa = torch::cat({b.obs, b.actions}, -1);
+  const torch::Tensor next_sa = torch::cat({b.next_obs, joined({next[0].action, next[1].action})}, -1);
   std::array<std::vector<torch::Tensor>, 2> acts;
   std::array<torch::Tensor, 2> next_q;
   fork([&](int64_t m) {
@@ -163,11 +167,15 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
     acts[m] = critic_->member_forward(m, sa);
   });
   const torch::Tensor y = sac::continuous_critic_target(b.rewards, b.terminated, torch::stack({next_q[0], next_q[1]}).squeeze(-1),
-                                                        joined(next_logp), alpha, cfg_.gamma);
+                                                        joined({next[0].log_prob, next[1].log_prob}), alpha, cfg_.gamma);
   const torch::Tensor q = member_outputs(acts);
   sac::CriticLossInfo ci;
-  const torch::Tensor lq = sac::critic_loss(q, y, &ci);
-  const torch::Tensor dq = output_gradient(lq, {q})[0];
+  torch::Tensor lq, dq;
+  {
+    torch::AutoGradMode graph(true);
+    lq = sac::critic_loss(q, y, &ci);
+    dq = output_gradient(lq, {q})[0];
+  }
   allocate_gradients(critic_->parameters());
   const SlicedAdamStep critic_step(*critic_opt_);
   fork([&](int64_t m) {
@@ -184,18 +192,35 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   });
   const torch::Tensor q_pi = member_outputs(acts);
   sac::ActorLossInfo ai;
-  const torch::Tensor lp = sac::continuous_actor_loss(logp, q_pi, alpha, &ai);
-  const std::vector<torch::Tensor> d_lp = output_gradient(lp, {logp, q_pi});
+  torch::Tensor lp;
+  std::vector<torch::Tensor> d_lp;
+  {
+    torch::AutoGradMode graph(true);
+    const torch::Tensor logp_leaf = logp.detach().requires_grad_();
+    lp = sac::continuous_actor_loss(logp_leaf, q_pi, alpha, &ai);
+    d_lp = output_gradient(lp, {logp_leaf, q_pi});
+  }
   std::array<torch::Tensor, 2> d_input;
   fork([&](int64_t m) {
     d_input[m] = critic_->member_backward(m, acts[m], d_lp[1][m].unsqueeze(-1), /*weight_grads=*/false, /*input_grad=*/true);
   });
   const torch::Tensor d_action = (d_input[0] + d_input[1]).narrow(-1, obs_dim, act_dim);
-  actor_opt_->zero_grad();
   allocate_gradients(policy_.parameters());
+  const std::vector<DenseView> actor_grads = actor.trunk->dense_gradients();
+  if (actor_grad_half_.empty() || actor_grad_half_[0].w.scalar_type() != actor_grads[0].w.scalar_type()) {
+    actor_grad_half_.clear();
+    for (const DenseView& g : actor_grads) actor_grad_half_.push_back({torch::empty_like(g.w.t()).t(), torch::empty_like(g.b)});
+  }
   fork([&](int64_t h) {
-    // Two contributions added into zeroed gradients: the same sum in either order.
-    torch::autograd::backward({pi[h].log_prob, pi[h].action}, {half(d_lp[0], h), half(d_action, h)});
+    const torch::Tensor d_out = squashed_gaussian_head_backward(actor_acts[h].back(), half(eps, h), pi[h].action,
+                                                                half(d_lp[0], h), half(d_action, h));
+    dense_backward(actor_layers, h == 0 ? &actor_grads : &actor_grad_half_, actor_acts[h], d_out, /*input_grad=*/false);
+  });
+  fork([&](int64_t k) {
+    for (size_t l = static_cast<size_t>(k); l < actor_grads.size(); l += 2) {
+      actor_grads[l].w.add_(actor_grad_half_[l].w);
+      actor_grads[l].b.add_(actor_grad_half_[l].b);
+    }
   });
   const SlicedAdamStep actor_step(*actor_opt_);
   fork([&](int64_t h) { actor_step.apply(h, 2); });

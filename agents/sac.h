@@ -83,6 +83,9 @@ class Sac : public TransitionLearner {
   torch::Tensor log_alpha_;
   std::unique_ptr<torch::optim::Adam> actor_opt_, critic_opt_, alpha_opt_;
   std::unique_ptr<ForkJoinPool> pool_;
+  // The actor's second half-batch writes its weight gradients here (the first writes into the
+  // parameters' own), shaped and strided like them; added after both halves are done.
+  std::vector<DenseView> actor_grad_half_;
 };
 
 }  // namespace softrl::agents

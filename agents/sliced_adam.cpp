@@ -25,7 +25,7 @@ SlicedAdamStep::SlicedAdamStep(torch::optim::Adam& opt) {
       s.step(s.step() + 1);
       const double bc1 = 1 - std::pow(beta1, static_cast<double>(s.step()));
       const double bc2 = 1 - std::pow(beta2, static_cast<double>(s.step()));
-      entries_.push_back({p, p.grad(), s.exp_avg(), s.exp_avg_sq(), beta1, beta2, o.eps(), o.lr() / bc1, std::sqrt(bc2)});
+      entries_.push_back({p, p.grad(), s.exp_avg(), s.exp_avg_sq(), {beta1, beta2, o.eps(), o.lr() / bc1, std::sqrt(bc2)}});
     }
   }
 }
@@ -38,11 +38,7 @@ void SlicedAdamStep::apply(int64_t k, int64_t n) const {
     const int64_t begin = rows * k / n, end = rows * (k + 1) / n;
     if (begin == end) continue;
     const auto part = [&](const torch::Tensor& t) { return t.dim() == 0 ? t : t.narrow(0, begin, end - begin); };
-    torch::Tensor p = part(e.param), g = part(e.grad), avg = part(e.exp_avg), avg_sq = part(e.exp_avg_sq);
-    avg.mul_(e.beta1).add_(g, 1 - e.beta1);
-    avg_sq.mul_(e.beta2).addcmul_(g, g, 1 - e.beta2);
-    const torch::Tensor denom = (avg_sq.sqrt() / e.sqrt_bc2).add_(e.eps);
-    p.addcdiv_(avg, denom, -e.step_size);
+    adam_step(part(e.param), part(e.grad), part(e.exp_avg), part(e.exp_avg_sq), e.coefficients);
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include <torch/torch.h>
 
+#include "agents/fused_updates.h"
+
 namespace softrl::agents {
 
 class SlicedAdamStep {
@@ -22,7 +24,7 @@ class SlicedAdamStep {
  private:
   struct Entry {
     torch::Tensor param, grad, exp_avg, exp_avg_sq;
-    double beta1, beta2, eps, step_size, sqrt_bc2;
+    AdamCoefficients coefficients;
   };
   std::vector<Entry> entries_;
 };
