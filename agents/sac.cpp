@@ -28,20 +28,15 @@ void minimize(torch::optim::Optimizer& opt, const torch::Tensor& loss) {
   opt.step();
 }
 
-// The gradient of a loss with respect to intermediate results it was built from (leaves).
-std::vector<torch::Tensor> output_gradient(const torch::Tensor& loss, const std::vector<torch::Tensor>& outputs) {
-  return torch::autograd::grad({loss}, outputs);
-}
-
 // Gradients that tasks write or add into must exist before the tasks start.
 void allocate_gradients(const std::vector<torch::Tensor>& params) {
   for (auto p : params)
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
 }
 
-// Both members' outputs [B, 1] as the losses take them: [2, B], a leaf whose gradient is asked for.
+// Both members' outputs [B, 1] as the losses take them: [2, B].
 torch::Tensor member_outputs(const std::array<std::vector<torch::Tensor>, 2>& acts) {
-  return torch::stack({acts[0].back(), acts[1].back()}).squeeze(-1).requires_grad_();
+  return torch::stack({acts[0].back(), acts[1].back()}).squeeze(-1);
 }
 }  // namespace
 
@@ -117,7 +112,9 @@ double Sac::update_temperature(const torch::Tensor& x) {
   torch::AutoGradMode graph(true);
   const torch::Tensor la = discrete() ? sac::discrete_temperature_loss(log_alpha_, x, target_entropy_)
                                       : sac::continuous_temperature_loss(log_alpha_, x, target_entropy_);
-  minimize(*alpha_opt_, la);
+  alpha_opt_->zero_grad();
+  la.backward();
+  SlicedAdamStep(*alpha_opt_).apply(0, 1);  // Adam's step without torch::optim's per-call bookkeeping
   return la.item<double>();
 }
 
@@ -134,7 +131,7 @@ Metrics Sac::update(const Batch& b, at::Generator& gen) {
 // are done. The arithmetic does not depend on which thread runs a task, so parameters and
 // results are the same at any thread count.
 Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
-  torch::NoGradGuard no_graph;  // every pass is by hand but the losses' (below, in their own scopes)
+  torch::NoGradGuard no_graph;  // every pass and gradient is by hand (the temperature's aside)
   const double alpha = this->alpha();
   GaussianPolicyImpl& actor = *policy_.gaussian();
   const int64_t batch = b.obs.size(0), obs_dim = b.obs.size(-1), act_dim = actor.act_dim;
@@ -170,12 +167,7 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
                                                         joined({next[0].log_prob, next[1].log_prob}), alpha, cfg_.gamma);
   const torch::Tensor q = member_outputs(acts);
   sac::CriticLossInfo ci;
-  torch::Tensor lq, dq;
-  {
-    torch::AutoGradMode graph(true);
-    lq = sac::critic_loss(q, y, &ci);
-    dq = output_gradient(lq, {q})[0];
-  }
+  const torch::Tensor lq = sac::critic_loss(q, y, &ci), dq = sac::critic_loss_gradient(q, y);
   allocate_gradients(critic_->parameters());
   const SlicedAdamStep critic_step(*critic_opt_);
   fork([&](int64_t m) {
@@ -192,17 +184,11 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   });
   const torch::Tensor q_pi = member_outputs(acts);
   sac::ActorLossInfo ai;
-  torch::Tensor lp;
-  std::vector<torch::Tensor> d_lp;
-  {
-    torch::AutoGradMode graph(true);
-    const torch::Tensor logp_leaf = logp.detach().requires_grad_();
-    lp = sac::continuous_actor_loss(logp_leaf, q_pi, alpha, &ai);
-    d_lp = output_gradient(lp, {logp_leaf, q_pi});
-  }
+  const torch::Tensor lp = sac::continuous_actor_loss(logp, q_pi, alpha, &ai);
+  const sac::ActorLossGradient d_lp = sac::continuous_actor_loss_gradient(logp, q_pi, alpha);
   std::array<torch::Tensor, 2> d_input;
   fork([&](int64_t m) {
-    d_input[m] = critic_->member_backward(m, acts[m], d_lp[1][m].unsqueeze(-1), /*weight_grads=*/false, /*input_grad=*/true);
+    d_input[m] = critic_->member_backward(m, acts[m], d_lp.d_q[m].unsqueeze(-1), /*weight_grads=*/false, /*input_grad=*/true);
   });
   const torch::Tensor d_action = (d_input[0] + d_input[1]).narrow(-1, obs_dim, act_dim);
   allocate_gradients(policy_.parameters());
@@ -213,7 +199,7 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   }
   fork([&](int64_t h) {
     const torch::Tensor d_out = squashed_gaussian_head_backward(actor_acts[h].back(), half(eps, h), pi[h].action,
-                                                                half(d_lp[0], h), half(d_action, h));
+                                                                half(d_lp.d_logp, h), half(d_action, h));
     dense_backward(actor_layers, h == 0 ? &actor_grads : &actor_grad_half_, actor_acts[h], d_out, /*input_grad=*/false);
   });
   fork([&](int64_t k) {

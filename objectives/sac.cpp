@@ -71,6 +71,21 @@ torch::Tensor discrete_actor_loss(const torch::Tensor& logits, const torch::Tens
   return (-alpha * h - (p * mq).sum(-1)).mean();
 }
 
+torch::Tensor critic_loss_gradient(const torch::Tensor& q, const torch::Tensor& target) {
+  torch::NoGradGuard no_grad;
+  check_pair(q, "q");
+  return (q - target.unsqueeze(0)) * (2.0 / static_cast<double>(q.size(-1)));
+}
+
+ActorLossGradient continuous_actor_loss_gradient(const torch::Tensor& logp, const torch::Tensor& q, double alpha) {
+  torch::NoGradGuard no_grad;
+  check_pair(q, "q");
+  const double inv_b = 1.0 / static_cast<double>(logp.numel());
+  // The first twin's share of min(q0, q1)'s gradient: 1 where it is the smaller, 1/2 on a tie.
+  const torch::Tensor first = (q[0] < q[1]).to(q.scalar_type()) + 0.5 * (q[0] == q[1]).to(q.scalar_type());
+  return {torch::full_like(logp, alpha * inv_b), torch::stack({first, 1.0 - first}) * -inv_b};
+}
+
 torch::Tensor continuous_temperature_loss(const torch::Tensor& log_alpha, const torch::Tensor& logp,
                                           double target_entropy, TemperatureLossInfo* info) {
   const torch::Tensor gap = (logp.detach() + target_entropy).mean();

@@ -48,6 +48,17 @@ torch::Tensor continuous_actor_loss(const torch::Tensor& logp, const torch::Tens
 torch::Tensor discrete_actor_loss(const torch::Tensor& logits, const torch::Tensor& q, double alpha,
                                   ActorLossInfo* info = nullptr, TwinReduce reduce = TwinReduce::min);
 
+// The gradients of critic_loss and continuous_actor_loss with respect to their inputs, written
+// out, for learners that run their networks by hand (SAC's continuous update): the values autograd
+// gives through the losses, without building their graphs (which cost more than the arithmetic on
+// [2, B]). d critic_loss / dq = 2 (q - y) / B; d actor_loss / d logp = alpha / B,
+// d actor_loss / dq_i = -1 / B on the smaller twin, split in half on ties (torch::min's rule).
+torch::Tensor critic_loss_gradient(const torch::Tensor& q, const torch::Tensor& target);
+struct ActorLossGradient {
+  torch::Tensor d_logp, d_q;  // [B], [2, B]
+};
+ActorLossGradient continuous_actor_loss_gradient(const torch::Tensor& logp, const torch::Tensor& q, double alpha);
+
 struct TemperatureLossInfo {
   double alpha = 0;
   double entropy = 0;  // the entropy estimate the loss compares with the target

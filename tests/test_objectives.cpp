@@ -1,6 +1,7 @@
 // Objectives of every method against independent float64 computations written plainly here
 // (loops and scalar formulas, not the library's code paths), plus the identities of each method.
 // Float32 inputs; tolerances 1e-5 relative + 1e-6 absolute unless stated (a few float32 ops).
+#include <limits>
 #include <cmath>
 
 #include <catch2/catch.hpp>
@@ -47,6 +48,29 @@ TEST_CASE("SAC continuous losses match hand-computed values", "[sac]") {
   la.backward();
   CHECK(close(logp.grad(), torch::tensor({0.25, 0.25}, torch::kFloat64)));
   CHECK(close(qa.grad(), torch::tensor({{-0.5, 0.0}, {0.0, -0.5}}, torch::kFloat64)));  // through min Q
+
+  // The written-out gradients: the same as autograd's through the losses, on random inputs with
+  // ties in the twins. Both compute 2 (q - y) / B and +-1/B (or 1/(2B) on a tie) in float64, each
+  // entry in one or two roundings: equal within 2 rounding steps of the gradient itself.
+  {
+    torch::manual_seed(3);
+    const torch::Tensor qr = torch::randn({2, 37}, torch::kFloat64);
+    qr[1].narrow(0, 0, 5).copy_(qr[0].narrow(0, 0, 5));  // five ties
+    const torch::Tensor yr = torch::randn({37}, torch::kFloat64), lr = torch::randn({37}, torch::kFloat64);
+    const torch::Tensor qg = qr.clone().requires_grad_(), lg = lr.clone().requires_grad_();
+    sac::critic_loss(qg, yr).backward();
+    const torch::Tensor want_dq = qg.grad().clone();
+    qg.mutable_grad().zero_();
+    sac::continuous_actor_loss(lg, qg, 0.7).backward();
+    const auto within = [](const torch::Tensor& got, const torch::Tensor& want) {
+      return ((got - want).abs() <= 2 * std::numeric_limits<double>::epsilon() * want.abs()).all().item<bool>();
+    };
+    CHECK(within(sac::critic_loss_gradient(qr, yr), want_dq));
+    const sac::ActorLossGradient g = sac::continuous_actor_loss_gradient(lr, qr, 0.7);
+    CHECK(within(g.d_logp, lg.grad()));
+    CHECK(within(g.d_q, qg.grad()));
+    CHECK(g.d_q[0].narrow(0, 0, 5).eq(-0.5 / 37).all().item<bool>());  // the ties split in half
+  }
 
   const torch::Tensor log_alpha = torch::tensor(std::log(0.3f), torch::requires_grad());
   const double h_target = sac::continuous_target_entropy(2);
