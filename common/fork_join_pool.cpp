@@ -1,5 +1,6 @@
 #include "common/fork_join_pool.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace softrl {
@@ -15,11 +16,12 @@ inline void pause() {
 }
 }  // namespace
 
-ForkJoinPool::ForkJoinPool(int threads, const std::function<void()>& on_start) {
+ForkJoinPool::ForkJoinPool(int threads, const std::function<void()>& on_start)
+    : blocks_(static_cast<size_t>(std::max(1, threads))) {
   for (int t = 1; t < threads; ++t)
-    workers_.emplace_back([this, on_start] {
+    workers_.emplace_back([this, on_start, t] {
       if (on_start) on_start();
-      worker();
+      worker(t);
     });
 }
 
@@ -32,9 +34,13 @@ ForkJoinPool::~ForkJoinPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ForkJoinPool::work() {
-  for (int64_t i = next_.fetch_add(1, std::memory_order_relaxed); i < n_; i = next_.fetch_add(1, std::memory_order_relaxed))
-    (*f_)(i);
+void ForkJoinPool::work(int self) {
+  const size_t p = blocks_.size();
+  for (size_t k = 0; k < p; ++k) {
+    Block& b = blocks_[(static_cast<size_t>(self) + k) % p];
+    for (int64_t i = b.next.fetch_add(1, std::memory_order_relaxed); i < b.end; i = b.next.fetch_add(1, std::memory_order_relaxed))
+      (*f_)(i);
+  }
 }
 
 void ForkJoinPool::run(int64_t n, const std::function<void(int64_t)>& f) {
@@ -42,9 +48,12 @@ void ForkJoinPool::run(int64_t n, const std::function<void(int64_t)>& f) {
     for (int64_t i = 0; i < n; ++i) f(i);
     return;
   }
-  n_ = n;
   f_ = &f;
-  next_.store(0, std::memory_order_relaxed);
+  const int64_t p = static_cast<int64_t>(blocks_.size());
+  for (int64_t t = 0; t < p; ++t) {
+    blocks_[static_cast<size_t>(t)].next.store(n * t / p, std::memory_order_relaxed);
+    blocks_[static_cast<size_t>(t)].end = n * (t + 1) / p;
+  }
   busy_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
     // Publishing under the mutex: a worker about to sleep either sees the new generation or is
@@ -53,11 +62,11 @@ void ForkJoinPool::run(int64_t n, const std::function<void(int64_t)>& f) {
     generation_.fetch_add(1, std::memory_order_release);
   }
   if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
-  work();
+  work(0);
   while (busy_.load(std::memory_order_acquire) > 0) pause();
 }
 
-void ForkJoinPool::worker() {
+void ForkJoinPool::worker(int self) {
   uint64_t seen = 0;
   while (true) {
     const auto until = std::chrono::steady_clock::now() + kSpin;
@@ -77,7 +86,7 @@ void ForkJoinPool::worker() {
       if (stop_) return;
     }
     seen = generation_.load(std::memory_order_acquire);
-    work();
+    work(self);
     busy_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }

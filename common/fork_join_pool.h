@@ -1,7 +1,10 @@
 #pragma once
 // A small fork-join pool: run(n, f) calls f(i) for every i in [0, n) on `threads` threads, the
-// caller being one of them, indices handed out one at a time (an env that resets costs more than
-// one that steps). Between calls the workers spin for a while before they sleep: a vector env
+// caller being one of them. [0, n) is cut into one contiguous block per thread, which that thread
+// works through first, one index at a time, and then helps with the others' blocks (an env that
+// resets costs more than one that steps): from call to call the same indices meet the same thread,
+// so a vector env's envs stay in one core's cache and neighbouring envs' results are written by
+// one core. Between calls the workers spin for a while before they sleep: a vector env
 // steps every ~0.1-0.5 ms and the SAC update forks five times per update, and waking a sleeping
 // thread each time (what the passive OpenMP wait that softrl runs under does) cost a quarter of
 // the second core. Its own pool leaves LibTorch's OpenMP setting alone; `on_start` runs first in
@@ -28,15 +31,20 @@ class ForkJoinPool {
   void run(int64_t n, const std::function<void(int64_t)>& f);
 
  private:
-  void work();
-  void worker();
+  void work(int self);
+  void worker(int self);
+
+  // One participant's block of indices; a cache line each, so that claims do not collide.
+  struct alignas(64) Block {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
 
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> busy_{0};        // workers still inside the current call
-  std::atomic<int64_t> next_{0};    // the next index to hand out
+  std::vector<Block> blocks_;       // one per thread, the caller's first
   std::atomic<int> sleepers_{0};
-  int64_t n_ = 0;
   const std::function<void(int64_t)>* f_ = nullptr;
   std::mutex mutex_;
   std::condition_variable wake_;
