@@ -83,7 +83,9 @@ ActorLossGradient continuous_actor_loss_gradient(const torch::Tensor& logp, cons
   const double inv_b = 1.0 / static_cast<double>(logp.numel());
   // The first twin's share of min(q0, q1)'s gradient: 1 where it is the smaller, 1/2 on a tie.
   const torch::Tensor first = (q[0] < q[1]).to(q.scalar_type()) + 0.5 * (q[0] == q[1]).to(q.scalar_type());
-  return {torch::full_like(logp, alpha * inv_b), torch::stack({first, 1.0 - first}) * -inv_b};
+  // alpha enters as a factor of the tensor (as in autograd's chain), not as a fill value: a huge
+  // temperature gives an infinite gradient for the divergence guard to see, not a conversion error.
+  return {torch::full_like(logp, inv_b) * alpha, torch::stack({first, 1.0 - first}) * -inv_b};
 }
 
 torch::Tensor continuous_temperature_loss(const torch::Tensor& log_alpha, const torch::Tensor& logp,
