@@ -23,23 +23,22 @@ MlpImpl::MlpImpl(int64_t in, const std::vector<int64_t>& hidden, int64_t out) {
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) { return layers->forward(x); }
 
 namespace {
-// torch::nn::Linear keeps weight [out, in] and bias [out]: their transpose and row as DenseView.
-DenseView linear_view(const torch::Tensor& w, const torch::Tensor& b) { return {w.t(), b.view({1, -1})}; }
+// torch::nn::Linear keeps weight [out, in] and bias [out]: their transpose and row as DenseViews,
+// of the parameters themselves or of their gradients.
+std::vector<DenseView> linear_views(const torch::nn::Sequential& layers, bool gradients) {
+  std::vector<DenseView> v;
+  for (const auto& m : layers->children())
+    if (const auto* lin = m->as<torch::nn::LinearImpl>()) {
+      const torch::Tensor& w = gradients ? lin->weight.grad() : lin->weight;
+      const torch::Tensor& b = gradients ? lin->bias.grad() : lin->bias;
+      v.push_back({w.t(), b.view({1, -1})});
+    }
+  return v;
+}
 }  // namespace
 
-std::vector<DenseView> MlpImpl::dense_layers() const {
-  std::vector<DenseView> v;
-  for (const auto& m : layers->children())
-    if (const auto* lin = m->as<torch::nn::LinearImpl>()) v.push_back(linear_view(lin->weight, lin->bias));
-  return v;
-}
-
-std::vector<DenseView> MlpImpl::dense_gradients() const {
-  std::vector<DenseView> v;
-  for (const auto& m : layers->children())
-    if (const auto* lin = m->as<torch::nn::LinearImpl>()) v.push_back(linear_view(lin->weight.grad(), lin->bias.grad()));
-  return v;
-}
+std::vector<DenseView> MlpImpl::dense_layers() const { return linear_views(layers, false); }
+std::vector<DenseView> MlpImpl::dense_gradients() const { return linear_views(layers, true); }
 
 std::vector<torch::Tensor> dense_forward(const std::vector<DenseView>& layers, const torch::Tensor& x) {
   torch::NoGradGuard ng;
@@ -92,27 +91,25 @@ torch::Tensor EnsembleMlpImpl::forward(const torch::Tensor& x) {
 }
 
 namespace {
-std::vector<DenseView> member_views(const std::vector<torch::Tensor>& w, const std::vector<torch::Tensor>& b, int64_t m) {
+// Member m's slices of per-layer ensemble tensors (weights and biases, or their gradients).
+std::vector<DenseView> member_views(const std::vector<torch::Tensor>& w, const std::vector<torch::Tensor>& b, int64_t m,
+                                   bool gradients) {
   std::vector<DenseView> v;
-  for (size_t l = 0; l < w.size(); ++l) v.push_back({w[l][m], b[l][m]});
+  for (size_t l = 0; l < w.size(); ++l)
+    v.push_back(gradients ? DenseView{w[l].grad()[m], b[l].grad()[m]} : DenseView{w[l][m], b[l][m]});
   return v;
 }
 }  // namespace
 
 std::vector<torch::Tensor> EnsembleMlpImpl::member_forward(int64_t m, const torch::Tensor& x) {
-  return dense_forward(member_views(weights, biases, m), x);
+  return dense_forward(member_views(weights, biases, m, false), x);
 }
 
 torch::Tensor EnsembleMlpImpl::member_backward(int64_t m, const std::vector<torch::Tensor>& acts, torch::Tensor grad_out,
                                                bool weight_grads, bool input_grad) {
-  if (!weight_grads) return dense_backward(member_views(weights, biases, m), nullptr, acts, std::move(grad_out), input_grad);
-  std::vector<torch::Tensor> gw, gb;
-  for (size_t l = 0; l < weights.size(); ++l) {
-    gw.push_back(weights[l].mutable_grad());
-    gb.push_back(biases[l].mutable_grad());
-  }
-  const std::vector<DenseView> grads = member_views(gw, gb, m);
-  return dense_backward(member_views(weights, biases, m), &grads, acts, std::move(grad_out), input_grad);
+  const std::vector<DenseView> grads = weight_grads ? member_views(weights, biases, m, true) : std::vector<DenseView>{};
+  return dense_backward(member_views(weights, biases, m, false), weight_grads ? &grads : nullptr, acts,
+                        std::move(grad_out), input_grad);
 }
 
 GaussianPolicyImpl::GaussianPolicyImpl(int64_t obs_dim, int64_t a, const std::vector<int64_t>& hidden)
