@@ -42,7 +42,12 @@ double single_env_steps_per_s(const std::string& id, double seconds) {
   return static_cast<double>(steps) / elapsed;
 }
 
-double vector_steps_per_s(const std::string& id, int n, int threads, double seconds) {
+struct VectorRate {
+  double steps_per_s;
+  double join_idle_share;  // of the threads' time, waiting at the end of a step for the others
+};
+
+VectorRate vector_steps_per_s(const std::string& id, int n, int threads, double seconds) {
   envs::VectorEnv venv(id, n, {}, threads);
   venv.reset(0);
   at::Generator gen = at::detail::createCPUGenerator(0);  // its own: no lock shared with another thread
@@ -61,7 +66,9 @@ double vector_steps_per_s(const std::string& id, int n, int threads, double seco
     steps += n;
     elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
   }
-  return static_cast<double>(steps) / elapsed;
+  const auto join = venv.join_stats();
+  // Against the whole loop's time: the share of the threads' time lost at the joins.
+  return {static_cast<double>(steps) / elapsed, join.idle_thread_seconds / (threads * elapsed)};
 }
 
 // The machine's own ceiling for two threads: two 1-thread vector envs stepped at the same time on
@@ -70,8 +77,8 @@ double vector_steps_per_s(const std::string& id, int n, int threads, double seco
 // synchronisation; the 2-thread vector env can at best match it.
 double independent_steps_per_s(const std::string& id, int n, double seconds) {
   double rates[2] = {0, 0};
-  std::thread other([&] { rates[1] = vector_steps_per_s(id, n, 1, seconds); });
-  rates[0] = vector_steps_per_s(id, n, 1, seconds);
+  std::thread other([&] { rates[1] = vector_steps_per_s(id, n, 1, seconds).steps_per_s; });
+  rates[0] = vector_steps_per_s(id, n, 1, seconds).steps_per_s;
   other.join();
   return rates[0] + rates[1];
 }
@@ -80,7 +87,7 @@ double independent_steps_per_s(const std::string& id, int n, double seconds) {
 int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
   struct Row {
     std::string id;
-    double single, vec1, vec2, independent, scaling, ceiling;  // rates and ratios: medians over rounds
+    double single, vec1, vec2, independent, scaling, ceiling, join_idle;  // rates and ratios: medians over rounds
   };
   // The shared host's speed drifts by 10-20 % within minutes: each round measures the three
   // vector-env rates one right after the other and takes its ratios within the round; the
@@ -88,16 +95,18 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
   const auto med = [](const std::vector<double>& v) { return median(ScoreMatrix{v}); };
   std::vector<Row> rows;
   for (const auto& id : envs::env_ids()) {
-    std::vector<double> vec1, vec2, independent, scaling, ceiling;
+    std::vector<double> vec1, vec2, independent, scaling, ceiling, join_idle;
     for (int round = 0; round < opt.rounds; ++round) {
-      vec1.push_back(vector_steps_per_s(id, opt.envs, 1, opt.seconds));
-      vec2.push_back(vector_steps_per_s(id, opt.envs, 2, opt.seconds));
+      vec1.push_back(vector_steps_per_s(id, opt.envs, 1, opt.seconds).steps_per_s);
+      const VectorRate two = vector_steps_per_s(id, opt.envs, 2, opt.seconds);
+      vec2.push_back(two.steps_per_s);
+      join_idle.push_back(two.join_idle_share);
       independent.push_back(independent_steps_per_s(id, opt.envs, opt.seconds));
       scaling.push_back(vec2.back() / vec1.back());
       ceiling.push_back(independent.back() / vec1.back());
     }
     rows.push_back({id, single_env_steps_per_s(id, opt.seconds), med(vec1), med(vec2), med(independent), med(scaling),
-                    med(ceiling)});
+                    med(ceiling), med(join_idle)});
   }
   if (opt.json) {
     std::vector<std::string> results;
@@ -111,6 +120,7 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
                             .add("independent_2x1thread_steps_per_s", r.independent)
                             .add("scaling", r.scaling)
                             .add("ceiling", r.ceiling)
+                            .add("join_idle_share_2threads", r.join_idle)
                             .add("rounds", opt.rounds)
                             .str());
     out << JsonObject().raw("results", json_array(results)).str() << "\n";
@@ -119,13 +129,14 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
   char buf[200];
   out << "softrl bench envs: random actions, steps/s (vector env: " << opt.envs << " envs; ceiling: two 1-thread\n"
          "vector envs stepped at once on two threads that share nothing, over one alone; medians of "
-      << opt.rounds << " rounds,\neach ratio taken within its round)\n";
-  std::snprintf(buf, sizeof buf, "%-26s %12s %14s %14s %8s %16s %8s\n", "task", "1 env", "vec 1 thread",
-                "vec 2 threads", "scaling", "2 x vec 1 thread", "ceiling");
+      << opt.rounds << " rounds,\neach ratio taken within its round; join idle: share of the 2 threads' time spent waiting\n"
+         "at the end of a step for the other's last env)\n";
+  std::snprintf(buf, sizeof buf, "%-26s %12s %14s %14s %8s %16s %8s %10s\n", "task", "1 env", "vec 1 thread",
+                "vec 2 threads", "scaling", "2 x vec 1 thread", "ceiling", "join idle");
   out << buf;
   for (const auto& r : rows) {
-    std::snprintf(buf, sizeof buf, "%-26s %12.0f %14.0f %14.0f %7.2fx %16.0f %7.2fx\n", r.id.c_str(), r.single, r.vec1,
-                  r.vec2, r.scaling, r.independent, r.ceiling);
+    std::snprintf(buf, sizeof buf, "%-26s %12.0f %14.0f %14.0f %7.2fx %16.0f %7.2fx %9.1f%%\n", r.id.c_str(), r.single,
+                  r.vec1, r.vec2, r.scaling, r.independent, r.ceiling, 100 * r.join_idle);
     out << buf;
   }
   return 0;

@@ -9,6 +9,10 @@ namespace {
 // (the policy's forward pass in between), shorter than a learner's update phase.
 constexpr auto kSpin = std::chrono::microseconds(2000);
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 inline void pause() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -41,6 +45,7 @@ void ForkJoinPool::work(int self) {
     for (int64_t i = b.next.fetch_add(1, std::memory_order_relaxed); i < b.end; i = b.next.fetch_add(1, std::memory_order_relaxed))
       (*f_)(i);
   }
+  blocks_[static_cast<size_t>(self)].finished_ns = now_ns();  // published by busy_'s release (workers) or read by self
 }
 
 void ForkJoinPool::run(int64_t n, const std::function<void(int64_t)>& f) {
@@ -49,6 +54,7 @@ void ForkJoinPool::run(int64_t n, const std::function<void(int64_t)>& f) {
     return;
   }
   f_ = &f;
+  const int64_t start_ns = now_ns();
   const int64_t p = static_cast<int64_t>(blocks_.size());
   for (int64_t t = 0; t < p; ++t) {
     blocks_[static_cast<size_t>(t)].next.store(n * t / p, std::memory_order_relaxed);
@@ -64,6 +70,11 @@ void ForkJoinPool::run(int64_t n, const std::function<void(int64_t)>& f) {
   if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
   work(0);
   while (busy_.load(std::memory_order_acquire) > 0) pause();
+  int64_t last = 0;
+  for (const Block& b : blocks_) last = std::max(last, b.finished_ns);
+  ++stats_.calls;
+  stats_.seconds += 1e-9 * static_cast<double>(last - start_ns);
+  for (const Block& b : blocks_) stats_.idle_thread_seconds += 1e-9 * static_cast<double>(last - b.finished_ns);
 }
 
 void ForkJoinPool::worker(int self) {

@@ -9,6 +9,9 @@
 // thread each time (what the passive OpenMP wait that softrl runs under does) cost a quarter of
 // the second core. Its own pool leaves LibTorch's OpenMP setting alone; `on_start` runs first in
 // each worker thread (e.g. to give it LibTorch's current intra-op thread count).
+// It keeps the time its participants wait at the join (join_stats): with one env per index, that
+// is the tail of a synchronous step, one thread's last env still running while the other has none
+// left, which no scheduling of whole envs removes.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -30,6 +33,17 @@ class ForkJoinPool {
   // f must not throw (the vector env catches per env, the SAC update has nothing that throws).
   void run(int64_t n, const std::function<void(int64_t)>& f);
 
+  // Over the calls that ran on more than one thread since construction: their wall-clock and the
+  // thread-seconds spent waiting at the join (for each participant, from the moment it found no
+  // index left to the last participant's finish).
+  struct JoinStats {
+    int64_t calls = 0;
+    double seconds = 0, idle_thread_seconds = 0;
+    // Share of the participants' time in those calls spent waiting at the join.
+    double idle_share(int threads) const { return seconds > 0 ? idle_thread_seconds / (threads * seconds) : 0.0; }
+  };
+  JoinStats join_stats() const { return stats_; }
+
  private:
   void work(int self);
   void worker(int self);
@@ -38,6 +52,7 @@ class ForkJoinPool {
   struct alignas(64) Block {
     std::atomic<int64_t> next{0};
     int64_t end = 0;
+    int64_t finished_ns = 0;  // steady clock, when its thread found no index left in this call
   };
 
   std::vector<std::thread> workers_;
@@ -49,6 +64,7 @@ class ForkJoinPool {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
+  JoinStats stats_;
 };
 
 }  // namespace softrl

@@ -43,6 +43,10 @@ class VectorEnv {
   int num_envs() const { return static_cast<int>(envs_.size()); }
   const EnvSpec& spec() const { return envs_.front()->spec(); }
   void set_threads(int threads);
+  int threads() const { return pool_->threads(); }
+  // How long the threads waited for each other at the end of steps and resets (since the pool
+  // was made, i.e. since construction or the last set_threads that changed the count).
+  ForkJoinPool::JoinStats join_stats() const { return pool_->join_stats(); }
 
   torch::Tensor reset(uint64_t base_seed);  // [N, obs_dim]
   torch::Tensor reset(const std::vector<uint64_t>& seeds);  // one seed per env

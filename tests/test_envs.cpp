@@ -171,6 +171,25 @@ TEST_CASE("fork-join pool: every index exactly once per call, calls back to back
   }
 }
 
+TEST_CASE("fork-join pool: join stats count the time a thread waits for the other's last index", "[envs][vector]") {
+  softrl::ForkJoinPool pool(2);
+  pool.run(1, [](int64_t) {});  // one index runs on the caller alone: not a call of the pool's
+  CHECK(pool.join_stats().calls == 0);
+  // Index 1 sleeps 60 ms, index 0 returns at once: whichever thread takes index 0 (or finds no
+  // index left) waits for the sleeper, about 60 ms less the time the two started apart. A
+  // scheduling delay of up to 30 ms on a busy machine still leaves at least 30 ms.
+  for (int call = 0; call < 3; ++call)
+    pool.run(2, [](int64_t i) {
+      if (i == 1) std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    });
+  const auto stats = pool.join_stats();
+  CHECK(stats.calls == 3);
+  CHECK(stats.seconds >= 3 * 0.060);
+  CHECK(stats.idle_thread_seconds >= 3 * 0.030);
+  CHECK(stats.idle_thread_seconds <= 2 * stats.seconds);  // two participants, each idle at most the call
+  CHECK(stats.idle_share(2) <= 1.0);
+}
+
 TEST_CASE("vector env: auto-reset keeps the final observation; thread count does not matter", "[envs][vector]") {
   auto run = [](int threads) {
     VectorEnv venv("LunarLander-v3", 6, {}, threads);
