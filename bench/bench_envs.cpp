@@ -8,9 +8,9 @@
 #include <random>
 #include <thread>
 
-#include "common/stats.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
+#include "bench/timing.h"
 
 namespace softrl::bench {
 namespace {
@@ -92,7 +92,6 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
   // The shared host's speed drifts by 10-20 % within minutes: each round measures the three
   // vector-env rates one right after the other and takes its ratios within the round; the
   // medians over rounds are reported.
-  const auto med = [](const std::vector<double>& v) { return median(ScoreMatrix{v}); };
   std::vector<Row> rows;
   for (const auto& id : envs::env_ids()) {
     std::vector<double> vec1, vec2, independent, scaling, ceiling, join_idle;
@@ -105,8 +104,9 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
       scaling.push_back(vec2.back() / vec1.back());
       ceiling.push_back(independent.back() / vec1.back());
     }
-    rows.push_back({id, single_env_steps_per_s(id, opt.seconds), med(vec1), med(vec2), med(independent), med(scaling),
-                    med(ceiling), med(join_idle)});
+    const auto m = median_of_rounds;
+    rows.push_back({id, single_env_steps_per_s(id, opt.seconds), m(vec1), m(vec2), m(independent), m(scaling), m(ceiling),
+                    m(join_idle)});
   }
   if (opt.json) {
     std::vector<std::string> results;

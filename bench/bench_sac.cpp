@@ -8,7 +8,6 @@
 
 #include "agents/sac.h"
 #include "common/runtime.h"
-#include "common/stats.h"
 #include "bench/timing.h"
 
 namespace softrl::bench {
@@ -56,8 +55,8 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
     sgemm_rates.push_back(2.0 * batch * 400 * 300 / sg);
     fractions.push_back(flops / update_s.back() / sgemm_rates.back());
   }
-  const auto med = [](std::vector<double> v) { return median(ScoreMatrix{std::move(v)}); };
-  const double s = med(update_s), sgemm_rate = med(sgemm_rates), fraction = med(fractions);
+  const double s = median_of_rounds(update_s), sgemm_rate = median_of_rounds(sgemm_rates);
+  const double fraction = median_of_rounds(fractions);
   const auto [lo, hi] = std::minmax_element(fractions.begin(), fractions.end());
   const double rate = flops / s;
   if (opt.json) {

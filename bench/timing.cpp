@@ -4,6 +4,8 @@
 #include <chrono>
 #include <vector>
 
+#include "common/stats.h"
+
 namespace softrl::bench {
 
 double median_seconds_per_call(const std::function<void()>& fn, const TimingOptions& opt) {
@@ -24,5 +26,7 @@ double median_seconds_per_call(const std::function<void()>& fn, const TimingOpti
   std::sort(per_call.begin(), per_call.end());
   return per_call[per_call.size() / 2];
 }
+
+double median_of_rounds(const std::vector<double>& values) { return median(ScoreMatrix{values}); }
 
 }  // namespace softrl::bench
