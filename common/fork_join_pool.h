@@ -39,8 +39,6 @@ class ForkJoinPool {
   struct JoinStats {
     int64_t calls = 0;
     double seconds = 0, idle_thread_seconds = 0;
-    // Share of the participants' time in those calls spent waiting at the join.
-    double idle_share(int threads) const { return seconds > 0 ? idle_thread_seconds / (threads * seconds) : 0.0; }
   };
   JoinStats join_stats() const { return stats_; }
 

@@ -43,7 +43,6 @@ class VectorEnv {
   int num_envs() const { return static_cast<int>(envs_.size()); }
   const EnvSpec& spec() const { return envs_.front()->spec(); }
   void set_threads(int threads);
-  int threads() const { return pool_->threads(); }
   // How long the threads waited for each other at the end of steps and resets (since the pool
   // was made, i.e. since construction or the last set_threads that changed the count).
   ForkJoinPool::JoinStats join_stats() const { return pool_->join_stats(); }
