@@ -17,6 +17,8 @@
 #include "tests/shell.h"
 #include "data/hdf5_dataset.h"
 
+#include <yaml-cpp/yaml.h>
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -298,4 +300,30 @@ TEST_CASE("collect: bad configs exit 2 naming the key; SIGINT leaves nothing or 
   CHECK(r.code == 0);
   CHECK(r.output.find("\"episodes\": " + std::to_string(d.num_episodes())) != std::string::npos);
   fs::remove_all(dir);
+}
+
+TEST_CASE("bench sac and bench envs print every figure in their JSON, each ratio inside its rounds' range", "[cli][bench]") {
+  Result r = run("bench sac --threads 1 --seconds 0.3 --json");
+  REQUIRE(r.code == 0);
+  const YAML::Node sac = YAML::Load(r.output);  // JSON is YAML
+  CHECK(sac["rounds"].as<int>() == 5);
+  CHECK(sac["updates_per_s"].as<double>() > 0);
+  const double lo = sac["fraction_of_sgemm_min"].as<double>(), hi = sac["fraction_of_sgemm_max"].as<double>();
+  const double fraction = sac["fraction_of_sgemm"].as<double>();
+  CHECK(lo > 0);
+  CHECK(lo <= fraction);  // a median of the rounds' own ratios
+  CHECK(fraction <= hi);
+
+  r = run("bench envs --seconds 0.02 --rounds 1 --envs 4 --json");
+  REQUIRE(r.code == 0);
+  const YAML::Node envs = YAML::Load(r.output)["results"];
+  REQUIRE(envs.size() == 4);  // every registered task
+  for (const auto& row : envs) {
+    INFO(row["id"].as<std::string>());
+    CHECK(row["vector_envs"].as<int>() == 4);
+    CHECK(row["vector_2threads_steps_per_s"].as<double>() > 0);
+    const double idle = row["join_idle_share_2threads"].as<double>();
+    CHECK(idle >= 0);
+    CHECK(idle < 1);
+  }
 }
