@@ -117,17 +117,25 @@ GaussianPolicyImpl::GaussianPolicyImpl(int64_t obs_dim, int64_t a, const std::ve
   register_module("trunk", trunk);
 }
 
-GaussianPolicyImpl::Params GaussianPolicyImpl::params(const torch::Tensor& obs) {
-  const torch::Tensor out = trunk->forward(obs);
+torch::Tensor GaussianPolicyImpl::trunk_out(const torch::Tensor& obs) {
+  const bool by_hand = obs.dim() == 2 && !torch::GradMode::is_enabled();
+  return by_hand ? dense_forward(trunk->dense_layers(), obs).back() : trunk->forward(obs);
+}
+
+GaussianPolicyImpl::Params GaussianPolicyImpl::params_of(const torch::Tensor& out) const {
   return {out.narrow(-1, 0, act_dim),
           kLogStdMin + 0.5 * (kLogStdMax - kLogStdMin) * (torch::tanh(out.narrow(-1, act_dim, act_dim)) + 1)};
 }
 
-PolicySample GaussianPolicyImpl::sample(const torch::Tensor& obs, c10::optional<at::Generator> gen) {
+GaussianPolicyImpl::Params GaussianPolicyImpl::params(const torch::Tensor& obs) { return params_of(trunk->forward(obs)); }
+
+torch::Tensor GaussianPolicyImpl::sample_action(const torch::Tensor& obs, c10::optional<at::Generator> gen) {
+  torch::NoGradGuard ng;
   std::vector<int64_t> shape = obs.sizes().vec();
   shape.back() = act_dim;
   const torch::Tensor eps = at::normal(0.0, 1.0, shape, gen, obs.options());
-  return sample_with_noise(obs, eps);
+  const auto [mu, log_std] = params_of(trunk_out(obs));
+  return torch::tanh(mu + log_std.exp() * eps);
 }
 
 PolicySample GaussianPolicyImpl::sample_with_noise(const torch::Tensor& obs, const torch::Tensor& eps) {
@@ -140,7 +148,7 @@ PolicySample GaussianPolicyImpl::sample_with_noise(const torch::Tensor& obs, con
 }
 
 torch::Tensor GaussianPolicyImpl::deterministic(const torch::Tensor& obs) {
-  return torch::tanh(trunk->forward(obs).narrow(-1, 0, act_dim));
+  return torch::tanh(trunk_out(obs).narrow(-1, 0, act_dim));
 }
 
 torch::Tensor GaussianPolicyImpl::log_prob(const torch::Tensor& obs, const torch::Tensor& actions) {

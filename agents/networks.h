@@ -65,8 +65,11 @@ struct GaussianPolicyImpl : torch::nn::Module {
     torch::Tensor mu, log_std;
   };
   GaussianPolicyImpl(int64_t obs_dim, int64_t act_dim, const std::vector<int64_t>& hidden);
-  PolicySample sample(const torch::Tensor& obs, c10::optional<at::Generator> gen);  // reparameterized
-  // The same with the standard normal noise given ([B, act_dim]): tanh(mu + sigma * eps).
+  // An action drawn as sample_with_noise draws it, with fresh noise and without the
+  // log-probability: what acting needs.
+  torch::Tensor sample_action(const torch::Tensor& obs, c10::optional<at::Generator> gen);
+  // A reparameterized sample with the standard normal noise given ([B, act_dim]):
+  // tanh(mu + sigma * eps), and its log-probability.
   PolicySample sample_with_noise(const torch::Tensor& obs, const torch::Tensor& eps);
   torch::Tensor deterministic(const torch::Tensor& obs);
   torch::Tensor log_prob(const torch::Tensor& obs, const torch::Tensor& actions);  // actions in [-1, 1]
@@ -74,6 +77,12 @@ struct GaussianPolicyImpl : torch::nn::Module {
   Params params(const torch::Tensor& obs);
   Mlp trunk{nullptr};
   int64_t act_dim;
+
+ private:
+  // Without autograd, a batch of observations goes through dense_forward (the module's arithmetic
+  // without its per-layer dispatch): acting once per env step is on the training loop's serial path.
+  torch::Tensor trunk_out(const torch::Tensor& obs);
+  Params params_of(const torch::Tensor& trunk_out) const;
 };
 TORCH_MODULE(GaussianPolicy);
 

@@ -109,11 +109,13 @@ Metrics Sac::update_metrics(const torch::Tensor& critic_loss, const torch::Tenso
 
 double Sac::update_temperature(const torch::Tensor& x) {
   if (!cfg_.auto_ent_coef) return std::numeric_limits<double>::quiet_NaN();  // a fixed temperature has no loss
-  torch::AutoGradMode graph(true);
+  torch::NoGradGuard no_graph;
   const torch::Tensor la = discrete() ? sac::discrete_temperature_loss(log_alpha_, x, target_entropy_)
                                       : sac::continuous_temperature_loss(log_alpha_, x, target_entropy_);
-  alpha_opt_->zero_grad();
-  la.backward();
+  // Both losses are -exp(log α) · gap with the gap held fixed, so the loss is its own derivative
+  // in log α, bit for bit what autograd computes ((-gap) · exp(log α)), without building a graph
+  // for one scalar on the training step's serial path.
+  log_alpha_.mutable_grad() = la.detach().clone();
   SlicedAdamStep(*alpha_opt_).apply(0, 1);  // Adam's step without torch::optim's per-call bookkeeping
   return la.item<double>();
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 
@@ -547,6 +548,28 @@ TEST_CASE("format 1 checkpoints (before the run-loop split) evaluate and resume"
     CHECK((a[i] - b[i]).abs().max().item<double>() < 1e-6);
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("all_finite finds a single infinite or NaN element anywhere, in float32 and float64", "[sac][faults]") {
+  // The divergence guard reads the raw bits; a length that is not a multiple of any vector width
+  // puts some positions in the loop's remainder. The largest finite values, subnormals and -0 are
+  // finite.
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    const double big = dtype == torch::kFloat32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+    const double tiny = dtype == torch::kFloat32 ? std::numeric_limits<float>::denorm_min()
+                                                 : std::numeric_limits<double>::denorm_min();
+    const torch::Tensor ok = torch::tensor({big, -big, tiny, -0.0}, dtype).repeat({251}).narrow(0, 0, 1003);
+    CHECK(agents::all_finite({ok, ok.view({17, 59}).t()}));
+    for (const double bad : {std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                             std::numeric_limits<double>::quiet_NaN()})
+      for (const int64_t at : {int64_t{0}, int64_t{1}, int64_t{500}, int64_t{1001}, int64_t{1002}}) {
+        torch::Tensor t = ok.clone();
+        t[at] = bad;
+        INFO("dtype " << dtype << ", value " << bad << " at " << at);
+        CHECK_FALSE(agents::all_finite({ok, t}));
+        CHECK_FALSE(agents::all_finite({t.view({17, 59}).t()}));  // non-contiguous
+      }
+  }
 }
 
 TEST_CASE("a diverging run stops with exit 4, names the last good checkpoint and saves nothing non-finite",
