@@ -115,7 +115,7 @@ double Sac::update_temperature(const torch::Tensor& x) {
   // Both losses are -exp(log α) · gap with the gap held fixed, so the loss is its own derivative
   // in log α, bit for bit what autograd computes ((-gap) · exp(log α)), without building a graph
   // for one scalar on the training step's serial path.
-  log_alpha_.mutable_grad() = la.detach().clone();
+  log_alpha_.mutable_grad() = la;  // computed without a graph: nothing else holds it
   SlicedAdamStep(*alpha_opt_).apply(0, 1);  // Adam's step without torch::optim's per-call bookkeeping
   return la.item<double>();
 }
