@@ -134,13 +134,13 @@ torch::Tensor GaussianPolicyImpl::sample_action(const torch::Tensor& obs, c10::o
   std::vector<int64_t> shape = obs.sizes().vec();
   shape.back() = act_dim;
   const torch::Tensor eps = at::normal(0.0, 1.0, shape, gen, obs.options());
-  const auto [mu, log_std] = params_of(trunk_out(obs));
-  return torch::tanh(mu + log_std.exp() * eps);
+  return torch::tanh(params_of(trunk_out(obs)).pre_tanh(eps));
 }
 
 PolicySample GaussianPolicyImpl::sample_with_noise(const torch::Tensor& obs, const torch::Tensor& eps) {
-  const auto [mu, log_std] = params(obs);
-  const torch::Tensor u = mu + log_std.exp() * eps;
+  const Params p = params(obs);
+  const auto& [mu, log_std] = p;
+  const torch::Tensor u = p.pre_tanh(eps);
   PolicySample s;
   s.action = torch::tanh(u);
   s.log_prob = squashed_gaussian_log_prob(u, mu, log_std, torch::ones({1}, mu.options()));

@@ -63,6 +63,8 @@ struct PolicySample {
 struct GaussianPolicyImpl : torch::nn::Module {
   struct Params {
     torch::Tensor mu, log_std;
+    // The reparameterized draw before the squashing: mu + sigma * eps.
+    torch::Tensor pre_tanh(const torch::Tensor& eps) const { return mu + log_std.exp() * eps; }
   };
   GaussianPolicyImpl(int64_t obs_dim, int64_t act_dim, const std::vector<int64_t>& hidden);
   // An action drawn as sample_with_noise draws it, with fresh noise and without the
