@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up and build, train SAC on LunarLanderContinuous-v3 from the quick-start
-# config (about 2 minutes on 2 cores after the build), then evaluate the run's best checkpoint on 100 episodes
-# with seeds it was never selected on, and record a GIF. Extra arguments are config overrides
-# (e.g. seed=1).
+# config (about 2 minutes on 2 cores after the build), then evaluate the run's best checkpoint on
+# 100 episodes with seeds it was never selected on, and record a GIF. Extra arguments are config
+# overrides (e.g. seed=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
