@@ -161,16 +161,13 @@ struct Online {
   }
 };
 
-// How far ahead (in floats: 4 KB) the online sum asks for the row, as in the AVX-512 kernel, where
-// it gave 1.23-1.37x; here it is neutral (1.02-1.04x on Zen 5: this loop computes at ~7.6 GB/s per
-// core, well below memory speed) and keeps the two kernels alike for faster AVX2 cores.
-constexpr int64_t kPrefetchAhead = 1024;
-
 RowSum row_sum(const float* x, int64_t cols, float scale) {
   const __m256 vs = _mm256_set1_ps(scale);
   Online a;
   int64_t j = 0;
   for (; j + 64 <= cols; j += 64) {
+    // Neutral here (1.02-1.04x on Zen 5: this loop computes at ~7.6 GB/s per core, well below
+    // memory speed); kept so that faster AVX2 cores stream like the AVX-512 kernel.
     for (int k = 0; k < 4; ++k) _mm_prefetch(reinterpret_cast<const char*>(x + j + kPrefetchAhead + 16 * k), _MM_HINT_T0);
     const __m256 b[8] = {_mm256_loadu_ps(x + j),      _mm256_loadu_ps(x + j + 8),  _mm256_loadu_ps(x + j + 16),
                          _mm256_loadu_ps(x + j + 24), _mm256_loadu_ps(x + j + 32), _mm256_loadu_ps(x + j + 40),

@@ -107,12 +107,6 @@ struct Online {
   }
 };
 
-// How far ahead (in floats: 4 KB) the online sum asks for the row. The sum computes long enough per
-// block that the hardware prefetcher alone let memory and compute take turns: from memory it ran at
-// 0.25 ns per entry per core against 0.155 from L1 and 0.13 for a plain read; asking 4 KB ahead
-// gave 1.23-1.37x (16 KB ahead the same or less, prefetching into L2 only less).
-constexpr int64_t kPrefetchAhead = 1024;
-
 // One block of 256 entries of a row's online sum, from x on.
 template <bool Unit>
 inline void sum_block(Online<Unit>& a, const float* x) {

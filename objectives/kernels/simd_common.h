@@ -1,6 +1,7 @@
 #pragma once
 // What the SIMD kernel files share: the merge of per-lane online-softmax accumulators into one
-// row's (max, log-sum), the per-row frames of the long-row kernels, and the exp constants.
+// row's (max, log-sum), the per-row frames of the long-row kernels, the prefetch distance and the
+// exp constants.
 // Internal linkage on purpose: each file compiles its own copy with its own instruction set, so the
 // linker never hands AVX-512 code to a CPU without it.
 #include <cmath>
@@ -34,6 +35,13 @@ inline RowSum merge_lanes(const float* m, const float* ties, const double* small
   }
   return {big, log1p(rest + below)};
 }
+
+// How far ahead (in floats: 4 KB) the long-row online sums ask for the row (prefetcht0). The sum
+// computes long enough per block that the hardware prefetcher alone let memory and compute take
+// turns: the AVX-512 sum ran at 0.25 ns per entry per core from memory against 0.155 from L1 and
+// 0.13 for a plain read; asking 4 KB ahead gave 1.23-1.37x (16 KB the same or less, into L2 only
+// less).
+constexpr int64_t kPrefetchAhead = 1024;
 
 inline void fill_row(float* out, int64_t cols, float v) {
   for (int64_t j = 0; j < cols; ++j) out[j] = v;
