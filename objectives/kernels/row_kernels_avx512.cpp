@@ -172,8 +172,8 @@ inline void map_row(const float* x, float* out, int64_t cols, F f) {
 // log_softmax and softmax over rows: row r's output pass runs in one loop with row r + 1's online
 // sum, block by block, so that the output pass (memory-bound: a read and a write per entry) and
 // the sum (compute-bound: an exp per entry) overlap instead of taking turns. make_f(s) gives the
-// output's function of x for a row with sum s; dead rows are filled with dead_value, rows holding
-// a NaN (or +inf) with NaN, as in map_rows.
+// output's function of x for a row with sum s; rows filled_without_pass (dead, or holding a NaN)
+// are filled instead.
 template <bool Unit, class MakeF>
 void map_rows_overlapped(RowsIn in, float* y, float dead_value, MakeF make_f) {
   if (in.rows == 0) return;
@@ -183,8 +183,7 @@ void map_rows_overlapped(RowsIn in, float* y, float dead_value, MakeF make_f) {
     const float* next = x + in.cols;
     float* out = y + r * in.cols;
     const bool last = r + 1 == in.rows;
-    if (s.dead() || s.max != s.max) {
-      fill_row(out, in.cols, s.dead() ? dead_value : s.max);
+    if (filled_without_pass(s, out, in.cols, dead_value)) {
       if (!last) s = row_sum_of<Unit>(next, in.cols, in.scale);
       continue;
     }

@@ -57,19 +57,23 @@ inline void logsumexp_of_rows(RowsIn in, float* lse, float* shift, float* log_su
   }
 }
 
-// The frame of log_softmax and softmax over long rows: a row with nothing included is filled with
-// dead_value, a row holding a NaN (or +inf) with NaN; the others are written by map(x, out, sum).
+// A log_softmax or softmax row that needs no output pass: a row with nothing included is filled
+// with dead_value, a row holding a NaN (or +inf) with NaN. False for the others.
+inline bool filled_without_pass(const RowSum& s, float* out, int64_t cols, float dead_value) {
+  if (!s.dead() && s.max == s.max) return false;
+  fill_row(out, cols, s.dead() ? dead_value : s.max);
+  return true;
+}
+
+// The frame of log_softmax and softmax over long rows: rows filled_without_pass aside, each row is
+// written by map(x, out, sum).
 template <class RowSumFn, class MapFn>
 inline void map_rows(RowsIn in, float* y, float dead_value, RowSumFn row_sum, MapFn map) {
   for (int64_t r = 0; r < in.rows; ++r) {
     const float* x = in.x + r * in.cols;
     float* out = y + r * in.cols;
     const RowSum s = row_sum(x, in.cols, in.scale);
-    if (s.dead() || s.max != s.max) {
-      fill_row(out, in.cols, s.dead() ? dead_value : s.max);
-      continue;
-    }
-    map(x, out, s);
+    if (!filled_without_pass(s, out, in.cols, dead_value)) map(x, out, s);
   }
 }
 
