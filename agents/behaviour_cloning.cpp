@@ -14,13 +14,13 @@ PolicyHead seeded_policy(const PolicySpec& spec, uint64_t seed) {
 BehaviourCloning::BehaviourCloning(const PolicySpec& spec, double learning_rate, uint64_t seed)
     : policy_(seeded_policy(spec, seed)), optimizer_(policy_.parameters(), torch::optim::AdamOptions(learning_rate)) {}
 
-Metrics BehaviourCloning::update(const Batch& b, at::Generator&) {
+DeferredMetrics BehaviourCloning::update(const Batch& b, at::Generator&) {
   const torch::Tensor loss = -policy_.log_prob(b.obs, b.actions).mean();
   optimizer_.zero_grad();
   loss.backward();
   distributed::sync_gradients(policy_.parameters(), static_cast<double>(b.obs.size(0)));
   optimizer_.step();
-  return {{"bc_loss", loss.item<double>()}};
+  return Metrics{{"bc_loss", loss.item<double>()}};
 }
 
 void BehaviourCloning::set_learning_rate(double lr) {

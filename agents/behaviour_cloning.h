@@ -13,7 +13,7 @@ class BehaviourCloning : public TransitionLearner {
   BehaviourCloning(const PolicySpec& spec, double learning_rate, uint64_t seed);
   PolicyHead& policy() override { return policy_; }
   std::vector<std::string> metric_names() const override { return {"bc_loss"}; }
-  Metrics update(const Batch& batch, at::Generator& gen) override;
+  DeferredMetrics update(const Batch& batch, at::Generator& gen) override;
   void set_learning_rate(double lr) override;
   void save(torch::serialize::OutputArchive& ar) const override;
   void load(torch::serialize::InputArchive& ar) override;

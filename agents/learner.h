@@ -34,7 +34,7 @@ class Learner {
 // the offline loop from a dataset (SAC; behaviour cloning; DQN-like learners would fit too).
 class TransitionLearner : public Learner {
  public:
-  virtual Metrics update(const Batch& batch, at::Generator& gen) = 0;
+  virtual DeferredMetrics update(const Batch& batch, at::Generator& gen) = 0;
   virtual void set_learning_rate(double lr) = 0;
 };
 

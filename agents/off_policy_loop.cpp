@@ -32,7 +32,9 @@ OffPolicyLoop::OffPolicyLoop(TransitionLearner& learner, const OffPolicySettings
       venv_(settings.env_id, static_cast<int>(settings.n_envs), settings.env_options, settings.threads),
       buffer_(settings.buffer_size, learner.policy().spec().obs_dim, learner.policy().spec().act_dim),
       gen_(at::detail::createCPUGenerator(seed)) {
-  for (const auto& name : learner_.metric_names()) last_update_.emplace_back(name, kNaN);
+  Metrics none;
+  for (const auto& name : learner_.metric_names()) none.emplace_back(name, kNaN);
+  last_update_ = std::move(none);
 }
 
 void OffPolicyLoop::begin(uint64_t seed) { obs_ = venv_.reset(seed); }
@@ -68,7 +70,8 @@ Metrics OffPolicyLoop::metrics() const {
   Metrics m = {{"episodes", static_cast<double>(episodes_)},
                {"ep_return_mean", recent_.mean_return()},
                {"ep_length_mean", recent_.mean_length()}};
-  m.insert(m.end(), last_update_.begin(), last_update_.end());
+  const Metrics& u = last_update_.get();
+  m.insert(m.end(), u.begin(), u.end());
   return m;
 }
 

@@ -65,7 +65,7 @@ class OffPolicyLoop : public Loop {
   torch::Tensor obs_;
   int64_t step_ = 0, updates_ = 0, episodes_ = 0, iteration_ = 0;
   RecentEpisodes recent_;
-  Metrics last_update_;
+  DeferredMetrics last_update_;  // the last update's (NaN before the first)
 };
 
 }  // namespace softrl::agents

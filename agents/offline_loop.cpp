@@ -24,7 +24,7 @@ class TransitionItems final : public OfflineLearner {
     const Batch b{data_.obs.index_select(0, idx), data_.actions.index_select(0, idx), data_.rewards.index_select(0, idx),
                   data_.next_obs.index_select(0, idx), data_.terminated.index_select(0, idx)};
     *steps = idx.size(0);
-    return learner_.update(b, gen);
+    return learner_.update(b, gen).get();
   }
   void set_learning_rate(double lr) override { learner_.set_learning_rate(lr); }
 

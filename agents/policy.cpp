@@ -162,15 +162,17 @@ bool finite_bits(const void* data, int64_t n, Bits exponent) {
 }
 }  // namespace
 
-bool all_finite(const std::vector<torch::Tensor>& tensors) {
+bool all_finite(const std::vector<torch::Tensor>& tensors, int64_t part, int64_t parts) {
   torch::NoGradGuard ng;
   for (const auto& t : tensors) {
     const bool plain = t.is_contiguous() && t.device().is_cpu();
-    bool ok;
-    if (plain && t.scalar_type() == torch::kFloat32) ok = finite_bits<uint32_t>(t.data_ptr(), t.numel(), 0x7f800000u);
-    else if (plain && t.scalar_type() == torch::kFloat64)
-      ok = finite_bits<uint64_t>(t.data_ptr(), t.numel(), 0x7ff0000000000000ull);
-    else ok = torch::isfinite(t).all().item<bool>();
+    const bool f32 = plain && t.scalar_type() == torch::kFloat32, f64 = plain && t.scalar_type() == torch::kFloat64;
+    const int64_t begin = t.numel() * part / parts, end = t.numel() * (part + 1) / parts;
+    bool ok = true;
+    if (f32) ok = finite_bits<uint32_t>(static_cast<const uint32_t*>(t.data_ptr()) + begin, end - begin, 0x7f800000u);
+    else if (f64)
+      ok = finite_bits<uint64_t>(static_cast<const uint64_t*>(t.data_ptr()) + begin, end - begin, 0x7ff0000000000000ull);
+    else if (part == 0) ok = torch::isfinite(t).all().item<bool>();
     if (!ok) return false;
   }
   return true;

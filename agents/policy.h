@@ -71,8 +71,9 @@ class PolicyHead {
   CategoricalPolicy categorical_{nullptr};
 };
 
-// True when every element of every tensor is finite.
-bool all_finite(const std::vector<torch::Tensor>& tensors);
+// True when every element of every tensor is finite; with parts > 1, of part `part` of each tensor
+// (its elements [numel part / parts, numel (part + 1) / parts)), so that threads can share the check.
+bool all_finite(const std::vector<torch::Tensor>& tensors, int64_t part = 0, int64_t parts = 1);
 
 struct LoadedPolicy {
   std::shared_ptr<PolicyHead> policy;

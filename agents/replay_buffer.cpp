@@ -1,8 +1,39 @@
 #include "agents/replay_buffer.h"
 
+#include <cstring>
+
 #include "agents/checkpoint.h"
 
 namespace softrl::agents {
+namespace {
+// Row copies by hand: a transition is a few dozen bytes, for which LibTorch's index ops (with
+// their index tensors) cost more in dispatch than the copy; SAC adds one and samples a batch at
+// every step, on the training step's serial path. The ring and the batches are contiguous float32.
+
+// The n rows of src (any dtype, as float32 rows of dst's width) into rows (first + i) mod capacity.
+void put_rows(torch::Tensor& dst, int64_t first, const torch::Tensor& src) {
+  const int64_t capacity = dst.size(0), width = dst.numel() / capacity, n = src.size(0);
+  const torch::Tensor rows = src.to(torch::kFloat32).contiguous().reshape({n, width});
+  const float* in = rows.data_ptr<float>();
+  float* out = dst.data_ptr<float>();
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(out + ((first + i) % capacity) * width, in + i * width, static_cast<size_t>(width) * sizeof(float));
+}
+
+// Rows idx[0..b) of src, as a new [b, ...] tensor.
+torch::Tensor gather_rows(const torch::Tensor& src, const torch::Tensor& idx) {
+  std::vector<int64_t> shape = src.sizes().vec();
+  shape[0] = idx.size(0);
+  torch::Tensor out = torch::empty(shape, src.options());
+  const int64_t width = src.numel() / src.size(0);
+  const int64_t* rows = idx.data_ptr<int64_t>();
+  const float* in = src.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  for (int64_t i = 0; i < idx.size(0); ++i)
+    std::memcpy(o + i * width, in + rows[i] * width, static_cast<size_t>(width) * sizeof(float));
+  return out;
+}
+}  // namespace
 
 ReplayBuffer::ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t act_dim)
     : capacity_(capacity),
@@ -19,20 +50,19 @@ void ReplayBuffer::add(const torch::Tensor& obs, const torch::Tensor& actions, c
   torch::NoGradGuard ng;
   const int64_t n = obs.size(0);
   TORCH_CHECK(n <= capacity_, "replay buffer: adding ", n, " rows to a buffer of ", capacity_);
-  const torch::Tensor idx = (torch::arange(n, torch::kLong) + pos_).remainder(capacity_);
-  obs_.index_copy_(0, idx, obs.to(torch::kFloat32));
-  actions_.index_copy_(0, idx, actions.to(torch::kFloat32).reshape({n, -1}));
-  rewards_.index_copy_(0, idx, rewards.to(torch::kFloat32).reshape({n}));
-  next_obs_.index_copy_(0, idx, next_obs.to(torch::kFloat32));
-  terminated_.index_copy_(0, idx, terminated.to(torch::kFloat32).reshape({n}));
+  put_rows(obs_, pos_, obs);
+  put_rows(actions_, pos_, actions);
+  put_rows(rewards_, pos_, rewards);
+  put_rows(next_obs_, pos_, next_obs);
+  put_rows(terminated_, pos_, terminated);
   pos_ = (pos_ + n) % capacity_;
   size_ = std::min(size_ + n, capacity_);
 }
 
 Batch ReplayBuffer::sample(int64_t batch_size, at::Generator& gen) const {
   const torch::Tensor idx = torch::randint(0, size_, {batch_size}, gen, torch::kLong);
-  return {obs_.index_select(0, idx), actions_.index_select(0, idx), rewards_.index_select(0, idx),
-          next_obs_.index_select(0, idx), terminated_.index_select(0, idx)};
+  return {gather_rows(obs_, idx), gather_rows(actions_, idx), gather_rows(rewards_, idx), gather_rows(next_obs_, idx),
+          gather_rows(terminated_, idx)};
 }
 
 void ReplayBuffer::save(torch::serialize::OutputArchive& ar) const {

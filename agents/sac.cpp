@@ -34,6 +34,15 @@ void allocate_gradients(const std::vector<torch::Tensor>& params) {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
 }
 
+// The metrics of one update, in metric_names() order; alpha is the temperature after its step.
+Metrics update_metrics(const torch::Tensor& critic_loss, const torch::Tensor& actor_loss, double alpha_loss, double alpha,
+                       const sac::CriticLossInfo& ci, const sac::ActorLossInfo& ai) {
+  return {{"critic_loss", critic_loss.item<double>()}, {"actor_loss", actor_loss.item<double>()},
+          {"alpha_loss", alpha_loss},                  {"alpha", alpha},
+          {"entropy", ai.entropy},                     {"q1_mean", ci.q1_mean},
+          {"q2_mean", ci.q2_mean},                     {"target_q_mean", ci.target_mean}};
+}
+
 // Both members' outputs [B, 1] as the losses take them: [2, B].
 torch::Tensor member_outputs(const std::array<std::vector<torch::Tensor>, 2>& acts) {
   return torch::stack({acts[0].back(), acts[1].back()}).squeeze(-1);
@@ -77,6 +86,14 @@ std::vector<std::string> Sac::metric_names() const {
   return {"critic_loss", "actor_loss", "alpha_loss", "alpha", "entropy", "q1_mean", "q2_mean", "target_q_mean"};
 }
 
+// Checked after every update: on the update's threads, half of every parameter each.
+bool Sac::finite() {
+  const std::vector<torch::Tensor> params = all_parameters();
+  std::array<bool, 2> ok{};
+  fork([&](int64_t k) { ok[static_cast<size_t>(k)] = all_finite(params, k, 2); });
+  return ok[0] && ok[1];
+}
+
 double Sac::alpha() const { return std::exp(log_alpha_.item<double>()); }
 
 void Sac::set_learning_rate(double lr) {
@@ -99,14 +116,6 @@ void Sac::fork(const std::function<void(int64_t)>& f) {
   if (error) std::rethrow_exception(error);
 }
 
-Metrics Sac::update_metrics(const torch::Tensor& critic_loss, const torch::Tensor& actor_loss, double alpha_loss,
-                            const sac::CriticLossInfo& ci, const sac::ActorLossInfo& ai) const {
-  return {{"critic_loss", critic_loss.item<double>()}, {"actor_loss", actor_loss.item<double>()},
-          {"alpha_loss", alpha_loss},                  {"alpha", alpha()},
-          {"entropy", ai.entropy},                     {"q1_mean", ci.q1_mean},
-          {"q2_mean", ci.q2_mean},                     {"target_q_mean", ci.target_mean}};
-}
-
 double Sac::update_temperature(const torch::Tensor& x) {
   if (!cfg_.auto_ent_coef) return std::numeric_limits<double>::quiet_NaN();  // a fixed temperature has no loss
   torch::NoGradGuard no_graph;
@@ -120,8 +129,9 @@ double Sac::update_temperature(const torch::Tensor& x) {
   return la.item<double>();
 }
 
-Metrics Sac::update(const Batch& b, at::Generator& gen) {
-  return discrete() ? update_discrete(b) : update_continuous(b, gen);
+DeferredMetrics Sac::update(const Batch& b, at::Generator& gen) {
+  if (discrete()) return update_discrete(b);
+  return update_continuous(b, gen);
 }
 
 // SAC's gradient step in SB3's order (temperature, critics, actor, targets), each update using
@@ -131,8 +141,9 @@ Metrics Sac::update(const Batch& b, at::Generator& gen) {
 // one task; the actor runs as two half batches, by hand too (its trunk through the same dense
 // passes, its head through squashed_gaussian_head), whose weight gradients are added after both
 // are done. The arithmetic does not depend on which thread runs a task, so parameters and
-// results are the same at any thread count.
-Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
+// results are the same at any thread count. The losses' values are only reported, not
+// differentiated: they are computed when the metrics are read.
+DeferredMetrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   torch::NoGradGuard no_graph;  // every pass and gradient is by hand (the temperature's aside)
   const double alpha = this->alpha();
   GaussianPolicyImpl& actor = *policy_.gaussian();
@@ -168,8 +179,7 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   const torch::Tensor y = sac::continuous_critic_target(b.rewards, b.terminated, torch::stack({next_q[0], next_q[1]}).squeeze(-1),
                                                         joined({next[0].log_prob, next[1].log_prob}), alpha, cfg_.gamma);
   const torch::Tensor q = member_outputs(acts);
-  sac::CriticLossInfo ci;
-  const torch::Tensor lq = sac::critic_loss(q, y, &ci), dq = sac::critic_loss_gradient(q, y);
+  const torch::Tensor dq = sac::critic_loss_gradient(q, y);
   allocate_gradients(critic_->parameters());
   const SlicedAdamStep critic_step(*critic_opt_);
   fork([&](int64_t m) {
@@ -185,8 +195,6 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
     polyak_update(*critic_target_, *critic_, cfg_.tau, m);
   });
   const torch::Tensor q_pi = member_outputs(acts);
-  sac::ActorLossInfo ai;
-  const torch::Tensor lp = sac::continuous_actor_loss(logp, q_pi, alpha, &ai);
   const sac::ActorLossGradient d_lp = sac::continuous_actor_loss_gradient(logp, q_pi, alpha);
   std::array<torch::Tensor, 2> d_input;
   fork([&](int64_t m) {
@@ -213,7 +221,13 @@ Metrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   const SlicedAdamStep actor_step(*actor_opt_);
   fork([&](int64_t h) { actor_step.apply(h, 2); });
 
-  return update_metrics(lq, lp, alpha_loss, ci, ai);
+  return DeferredMetrics([q, y, logp, q_pi, alpha, alpha_loss, alpha_after = this->alpha()] {
+    sac::CriticLossInfo ci;
+    sac::ActorLossInfo ai;
+    const torch::Tensor lq = sac::critic_loss(q, y, &ci);
+    const torch::Tensor lp = sac::continuous_actor_loss(logp, q_pi, alpha, &ai);
+    return update_metrics(lq, lp, alpha_loss, alpha_after, ci, ai);
+  });
 }
 
 // Discrete SAC (Christodoulou 2019): exact expectations over the actions, all through autograd.
@@ -243,7 +257,7 @@ Metrics Sac::update_discrete(const Batch& b) {
   minimize(*actor_opt_, lp);
 
   polyak_update(*critic_target_, *critic_, cfg_.tau);
-  return update_metrics(lq, lp, alpha_loss, ci, ai);
+  return update_metrics(lq, lp, alpha_loss, this->alpha(), ci, ai);
 }
 
 std::vector<torch::Tensor> Sac::all_parameters() {

@@ -56,8 +56,8 @@ class Sac : public TransitionLearner {
   bool discrete() const { return policy_.discrete(); }
   PolicyHead& policy() override { return policy_; }
   std::vector<std::string> metric_names() const override;
-  bool finite() override { return all_finite(all_parameters()); }
-  Metrics update(const Batch& batch, at::Generator& gen) override;
+  bool finite() override;
+  DeferredMetrics update(const Batch& batch, at::Generator& gen) override;
   void set_learning_rate(double lr) override;
   double target_entropy() const { return target_entropy_; }
   double alpha() const;
@@ -67,14 +67,11 @@ class Sac : public TransitionLearner {
   std::vector<torch::Tensor> all_parameters();
 
  private:
-  Metrics update_continuous(const Batch& b, at::Generator& gen);
+  DeferredMetrics update_continuous(const Batch& b, at::Generator& gen);
   Metrics update_discrete(const Batch& b);
   // Steps the temperature on log pi (continuous) or the logits (discrete); its loss, NaN when fixed.
   double update_temperature(const torch::Tensor& policy_output);
   void fork(const std::function<void(int64_t)>& f);
-  // The metrics of one update, in metric_names() order.
-  Metrics update_metrics(const torch::Tensor& critic_loss, const torch::Tensor& actor_loss, double alpha_loss,
-                         const sac::CriticLossInfo& ci, const sac::ActorLossInfo& ai) const;
 
   SacConfig cfg_;
   PolicyHead policy_;

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <set>
 #include <random>
 #include <sstream>
 
@@ -209,8 +211,11 @@ struct ReferenceSac {
     return all;
   }
 
-  void update(const agents::Batch& b, at::Generator& gen) {
-    const auto step = [](torch::optim::Optimizer& opt, const torch::Tensor& loss) {
+  // Returns the update's metrics as the learner names them.
+  std::map<std::string, double> update(const agents::Batch& b, at::Generator& gen) {
+    std::map<std::string, double> m;
+    const auto step = [&](torch::optim::Optimizer& opt, const torch::Tensor& loss, const char* name) {
+      m[name] = loss.item<double>();
       opt.zero_grad();
       loss.backward();
       opt.step();
@@ -219,7 +224,7 @@ struct ReferenceSac {
     const torch::Tensor eps = at::normal(0.0, 1.0, {b.obs.size(0), actor->act_dim}, gen, b.obs.options());
     const torch::Tensor eps_next = at::normal(0.0, 1.0, {b.obs.size(0), actor->act_dim}, gen, b.obs.options());
     const agents::PolicySample pi = actor->sample_with_noise(b.obs, eps);
-    step(*alpha_opt, sac::continuous_temperature_loss(log_alpha, pi.log_prob, target_entropy));
+    step(*alpha_opt, sac::continuous_temperature_loss(log_alpha, pi.log_prob, target_entropy), "alpha_loss");
     torch::Tensor y;
     {
       torch::NoGradGuard ng;
@@ -227,9 +232,16 @@ struct ReferenceSac {
       const torch::Tensor nq = target->forward(torch::cat({b.next_obs, next.action}, -1)).squeeze(-1);
       y = sac::continuous_critic_target(b.rewards, b.terminated, nq, next.log_prob, alpha, gamma);
     }
-    step(*critic_opt, sac::critic_loss(critic->forward(torch::cat({b.obs, b.actions}, -1)).squeeze(-1), y));
-    step(*actor_opt, sac::continuous_actor_loss(pi.log_prob, critic->forward(torch::cat({b.obs, pi.action}, -1)).squeeze(-1), alpha));
+    sac::CriticLossInfo ci;
+    sac::ActorLossInfo ai;
+    step(*critic_opt, sac::critic_loss(critic->forward(torch::cat({b.obs, b.actions}, -1)).squeeze(-1), y, &ci), "critic_loss");
+    step(*actor_opt,
+         sac::continuous_actor_loss(pi.log_prob, critic->forward(torch::cat({b.obs, pi.action}, -1)).squeeze(-1), alpha, &ai),
+         "actor_loss");
     agents::polyak_update(*target, *critic, tau);
+    m["alpha"] = std::exp(log_alpha.item<double>());
+    m["entropy"] = ai.entropy, m["q1_mean"] = ci.q1_mean, m["q2_mean"] = ci.q2_mean, m["target_q_mean"] = ci.target_mean;
+    return m;
   }
 };
 
@@ -259,8 +271,15 @@ TEST_CASE("continuous SAC: the split update is the textbook update at any thread
       agents::Batch b = random_batch(9, 5, 2, false);  // odd: the actor's halves are 4 and 5 rows
       for (torch::Tensor* t : {&b.obs, &b.actions, &b.rewards, &b.next_obs, &b.terminated}) *t = t->to(torch::kDouble) + 0.1 * k;
       b.terminated = (torch::arange(9) % 3 == 0).to(torch::kDouble);
-      agent.update(b, g1);
-      ref.update(b, g2);
+      // The learner computes its reported losses when they are read (after the update, from the
+      // tensors it kept): they must be the reference's, within a few rounding steps of each value.
+      const agents::Metrics got = agent.update(b, g1).get();
+      const std::map<std::string, double> want = ref.update(b, g2);
+      REQUIRE(got.size() == want.size());
+      for (const auto& [name, value] : got) {
+        INFO("threads " << threads << ", update " << k << ": " << name << " " << value << " vs " << want.at(name));
+        CHECK(std::abs(value - want.at(name)) <= 1e-13 * std::abs(want.at(name)));
+      }
     }
     const auto got = agent.all_parameters(), want = ref.parameters();
     double worst = 0, moved = 0;
@@ -568,8 +587,52 @@ TEST_CASE("all_finite finds a single infinite or NaN element anywhere, in float3
         INFO("dtype " << dtype << ", value " << bad << " at " << at);
         CHECK_FALSE(agents::all_finite({ok, t}));
         CHECK_FALSE(agents::all_finite({t.view({17, 59}).t()}));  // non-contiguous
+        // Shared between threads (SAC checks half of every tensor on each): exactly one part sees it.
+        for (const int64_t parts : {int64_t{2}, int64_t{3}}) {
+          int found = 0;
+          for (int64_t k = 0; k < parts; ++k) {
+            CHECK(agents::all_finite({ok}, k, parts));
+            found += agents::all_finite({ok, t}, k, parts) ? 0 : 1;
+          }
+          CHECK(found == 1);
+        }
       }
   }
+}
+
+TEST_CASE("the replay buffer keeps the last capacity transitions, each row whole, across the ring's wrap", "[sac]") {
+  // Transition k of env e: obs (k, e, 1), action (k + 0.5, -k), reward -k - e/2 (float64, as the
+  // vector env gives it), next_obs (k + 1, e, 1), terminated k % 2 (bool). 2 envs, 4 steps, capacity 5:
+  // the ring wraps and holds the last 5 rows (step 1's second env onwards).
+  agents::ReplayBuffer rb(5, 3, 2);
+  const auto row_of = [](int64_t k, int64_t e) { return 2 * k + e; };
+  for (int64_t k = 0; k < 4; ++k) {
+    const torch::Tensor e = torch::arange(2, torch::kFloat32);
+    const torch::Tensor obs = torch::stack({torch::full({2}, static_cast<float>(k)), e, torch::ones({2})}, 1);
+    const torch::Tensor act = torch::stack({torch::full({2}, k + 0.5f), torch::full({2}, -static_cast<float>(k))}, 1);
+    const torch::Tensor next = obs + torch::tensor({1.0f, 0.0f, 0.0f});
+    rb.add(obs, act, -k - e.to(torch::kFloat64) / 2, next, torch::full({2}, k % 2 == 1, torch::kBool));
+  }
+  REQUIRE(rb.size() == 5);
+  at::Generator gen = at::detail::createCPUGenerator(3);
+  const agents::Batch b = rb.sample(400, gen);
+  REQUIRE(b.obs.sizes() == torch::IntArrayRef({400, 3}));
+  REQUIRE(b.rewards.sizes() == torch::IntArrayRef({400}));
+  std::set<int64_t> seen;
+  for (int64_t i = 0; i < 400; ++i) {
+    const auto k = static_cast<int64_t>(b.obs[i][0].item<float>()), e = static_cast<int64_t>(b.obs[i][1].item<float>());
+    INFO("sampled row " << i << ": step " << k << ", env " << e);
+    CHECK(row_of(k, e) >= 3);  // rows 0-2 were overwritten
+    CHECK(b.obs[i][2].item<float>() == 1.0f);
+    CHECK(b.actions[i][0].item<float>() == k + 0.5f);
+    CHECK(b.actions[i][1].item<float>() == -static_cast<float>(k));
+    CHECK(b.rewards[i].item<float>() == -k - e / 2.0f);
+    CHECK(b.next_obs[i][0].item<float>() == k + 1.0f);
+    CHECK(b.next_obs[i][1].item<float>() == static_cast<float>(e));
+    CHECK(b.terminated[i].item<float>() == static_cast<float>(k % 2));
+    seen.insert(row_of(k, e));
+  }
+  CHECK(seen == std::set<int64_t>{3, 4, 5, 6, 7});
 }
 
 TEST_CASE("a diverging run stops with exit 4, names the last good checkpoint and saves nothing non-finite",
