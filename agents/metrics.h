@@ -13,7 +13,7 @@ using Metrics = std::vector<std::pair<std::string, double>>;
 
 // An update's metrics, computed when first read: a loop keeps only the last update's and reads
 // them once per log row, so a learner whose losses are not on its gradient path (SAC's continuous
-// update differentiates by hand) leaves their arithmetic, ~0.2 ms of serial work per update, to
+// update differentiates by hand) leaves their arithmetic, ~0.15 ms of serial work per update, to
 // the rare update that is logged. Learners that have their values anyway pass them ready.
 class DeferredMetrics {
  public:

@@ -21,10 +21,8 @@ class TransitionItems final : public OfflineLearner {
   void load(torch::serialize::InputArchive& ar) override { learner_.load(ar); }
   int64_t num_items() const override { return data_.obs.size(0); }
   Metrics update_items(const torch::Tensor& idx, at::Generator& gen, int64_t* steps) override {
-    const Batch b{data_.obs.index_select(0, idx), data_.actions.index_select(0, idx), data_.rewards.index_select(0, idx),
-                  data_.next_obs.index_select(0, idx), data_.terminated.index_select(0, idx)};
     *steps = idx.size(0);
-    return learner_.update(b, gen).get();
+    return learner_.update(select_rows(data_, idx), gen).get();
   }
   void set_learning_rate(double lr) override { learner_.set_learning_rate(lr); }
 

@@ -1,5 +1,6 @@
 #include "agents/replay_buffer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "agents/checkpoint.h"
@@ -8,7 +9,7 @@ namespace softrl::agents {
 namespace {
 // Row copies by hand: a transition is a few dozen bytes, for which LibTorch's index ops (with
 // their index tensors) cost more in dispatch than the copy; SAC adds one and samples a batch at
-// every step, on the training step's serial path. The ring and the batches are contiguous float32.
+// every step, on the training step's serial path.
 
 // The n rows of src (any dtype, as float32 rows of dst's width) into rows (first + i) mod capacity.
 void put_rows(torch::Tensor& dst, int64_t first, const torch::Tensor& src) {
@@ -20,20 +21,29 @@ void put_rows(torch::Tensor& dst, int64_t first, const torch::Tensor& src) {
     std::memcpy(out + ((first + i) % capacity) * width, in + i * width, static_cast<size_t>(width) * sizeof(float));
 }
 
-// Rows idx[0..b) of src, as a new [b, ...] tensor.
+// Rows idx of src, as a new tensor (any dtype; a non-contiguous src through index_select).
 torch::Tensor gather_rows(const torch::Tensor& src, const torch::Tensor& idx) {
+  if (!src.is_contiguous() || !src.device().is_cpu()) return src.index_select(0, idx);
   std::vector<int64_t> shape = src.sizes().vec();
   shape[0] = idx.size(0);
   torch::Tensor out = torch::empty(shape, src.options());
-  const int64_t width = src.numel() / src.size(0);
-  const int64_t* rows = idx.data_ptr<int64_t>();
-  const float* in = src.data_ptr<float>();
-  float* o = out.data_ptr<float>();
-  for (int64_t i = 0; i < idx.size(0); ++i)
-    std::memcpy(o + i * width, in + rows[i] * width, static_cast<size_t>(width) * sizeof(float));
+  const auto row_bytes = static_cast<size_t>(src.numel() / std::max<int64_t>(src.size(0), 1) * src.element_size());
+  const torch::Tensor rows = idx.to(torch::kLong).contiguous();
+  const int64_t* r = rows.data_ptr<int64_t>();
+  const auto* in = static_cast<const char*>(src.data_ptr());
+  auto* o = static_cast<char*>(out.data_ptr());
+  for (int64_t i = 0; i < rows.numel(); ++i) {
+    TORCH_CHECK(r[i] >= 0 && r[i] < src.size(0), "row ", r[i], " of a batch of ", src.size(0));
+    std::memcpy(o + i * row_bytes, in + r[i] * row_bytes, row_bytes);
+  }
   return out;
 }
 }  // namespace
+
+Batch select_rows(const Batch& b, const torch::Tensor& idx) {
+  return {gather_rows(b.obs, idx), gather_rows(b.actions, idx), gather_rows(b.rewards, idx), gather_rows(b.next_obs, idx),
+          gather_rows(b.terminated, idx)};
+}
 
 ReplayBuffer::ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t act_dim)
     : capacity_(capacity),
@@ -61,8 +71,7 @@ void ReplayBuffer::add(const torch::Tensor& obs, const torch::Tensor& actions, c
 
 Batch ReplayBuffer::sample(int64_t batch_size, at::Generator& gen) const {
   const torch::Tensor idx = torch::randint(0, size_, {batch_size}, gen, torch::kLong);
-  return {gather_rows(obs_, idx), gather_rows(actions_, idx), gather_rows(rewards_, idx), gather_rows(next_obs_, idx),
-          gather_rows(terminated_, idx)};
+  return select_rows({obs_, actions_, rewards_, next_obs_, terminated_}, idx);
 }
 
 void ReplayBuffer::save(torch::serialize::OutputArchive& ar) const {

@@ -9,6 +9,10 @@ struct Batch {
   torch::Tensor obs, actions, rewards, next_obs, terminated;  // rewards/terminated: [B] float32
 };
 
+// The rows idx (int64, [k]) of every field, as a new batch: the replay buffer's samples and the
+// offline loop's minibatches.
+Batch select_rows(const Batch& b, const torch::Tensor& idx);
+
 class ReplayBuffer {
  public:
   ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t act_dim);

@@ -633,6 +633,18 @@ TEST_CASE("the replay buffer keeps the last capacity transitions, each row whole
     seen.insert(row_of(k, e));
   }
   CHECK(seen == std::set<int64_t>{3, 4, 5, 6, 7});
+
+  // The same row selection serves the offline loop's minibatches of any dtype (a discrete
+  // dataset's int64 actions [N]) and layout (a transposed field goes through index_select).
+  const agents::Batch d{torch::randn({7, 3}), torch::arange(7, torch::kLong) * 3, torch::randn({7}),
+                        torch::randn({3, 7}).t(), torch::rand({7}).round()};
+  const torch::Tensor idx = torch::tensor({6, 0, 0, 3}, torch::kLong);
+  const agents::Batch s = agents::select_rows(d, idx);
+  CHECK(torch::equal(s.obs, d.obs.index_select(0, idx)));
+  CHECK(torch::equal(s.actions, torch::tensor({18, 0, 0, 9}, torch::kLong)));
+  CHECK(torch::equal(s.rewards, d.rewards.index_select(0, idx)));
+  CHECK(torch::equal(s.next_obs, d.next_obs.index_select(0, idx)));
+  CHECK(torch::equal(s.terminated, d.terminated.index_select(0, idx)));
 }
 
 TEST_CASE("a diverging run stops with exit 4, names the last good checkpoint and saves nothing non-finite",
