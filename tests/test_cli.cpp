@@ -302,6 +302,29 @@ TEST_CASE("collect: bad configs exit 2 naming the key; SIGINT leaves nothing or 
   fs::remove_all(dir);
 }
 
+TEST_CASE("bench softmax's JSON carries the ceilings: the two-pass one exactly for long-row log_softmax and softmax",
+          "[cli][bench]") {
+  const Result r = run("bench softmax --quick --json");
+  REQUIRE(r.code == 0);
+  const YAML::Node rows = YAML::Load(r.output)["results"];
+  int two_pass = 0, ceilings = 0;
+  for (const auto& row : rows) {
+    const std::string op = row["op"].as<std::string>(), shape = row["shape"].as<std::string>();
+    const bool long_row = shape == "[8, 131072]";
+    INFO(row["pass"].as<std::string>() << " " << shape << " " << op);
+    ceilings += op == "sum+copy";
+    const bool expected = long_row && row["pass"].as<std::string>() == "forward" && (op == "log_softmax" || op == "softmax");
+    const double f = row["of_two_pass_ceiling"].as<double>();
+    CHECK((f > 0) == expected);
+    if (!expected) continue;
+    ++two_pass;
+    CHECK(f < 2);  // a share of a measured ceiling: ~1 at most, 2 only on a wildly noisy host
+    CHECK(row["of_ceiling"].as<double>() > 0);
+  }
+  CHECK(ceilings == 1);
+  CHECK(two_pass == 2);
+}
+
 TEST_CASE("bench sac and bench envs print every figure in their JSON, each ratio inside its rounds' range", "[cli][bench]") {
   Result r = run("bench sac --threads 1 --seconds 0.3 --json");
   REQUIRE(r.code == 0);
