@@ -51,7 +51,7 @@ void OffPolicyLoop::iterate() {
   }
   const envs::VectorStep s = venv_.step(actions);
   const torch::Tensor done = (s.terminated | s.truncated).unsqueeze(-1);
-  buffer_.add(obs_, actions.to(torch::kFloat32), s.reward, torch::where(done, s.final_obs, s.obs), s.terminated);
+  buffer_.add(obs_, actions, s.reward, torch::where(done, s.final_obs, s.obs), s.terminated);
   obs_ = s.obs;
   for (size_t k = 0; k < s.finished_returns.size(); ++k) recent_.add(s.finished_returns[k], s.finished_lengths[k]);
   episodes_ += static_cast<int64_t>(s.finished_returns.size());

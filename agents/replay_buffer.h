@@ -16,7 +16,8 @@ Batch select_rows(const Batch& b, const torch::Tensor& idx);
 class ReplayBuffer {
  public:
   ReplayBuffer(int64_t capacity, int64_t obs_dim, int64_t act_dim);
-  // Adds one row per environment. next_obs must be the final observation for finished episodes.
+  // Adds one row per environment (any dtype; stored as float32). next_obs must be the final
+  // observation for finished episodes.
   void add(const torch::Tensor& obs, const torch::Tensor& actions, const torch::Tensor& rewards,
            const torch::Tensor& next_obs, const torch::Tensor& terminated);
   Batch sample(int64_t batch_size, at::Generator& gen) const;

@@ -17,7 +17,6 @@
 #include "agents/replay_buffer.h"
 #include "objectives/sac.h"
 #include "agents/schedule.h"
-#include "objectives/sac.h"
 #include "common/fork_join_pool.h"
 
 namespace softrl::agents {
