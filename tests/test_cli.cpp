@@ -307,6 +307,10 @@ TEST_CASE("bench softmax's JSON carries the ceilings: the two-pass one exactly f
   const Result r = run("bench softmax --quick --json");
   REQUIRE(r.code == 0);
   const YAML::Node rows = YAML::Load(r.output)["results"];
+  double two_pass_gbs = 0;
+  for (const auto& row : rows)
+    if (row["op"].as<std::string>() == "sum+copy") two_pass_gbs = row["ours_gbs"].as<double>();
+  REQUIRE(two_pass_gbs > 0);
   int two_pass = 0, ceilings = 0;
   for (const auto& row : rows) {
     const std::string op = row["op"].as<std::string>(), shape = row["shape"].as<std::string>();
@@ -318,7 +322,8 @@ TEST_CASE("bench softmax's JSON carries the ceilings: the two-pass one exactly f
     CHECK((f > 0) == expected);
     if (!expected) continue;
     ++two_pass;
-    CHECK(f < 2);  // a share of a measured ceiling: ~1 at most, 2 only on a wildly noisy host
+    // The share is of this run's own measured ceiling (no bound on timings, which move with the host's load).
+    CHECK_THAT(f, Catch::Matchers::WithinRel(row["ours_gbs"].as<double>() / two_pass_gbs, 1e-8));
     CHECK(row["of_ceiling"].as<double>() > 0);
   }
   CHECK(ceilings == 1);
