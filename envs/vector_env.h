@@ -66,17 +66,29 @@ class VectorEnv {
 
  private:
   torch::Tensor reset_all();
+  // Everything one env's step writes, on cache lines of its own: the two threads step neighbouring
+  // envs at once, and per-field arrays (16 bools in one line) made every write bounce that line
+  // between the cores. The step's tensors are filled from the slots after the join.
+  struct alignas(64) Slot {
+    int64_t episode_index = 0;
+    std::vector<float> episode_actions;  // flattened actions of the running episode
+    double episode_return = 0;
+    int episode_length = 0;
+    double reward = 0;
+    bool terminated = false, truncated = false;
+    std::string error;
+  };
   uint64_t episode_seed(int64_t i) const {
-    if (seed_rule_) return seed_rule_(i, episode_index_[i]);
-    return first_seed_[i] + static_cast<uint64_t>(envs_.size()) * static_cast<uint64_t>(episode_index_[i]);
+    const int64_t e = slots_[static_cast<size_t>(i)].episode_index;
+    if (seed_rule_) return seed_rule_(i, e);
+    return first_seed_[i] + static_cast<uint64_t>(envs_.size()) * static_cast<uint64_t>(e);
   }
+  void throw_slot_errors() const;
+
   std::vector<uint64_t> first_seed_;
   SeedRule seed_rule_;
-  std::vector<int64_t> episode_index_;
-  std::vector<std::vector<float>> episode_actions_;
   std::vector<std::unique_ptr<Env>> envs_;
-  std::vector<double> returns_;
-  std::vector<int> lengths_;
+  std::vector<Slot> slots_;
   std::unique_ptr<ForkJoinPool> pool_;
 };
 
