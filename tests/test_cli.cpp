@@ -353,5 +353,8 @@ TEST_CASE("bench sac and bench envs print every figure in their JSON, each ratio
     const double idle = row["join_idle_share_2threads"].as<double>();
     CHECK(idle >= 0);
     CHECK(idle < 1);
+    const double serial = row["serial_share_2threads"].as<double>();
+    CHECK(serial > 0);  // the step's output tensors are made on the calling thread, outside the pool
+    CHECK(serial < 1);
   }
 }
