@@ -45,8 +45,9 @@ double seconds_per_sync(const std::vector<torch::Tensor>& params, int calls) {
 int run_allreduce_bench(const AllreduceBenchOptions& opt, std::ostream& out) {
   const distributed::World world = distributed::world_from_env();
   if (world.size < 2)
-    throw InputError("softrl bench allreduce measures an all-reduce between processes: start it with torchrun, e.g. "
-                     "torchrun --nproc-per-node 2 --no-python softrl bench allreduce");
+    throw InputError(
+        "softrl bench allreduce measures an all-reduce between processes: start it with torchrun, e.g. "
+        "torchrun --nproc-per-node 2 --no-python softrl bench allreduce");
   distributed::init(world, std::chrono::milliseconds(static_cast<int64_t>(opt.timeout_s * 1000)));
   torch::set_num_threads(1);
   struct Case {
@@ -55,11 +56,12 @@ int run_allreduce_bench(const AllreduceBenchOptions& opt, std::ostream& out) {
   };
   // LunarLander policies ([64, 64] and [256, 256]), SAC's Zoo critic pair + actor ([400, 300]), then sizes
   // that take one and four 25 MB buckets.
-  const std::vector<Case> cases = {{"policy [64, 64]", 8 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4},
-                                   {"policy [256, 256]", 8 * 256 + 256 + 256 * 256 + 256 + 256 * 4 + 4},
-                                   {"SAC [400, 300] (critics + actor)", 3 * (10 * 400 + 400 + 400 * 300 + 300 + 300 * 2 + 2)},
-                                   {"6.25 M floats (one bucket)", 6250000},
-                                   {"25 M floats (four buckets)", 25000000}};
+  const std::vector<Case> cases = {
+      {"policy [64, 64]", 8 * 64 + 64 + 64 * 64 + 64 + 64 * 4 + 4},
+      {"policy [256, 256]", 8 * 256 + 256 + 256 * 256 + 256 + 256 * 4 + 4},
+      {"SAC [400, 300] (critics + actor)", 3 * (10 * 400 + 400 + 400 * 300 + 300 + 300 * 2 + 2)},
+      {"6.25 M floats (one bucket)", 6250000},
+      {"25 M floats (four buckets)", 25000000}};
   std::string json_rows;
   if (world.rank == 0 && !opt.json)
     out << "softrl bench allreduce: " << world.size << " processes over Gloo (TCP), gradient all-reduce per update\n"
@@ -73,8 +75,12 @@ int run_allreduce_bench(const AllreduceBenchOptions& opt, std::ostream& out) {
     const double bus = bytes * 2.0 * (world.size - 1) / world.size / s / 1e9;
     if (world.rank != 0) continue;
     if (opt.json) {
-      json_rows += (json_rows.empty() ? "" : ",") +
-                   JsonObject().add("gradient", c.what).add("bytes", bytes).add("ms_per_call", 1e3 * s).add("bus_gb_per_s", bus).str();
+      json_rows += (json_rows.empty() ? "" : ",") + JsonObject()
+                                                        .add("gradient", c.what)
+                                                        .add("bytes", bytes)
+                                                        .add("ms_per_call", 1e3 * s)
+                                                        .add("bus_gb_per_s", bus)
+                                                        .str();
     } else {
       char line[160];
       std::snprintf(line, sizeof line, "  %-34s %8.3f %10.3f %10.2f\n", c.what, bytes / 1e6, 1e3 * s, bus);

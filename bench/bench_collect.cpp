@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <ostream>
 
-#include "agents/collector.h"
+#include "agents/loops/collector.h"
 #include "common/json.h"
 #include "common/runtime.h"
 #include "data/hdf5_dataset.h"
@@ -14,7 +14,9 @@ namespace softrl::bench {
 namespace {
 using clock_type = std::chrono::steady_clock;
 
-double seconds_since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
 
 agents::CollectSettings lander(int threads, int64_t episodes, agents::BehaviourSource source) {
   agents::CollectSettings s;

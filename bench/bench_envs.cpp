@@ -8,9 +8,9 @@
 #include <random>
 #include <thread>
 
+#include "bench/timing.h"
 #include "envs/registry.h"
 #include "envs/vector_env.h"
-#include "bench/timing.h"
 
 namespace softrl::bench {
 namespace {
@@ -73,7 +73,8 @@ VectorRate vector_steps_per_s(const std::string& id, int n, int threads, double 
   const auto join = venv.join_stats();
   const double idle = join.idle_thread_seconds - before.idle_thread_seconds, in_pool = join.seconds - before.seconds;
   // Against the whole loop's time: the share of the threads' time lost at the joins.
-  return {static_cast<double>(steps) / elapsed, idle / (threads * elapsed), threads > 1 ? 1.0 - in_pool / elapsed : 0.0};
+  return {static_cast<double>(steps) / elapsed, idle / (threads * elapsed),
+          threads > 1 ? 1.0 - in_pool / elapsed : 0.0};
 }
 
 // The machine's own ceiling for two threads: two 1-thread vector envs stepped at the same time on
@@ -92,7 +93,8 @@ double independent_steps_per_s(const std::string& id, int n, double seconds) {
 int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
   struct Row {
     std::string id;
-    double single, vec1, vec2, independent, scaling, ceiling, join_idle, serial;  // rates and ratios: medians over rounds
+    double single, vec1, vec2, independent, scaling, ceiling, join_idle,
+        serial;  // rates and ratios: medians over rounds
   };
   // The shared host's speed drifts by 10-20 % within minutes: each round measures the three
   // vector-env rates one right after the other and takes its ratios within the round; the
@@ -111,8 +113,8 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
       ceiling.push_back(independent.back() / vec1.back());
     }
     const auto m = median_of_rounds;
-    rows.push_back({id, single_env_steps_per_s(id, opt.seconds), m(vec1), m(vec2), m(independent), m(scaling), m(ceiling),
-                    m(join_idle), m(serial)});
+    rows.push_back({id, single_env_steps_per_s(id, opt.seconds), m(vec1), m(vec2), m(independent), m(scaling),
+                    m(ceiling), m(join_idle), m(serial)});
   }
   if (opt.json) {
     std::vector<std::string> results;
@@ -134,9 +136,11 @@ int run_env_bench(const EnvBenchOptions& opt, std::ostream& out) {
     return 0;
   }
   char buf[200];
-  out << "softrl bench envs: random actions, steps/s (vector env: " << opt.envs << " envs; ceiling: two 1-thread\n"
+  out << "softrl bench envs: random actions, steps/s (vector env: " << opt.envs
+      << " envs; ceiling: two 1-thread\n"
          "vector envs stepped at once on two threads that share nothing, over one alone; medians of "
-      << opt.rounds << " rounds,\neach ratio taken within its round; join idle: share of the 2 threads' time spent waiting\n"
+      << opt.rounds
+      << " rounds,\neach ratio taken within its round; join idle: share of the 2 threads' time spent waiting\n"
          "at the end of a step for the other's last env; serial: share of the 2-thread loop's time outside the\n"
          "pool, the step's own work on the calling thread while the other waits)\n";
   std::snprintf(buf, sizeof buf, "%-26s %12s %14s %14s %8s %16s %8s %10s %7s\n", "task", "1 env", "vec 1 thread",

@@ -35,7 +35,8 @@ int run_mlp_bench(const MlpBenchOptions& opt, std::ostream& out) {
       },
       {0.3, 5});
   if (opt.json)
-    out << JsonObject().add("threads", static_cast<int>(torch::get_num_threads())).add("updates_per_s", 1.0 / s).str() << "\n";
+    out << JsonObject().add("threads", static_cast<int>(torch::get_num_threads())).add("updates_per_s", 1.0 / s).str()
+        << "\n";
   else
     out << "softrl bench mlp: " << opt.layers << "x" << opt.hidden << " MLP, batch " << opt.batch << ", "
         << torch::get_num_threads() << " threads: " << 1.0 / s << " Adam updates/s\n";

@@ -6,9 +6,9 @@
 #include <ostream>
 #include <vector>
 
-#include "agents/sac.h"
-#include "common/runtime.h"
+#include "agents/sac/sac.h"
 #include "bench/timing.h"
+#include "common/runtime.h"
 
 namespace softrl::bench {
 namespace {
@@ -74,8 +74,8 @@ int run_sac_bench(const SacBenchOptions& opt, std::ostream& out) {
     return 0;
   }
   out << "softrl bench sac: net [400, 300], batch 256, " << opt.threads << " thread(s) (LunarLanderContinuous shapes)\n"
-      << "  " << 1.0 / s << " updates/s; " << rate / 1e9 << " GFLOP/s of matmul work per update = "
-      << 100 * fraction << " % of a plain sgemm [256x400]x[400x300] at " << sgemm_rate / 1e9 << " GFLOP/s\n"
+      << "  " << 1.0 / s << " updates/s; " << rate / 1e9 << " GFLOP/s of matmul work per update = " << 100 * fraction
+      << " % of a plain sgemm [256x400]x[400x300] at " << sgemm_rate / 1e9 << " GFLOP/s\n"
       << "  (medians of " << rounds << " rounds alternating the update and the sgemm, each % within its round; range "
       << 100 * *lo << "-" << 100 * *hi << " %)\n";
   return 0;

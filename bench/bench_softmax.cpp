@@ -26,7 +26,7 @@ struct Row {
   std::string op;
   double ours_gbs = 0.0, torch_gbs = 0.0;
   double ours_us = 0.0, torch_us = 0.0;
-  double of_ceiling = 0.0;  // ours_gbs / the ceiling measured for this shape in the same run (0: none)
+  double of_ceiling = 0.0;   // ours_gbs / the ceiling measured for this shape in the same run (0: none)
   double of_two_pass = 0.0;  // long rows, log_softmax / softmax forward: ours_gbs / the two-pass ceiling's
   int64_t entries = 0;       // of the shape's input
 };

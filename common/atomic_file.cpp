@@ -20,7 +20,8 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
   // file never share a temporary.
   std::string tmp = path.string() + ".tmp.XXXXXX";
   const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw IoError(path.string() + ": cannot create a temporary file beside it (" + std::strerror(errno) + ")");
+  if (fd < 0)
+    throw IoError(path.string() + ": cannot create a temporary file beside it (" + std::strerror(errno) + ")");
   auto fail = [&](const std::string& what) {
     const std::string reason = std::strerror(errno);
     ::close(fd);

@@ -94,7 +94,7 @@ class BlockCache final : public c10::Allocator {
 
   static inline std::mutex mu_;
   static inline std::unordered_map<size_t, std::vector<void*>> free_;  // size -> cached blocks
-  static inline std::unordered_map<void*, size_t> size_of_;             // every live or cached large block
+  static inline std::unordered_map<void*, size_t> size_of_;            // every live or cached large block
   static inline size_t cached_ = 0;
   static inline size_t hits_ = 0;
 

@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <sstream>
 
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 namespace softrl::distributed {
@@ -48,8 +48,8 @@ void collective(const char* what, F f) {
   try {
     f()->wait(g_timeout);
   } catch (const std::exception& e) {
-    throw DistributedError("rank " + std::to_string(g_world.rank) + " of " + std::to_string(g_world.size) + ": " + what +
-                           " did not complete within " + seconds(g_timeout) +
+    throw DistributedError("rank " + std::to_string(g_world.rank) + " of " + std::to_string(g_world.size) + ": " +
+                           what + " did not complete within " + seconds(g_timeout) +
                            " (a peer died or hangs; see its output): " + brief(e));
   }
 }
@@ -88,7 +88,8 @@ void init(const World& world, std::chrono::milliseconds timeout) {
     g_store = c10::make_intrusive<c10d::TCPStore>(world.master_addr, so);
     if (use_agent_store) {
       const char* attempt = std::getenv("TORCHELASTIC_RESTART_COUNT");
-      g_store = c10::make_intrusive<c10d::PrefixStore>(std::string("/worker/attempt_") + (attempt ? attempt : "0"), g_store);
+      g_store =
+          c10::make_intrusive<c10d::PrefixStore>(std::string("/worker/attempt_") + (attempt ? attempt : "0"), g_store);
     }
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(world.master_addr));

@@ -33,8 +33,8 @@ World world_from_env();
 
 // Joins the process group (blocks until every rank has joined, at most `timeout`). Once.
 void init(const World& world, std::chrono::milliseconds timeout);
-bool active();          // init() ran with more than one process
-const World& world();   // rank 0 of 1 when not active
+bool active();         // init() ran with more than one process
+const World& world();  // rank 0 of 1 when not active
 
 // Sets every tensor (the same shapes on every rank) to rank 0's values.
 void broadcast_from_rank0(const std::vector<torch::Tensor>& tensors);
@@ -52,8 +52,8 @@ void sync_gradients(const std::vector<torch::Tensor>& parameters, double count);
 // What sync_gradients cost this process so far: for the end-of-run summary and the benchmarks.
 struct SyncStats {
   int64_t calls = 0;
-  int64_t bytes = 0;     // gradient bytes reduced, summed over calls
-  double seconds = 0;    // wall time inside sync_gradients (waiting for peers included)
+  int64_t bytes = 0;   // gradient bytes reduced, summed over calls
+  double seconds = 0;  // wall time inside sync_gradients (waiting for peers included)
 };
 SyncStats sync_stats();
 

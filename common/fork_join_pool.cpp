@@ -10,7 +10,8 @@ namespace {
 constexpr auto kSpin = std::chrono::microseconds(2000);
 
 int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 inline void pause() {
@@ -42,7 +43,8 @@ void ForkJoinPool::work(int self) {
   const size_t p = blocks_.size();
   for (size_t k = 0; k < p; ++k) {
     Block& b = blocks_[(static_cast<size_t>(self) + k) % p];
-    for (int64_t i = b.next.fetch_add(1, std::memory_order_relaxed); i < b.end; i = b.next.fetch_add(1, std::memory_order_relaxed))
+    for (int64_t i = b.next.fetch_add(1, std::memory_order_relaxed); i < b.end;
+         i = b.next.fetch_add(1, std::memory_order_relaxed))
       (*f_)(i);
   }
   blocks_[static_cast<size_t>(self)].finished_ns = now_ns();  // published by busy_'s release (workers) or read by self

@@ -55,8 +55,8 @@ class ForkJoinPool {
 
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> busy_{0};        // workers still inside the current call
-  std::vector<Block> blocks_;       // one per thread, the caller's first
+  std::atomic<int> busy_{0};   // workers still inside the current call
+  std::vector<Block> blocks_;  // one per thread, the caller's first
   std::atomic<int> sleepers_{0};
   const std::function<void(int64_t)>* f_ = nullptr;
   std::mutex mutex_;

@@ -121,8 +121,8 @@ Interval stratified_bootstrap(const ScoreMatrix& scores, const std::function<dou
 }
 
 Interval stratified_bootstrap(const ScoreMatrix& x, const ScoreMatrix& y,
-                              const std::function<double(const ScoreMatrix&, const ScoreMatrix&)>& statistic,
-                              int reps, uint64_t seed, double confidence) {
+                              const std::function<double(const ScoreMatrix&, const ScoreMatrix&)>& statistic, int reps,
+                              uint64_t seed, double confidence) {
   std::mt19937_64 gen(seed);
   std::vector<double> samples(static_cast<size_t>(reps));
   for (double& s : samples) {

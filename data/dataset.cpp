@@ -12,8 +12,8 @@ namespace softrl::data {
 int64_t Dataset::tensor_bytes() const {
   int64_t n = 0;
   for (const torch::Tensor* t : {&observations, &actions, &pre_tanh_actions, &rewards, &terminations, &truncations,
-                                 &behaviour_log_prob, &step_source, &perturbed_logits, &final_observations, &episode_start, &episode_seed,
-                                 &episode_group, &episode_source, &episode_return})
+                                 &behaviour_log_prob, &step_source, &perturbed_logits, &final_observations,
+                                 &episode_start, &episode_seed, &episode_group, &episode_source, &episode_return})
     if (t->defined()) n += t->numel() * static_cast<int64_t>(t->element_size());
   return n;
 }

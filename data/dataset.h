@@ -27,9 +27,9 @@ struct Dataset {
   envs::EnvOptions env_options;
   envs::EnvSpec env_spec;  // the task's spec (spaces, time limit), from the env registry
   std::vector<SourceInfo> sources;
-  int64_t group_size = 1;             // K episodes per start state
-  std::vector<int64_t> group_seeds;   // the reset seed of each group
-  std::string collection_config;      // the resolved YAML that produced the data ("" if unknown)
+  int64_t group_size = 1;            // K episodes per start state
+  std::vector<int64_t> group_seeds;  // the reset seed of each group
+  std::string collection_config;     // the resolved YAML that produced the data ("" if unknown)
 
   // Steps, episode after episode (N = total steps).
   torch::Tensor observations;        // [N, obs_dim] float32

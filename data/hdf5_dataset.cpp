@@ -80,8 +80,9 @@ struct Writer {
     if (!empty) check(H5Dwrite(set, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), name);
   }
   void attr(hid_t obj, const char* name, hid_t type, std::vector<hsize_t> dims, const void* data) const {
-    Handle space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
-                 H5Sclose);
+    Handle space(
+        dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+        H5Sclose);
     Handle a(H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!a.ok()) check(-1, std::string("attribute ") + name);
     check(H5Awrite(a, type, data), std::string("attribute ") + name);
@@ -120,7 +121,8 @@ std::string env_spec_json(const Dataset& d) {
   // Typed as Gymnasium's kwargs are: booleans as true / false (enable_wind), numbers as numbers.
   const envs::TaskEntry& task = envs::task(d.env_id);
   for (const auto& [name, value] : d.env_options) {
-    const auto o = std::find_if(task.options.begin(), task.options.end(), [&](const auto& x) { return x.name == name; });
+    const auto o =
+        std::find_if(task.options.begin(), task.options.end(), [&](const auto& x) { return x.name == name; });
     if (o != task.options.end() && o->type == envs::OptionSpec::Type::boolean) kwargs.add(name, value != 0.0);
     else kwargs.add(name, value);
   }
@@ -348,10 +350,13 @@ void read_header(const Reader& r, hid_t file, Dataset& d, const std::optional<en
   const auto check_space = [&](const char* name, const envs::Space& s) {
     const YAML::Node j = r.json(r.attr_string(file, "", name), name);
     const bool discrete = s.kind == envs::Space::Kind::discrete;
-    const bool ok = j.IsMap() && j["type"].IsScalar() && j["type"].Scalar() == (discrete ? "Discrete" : "Box") &&
-                    (discrete ? (j["n"].IsScalar() && j["n"].as<int64_t>() == s.n)
-                              : (j["shape"].IsSequence() && j["shape"].size() == 1 && j["shape"][0].as<int64_t>() == s.dim()));
-    if (!ok) r.fail(std::string(name) + " does not match " + d.env_id + "'s " + (discrete ? "Discrete(" + std::to_string(s.n) + ")" : "Box(" + std::to_string(s.dim()) + ",)"));
+    const bool ok =
+        j.IsMap() && j["type"].IsScalar() && j["type"].Scalar() == (discrete ? "Discrete" : "Box") &&
+        (discrete ? (j["n"].IsScalar() && j["n"].as<int64_t>() == s.n)
+                  : (j["shape"].IsSequence() && j["shape"].size() == 1 && j["shape"][0].as<int64_t>() == s.dim()));
+    if (!ok)
+      r.fail(std::string(name) + " does not match " + d.env_id + "'s " +
+             (discrete ? "Discrete(" + std::to_string(s.n) + ")" : "Box(" + std::to_string(s.dim()) + ",)"));
   };
   check_space("observation_space", d.env_spec.observation_space);
   check_space("action_space", d.env_spec.action_space);
@@ -399,7 +404,8 @@ void read_episode(const Reader& r, hid_t file, Dataset& d, int64_t e, std::vecto
   if (H5Lexists(g, "infos", H5P_DEFAULT) <= 0) r.fail(where + "missing group 'infos'");
   Handle infos(H5Gopen2(g, "infos", H5P_DEFAULT), H5Gclose);
   const std::string iw = where + "infos/";
-  r.read(infos, iw, "behaviour_log_prob", H5T_FLOAT, H5T_NATIVE_DOUBLE, {ht}, d.behaviour_log_prob.data_ptr<double>() + b);
+  r.read(infos, iw, "behaviour_log_prob", H5T_FLOAT, H5T_NATIVE_DOUBLE, {ht},
+         d.behaviour_log_prob.data_ptr<double>() + b);
   r.read(infos, iw, "source", H5T_INTEGER, H5T_NATIVE_INT64, {ht}, d.step_source.data_ptr<int64_t>() + b);
   if (!d.discrete())
     r.read(infos, iw, "pre_tanh_action", H5T_FLOAT, H5T_NATIVE_FLOAT, {ht, static_cast<hsize_t>(ad)},

@@ -19,10 +19,8 @@ double noise_draw(envs::Rng& rng, const PreferenceSettings& s) {
       if (s.outlier_fraction > 0 && rng.random() < s.outlier_fraction) x += s.outlier_scale * rng.normal();
       return x;
     }
-    case PreferenceSettings::Noise::cauchy:
-      return s.noise_scale * std::tan(M_PI * (rng.random() - 0.5));
-    default:
-      return 0.0;
+    case PreferenceSettings::Noise::cauchy: return s.noise_scale * std::tan(M_PI * (rng.random() - 0.5));
+    default: return 0.0;
   }
 }
 

@@ -46,9 +46,9 @@ struct PreferenceGroup {
 };
 
 struct PreferencePair {
-  int64_t group = 0;   // index into the view's groups of the same split
+  int64_t group = 0;     // index into the view's groups of the same split
   int64_t i = 0, j = 0;  // candidate indices
-  double q = 0.5;      // the label: probability that i is preferred to j
+  double q = 0.5;        // the label: probability that i is preferred to j
 };
 
 struct PreferenceSplit {

@@ -46,7 +46,9 @@ class BipedalWalker::Lidar final : public b2RayCastCallback {
 };
 
 BipedalWalker::BipedalWalker(bool hardcore)
-    : Env(make_spec(hardcore)), hardcore_(hardcore), contacts_(std::make_unique<b2::GroundContacts>()) {}
+    : Env(make_spec(hardcore)),
+      hardcore_(hardcore),
+      contacts_(std::make_unique<b2::GroundContacts>()) {}
 
 BipedalWalker::~BipedalWalker() = default;
 
@@ -67,9 +69,9 @@ struct WalkerState {
 }  // namespace
 
 std::shared_ptr<const EnvSnapshot::TaskState> BipedalWalker::save_task() const {
-  return std::make_shared<const SavedTaskState<WalkerState>>(WalkerState{world_.save(), rng_, *contacts_, hull_, legs_, joints_,
-                                                         has_prev_shaping_, prev_shaping_, terrain_x_, terrain_y_,
-                                                         obstacles_, lidar_p2_});
+  return std::make_shared<const SavedTaskState<WalkerState>>(
+      WalkerState{world_.save(), rng_, *contacts_, hull_, legs_, joints_, has_prev_shaping_, prev_shaping_, terrain_x_,
+                  terrain_y_, obstacles_, lidar_p2_});
 }
 
 void BipedalWalker::load_task(const EnvSnapshot::TaskState& state) {

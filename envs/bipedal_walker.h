@@ -1,5 +1,6 @@
 #pragma once
-// BipedalWalker-v3 and BipedalWalkerHardcore-v3 as Gymnasium 1.x defines them (gymnasium/envs/box2d/bipedal_walker.py), on Box2D 2.4.1.
+// BipedalWalker-v3 and BipedalWalkerHardcore-v3 as Gymnasium 1.x defines them (gymnasium/envs/box2d/bipedal_walker.py),
+// on Box2D 2.4.1.
 #include <array>
 #include <memory>
 
@@ -34,7 +35,7 @@ class BipedalWalker final : public Env {
 
   const b2World* world() const { return world_.get(); }
   const b2Body* hull() const { return hull_; }
-  const b2Body* leg(int i) const { return legs_[i]; }  // [upper(-1), lower(-1), upper(+1), lower(+1)]
+  const b2Body* leg(int i) const { return legs_[i]; }               // [upper(-1), lower(-1), upper(+1), lower(+1)]
   const b2RevoluteJoint* joint(int i) const { return joints_[i]; }  // [hip(-1), knee(-1), hip(+1), knee(+1)]
   const std::vector<double>& terrain_x() const { return terrain_x_; }
   const std::vector<double>& terrain_y() const { return terrain_y_; }

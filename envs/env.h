@@ -1,8 +1,8 @@
 #pragma once
 // The environment interface every learner sees (through VectorEnv), Gymnasium-style:
 // reset(seed) / step(action) -> float32 observation, reward, terminated, truncated.
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -22,7 +22,7 @@ struct EnvError : InputError {
 struct Space {
   enum class Kind { box, discrete };
   Kind kind = Kind::box;
-  int64_t n = 0;               // discrete: number of actions
+  int64_t n = 0;                 // discrete: number of actions
   std::vector<float> low, high;  // box: per-dimension bounds
   int64_t dim() const { return kind == Kind::discrete ? 1 : static_cast<int64_t>(low.size()); }
   static Space box(std::vector<float> low, std::vector<float> high);

@@ -41,7 +41,8 @@ void Image::fill_polygon(const std::vector<std::pair<double, double>>& pts, Rgb 
   if (pts.size() < 3) return;
   double ymin = pts[0].second, ymax = ymin;
   for (const auto& p : pts) ymin = std::min(ymin, p.second), ymax = std::max(ymax, p.second);
-  const int y0 = std::max(0, static_cast<int>(std::floor(ymin))), y1 = std::min(height - 1, static_cast<int>(std::ceil(ymax)));
+  const int y0 = std::max(0, static_cast<int>(std::floor(ymin))),
+            y1 = std::min(height - 1, static_cast<int>(std::ceil(ymax)));
   std::vector<double> xs;
   for (int y = y0; y <= y1; ++y) {
     const double yc = y + 0.5;
@@ -49,7 +50,8 @@ void Image::fill_polygon(const std::vector<std::pair<double, double>>& pts, Rgb 
     for (size_t i = 0; i < pts.size(); ++i) {
       const auto& a = pts[i];
       const auto& b = pts[(i + 1) % pts.size()];
-      if ((a.second <= yc) != (b.second <= yc)) xs.push_back(a.first + (yc - a.second) / (b.second - a.second) * (b.first - a.first));
+      if ((a.second <= yc) != (b.second <= yc))
+        xs.push_back(a.first + (yc - a.second) / (b.second - a.second) * (b.first - a.first));
     }
     std::sort(xs.begin(), xs.end());
     for (size_t k = 0; k + 1 < xs.size(); k += 2) {
@@ -181,7 +183,8 @@ Palette make_palette(const std::vector<Image>& frames) {
     for (int r = 0; r < 6; ++r)
       for (int g = 0; g < 7; ++g)
         for (int b = 0; b < 6; ++b)
-          p.colors.push_back({static_cast<uint8_t>(r * 51), static_cast<uint8_t>(g * 42), static_cast<uint8_t>(b * 51)});
+          p.colors.push_back(
+              {static_cast<uint8_t>(r * 51), static_cast<uint8_t>(g * 42), static_cast<uint8_t>(b * 51)});
   }
   p.colors.resize(256);
   return p;

@@ -25,7 +25,9 @@ EnvSpec make_spec(bool continuous) {
 }  // namespace
 
 LunarLander::LunarLander(const LunarLanderOptions& opt)
-    : Env(make_spec(opt.continuous)), opt_(opt), contacts_(std::make_unique<b2::GroundContacts>()) {
+    : Env(make_spec(opt.continuous)),
+      opt_(opt),
+      contacts_(std::make_unique<b2::GroundContacts>()) {
   if (!(opt.gravity > -12.0 && opt.gravity < 0.0))
     throw EnvError(spec().id + ": gravity must be in (-12, 0), got " + std::to_string(opt.gravity));
   if (opt.wind_power < 0 || opt.turbulence_power < 0)
@@ -51,9 +53,9 @@ struct LanderState {
 }  // namespace
 
 std::shared_ptr<const EnvSnapshot::TaskState> LunarLander::save_task() const {
-  return std::make_shared<const SavedTaskState<LanderState>>(LanderState{
-      world_.save(), rng_, *contacts_, moon_, lander_, legs_, joints_, has_prev_shaping_, prev_shaping_, wind_idx_,
-      torque_idx_, helipad_y_, chunk_x_, smooth_y_});
+  return std::make_shared<const SavedTaskState<LanderState>>(
+      LanderState{world_.save(), rng_, *contacts_, moon_, lander_, legs_, joints_, has_prev_shaping_, prev_shaping_,
+                  wind_idx_, torque_idx_, helipad_y_, chunk_x_, smooth_y_});
 }
 
 void LunarLander::load_task(const EnvSnapshot::TaskState& state) {

@@ -1,5 +1,6 @@
 #pragma once
-// LunarLander-v3 and LunarLanderContinuous-v3 as Gymnasium 1.x defines them (gymnasium/envs/box2d/lunar_lander.py), on Box2D 2.4.1.
+// LunarLander-v3 and LunarLanderContinuous-v3 as Gymnasium 1.x defines them (gymnasium/envs/box2d/lunar_lander.py), on
+// Box2D 2.4.1.
 #include <array>
 #include <memory>
 
@@ -12,10 +13,10 @@ namespace softrl::envs {
 
 struct LunarLanderOptions {
   bool continuous = false;
-  double gravity = -10.0;        // in (-12, 0)
+  double gravity = -10.0;  // in (-12, 0)
   bool enable_wind = false;
-  double wind_power = 15.0;      // [0, 20] recommended
-  double turbulence_power = 1.5; // [0, 2] recommended
+  double wind_power = 15.0;       // [0, 20] recommended
+  double turbulence_power = 1.5;  // [0, 2] recommended
 };
 
 namespace lunar {

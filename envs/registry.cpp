@@ -63,8 +63,17 @@ std::string OptionSpec::expected() const {
 
 const std::vector<TaskEntry>& tasks() {
   static const std::vector<TaskEntry> table = {
-      {"LunarLander-v3", kLanderOptions, make_lander(false), lander_heuristic(false), render_lander, {238.0, 10.0, 274}},
-      {"LunarLanderContinuous-v3", kLanderOptions, make_lander(true), lander_heuristic(true), render_lander,
+      {"LunarLander-v3",
+       kLanderOptions,
+       make_lander(false),
+       lander_heuristic(false),
+       render_lander,
+       {238.0, 10.0, 274}},
+      {"LunarLanderContinuous-v3",
+       kLanderOptions,
+       make_lander(true),
+       lander_heuristic(true),
+       render_lander,
        {283.0, 2.5, 215}},
       {"BipedalWalker-v3", {}, make_walker(false), walker_heuristic, render_walker, {117.0, 12.0, 990}},
       {"BipedalWalkerHardcore-v3", {}, make_walker(true), walker_heuristic, render_walker, {-62.0, 2.5, 360}},
@@ -106,6 +115,8 @@ std::unique_ptr<Env> make_env(const std::string& id, const EnvOptions& options) 
 }
 
 std::unique_ptr<Policy> make_heuristic(const std::string& id) { return task(id).heuristic(); }
+
+Image render(const Env& env) { return task(env.spec().id).render(env); }
 
 namespace {
 class UniformPolicy : public Policy {

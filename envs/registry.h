@@ -21,7 +21,7 @@ struct OptionSpec {
   enum class Type { boolean, number };
   std::string name;
   Type type = Type::number;
-  double lo = 0, hi = 0;         // numbers: the valid range...
+  double lo = 0, hi = 0;                  // numbers: the valid range...
   bool lo_open = false, hi_open = false;  // ...with open ends where Gymnasium excludes the bound
   double default_value = 0;
   bool valid(double v) const;
@@ -51,6 +51,9 @@ std::vector<std::string> env_ids();
 std::unique_ptr<Env> make_env(const std::string& id, const EnvOptions& options = {});
 // Gymnasium's heuristic controller for the task.
 std::unique_ptr<Policy> make_heuristic(const std::string& id);
+// A frame of the env's world through its task's renderer (envs/render.h). Throws EnvError for an
+// environment that has not been reset.
+Image render(const Env& env);
 // Uniform random actions over the task's action space (the "random" end of score normalisation).
 std::unique_ptr<Policy> make_random_policy(const std::string& id, uint64_t seed);
 

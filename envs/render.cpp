@@ -1,6 +1,6 @@
 #include "envs/render.h"
 
-#include "envs/registry.h"
+#include "envs/env.h"
 
 #include <box2d/box2d.h>
 
@@ -43,8 +43,8 @@ void draw_flag(Image& img, const Camera& cam, double x, double y_base, Rgb pole,
   const double y_top = y_base + 50.0 / kScale;
   const auto a = cam.px(x, y_base), b = cam.px(x, y_top);
   img.draw_line(a.first, a.second, b.first, b.second, pole);
-  img.fill_polygon({cam.px(x, y_top), cam.px(x, y_top - 10.0 / kScale), cam.px(x + 25.0 / kScale, y_top - 5.0 / kScale)},
-                   flag);
+  img.fill_polygon(
+      {cam.px(x, y_top), cam.px(x, y_top - 10.0 / kScale), cam.px(x + 25.0 / kScale, y_top - 5.0 / kScale)}, flag);
 }
 
 Image draw_lander(const LunarLander& env) {
@@ -108,7 +108,5 @@ Image render_walker(const Env& env) {
   if (!w->hull()) throw EnvError(env.spec().id + ": render() before reset()");
   return draw_walker(*w);
 }
-
-Image render(const Env& env) { return task(env.spec().id).render(env); }
 
 }  // namespace softrl::envs

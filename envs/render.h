@@ -8,9 +8,7 @@ namespace softrl::envs {
 
 constexpr int kFrameWidth = 600, kFrameHeight = 400;
 
-// Through the task's registry entry. Throws EnvError for an environment that has not been reset.
-Image render(const Env& env);
-// The renderers of the registry's entries.
+// The renderers of the registry's entries (envs::render in envs/registry.h picks the task's).
 Image render_lander(const Env& env);
 Image render_walker(const Env& env);
 

@@ -69,7 +69,8 @@ VectorStep VectorEnv::step(const torch::Tensor& actions_in, const std::vector<ch
   }
   VectorStep out;
   if (!active.empty() && static_cast<int64_t>(active.size()) != n)
-    throw EnvError("VectorEnv.step: " + std::to_string(active.size()) + " activity flags for " + std::to_string(n) + " envs");
+    throw EnvError("VectorEnv.step: " + std::to_string(active.size()) + " activity flags for " + std::to_string(n) +
+                   " envs");
   out.obs = active.empty() ? torch::empty({n, d}) : torch::zeros({n, d});
   out.final_obs = torch::zeros({n, d});
   const float* pa = actions.data_ptr<float>();

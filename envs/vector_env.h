@@ -12,17 +12,17 @@
 
 #include <torch/torch.h>
 
-#include "envs/registry.h"
 #include "common/fork_join_pool.h"
+#include "envs/registry.h"
 
 namespace softrl::envs {
 
 struct VectorStep {
-  torch::Tensor obs;          // [N, obs_dim] float32: the next observation (after auto-reset)
-  torch::Tensor reward;       // [N] float64
-  torch::Tensor terminated;   // [N] bool
-  torch::Tensor truncated;    // [N] bool
-  torch::Tensor final_obs;    // [N, obs_dim]: the last observation of episodes that ended this step
+  torch::Tensor obs;                     // [N, obs_dim] float32: the next observation (after auto-reset)
+  torch::Tensor reward;                  // [N] float64
+  torch::Tensor terminated;              // [N] bool
+  torch::Tensor truncated;               // [N] bool
+  torch::Tensor final_obs;               // [N, obs_dim]: the last observation of episodes that ended this step
   std::vector<double> finished_returns;  // returns of episodes that ended this step (env order)
   std::vector<int> finished_lengths;
 };
@@ -47,7 +47,7 @@ class VectorEnv {
   // was made, i.e. since construction or the last set_threads that changed the count).
   ForkJoinPool::JoinStats join_stats() const { return pool_->join_stats(); }
 
-  torch::Tensor reset(uint64_t base_seed);  // [N, obs_dim]
+  torch::Tensor reset(uint64_t base_seed);                  // [N, obs_dim]
   torch::Tensor reset(const std::vector<uint64_t>& seeds);  // one seed per env
   // Episode e of env i is reset with rule(i, e) (data collection: groups of episodes on one start
   // state). A snapshot does not hold the rule: restore() then needs the same rule set again.

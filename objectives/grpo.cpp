@@ -84,8 +84,8 @@ torch::Tensor soft_action_log_density(const torch::Tensor& logits, const torch::
   const torch::Tensor eps_hat = (perturbed.detach() - log_p).clamp(opt.noise_min, opt.noise_max);
   // The Gumbel(log p_hat, 1) log-density of g', written at the clamped noise.
   const torch::Tensor dens = gumbel_log_density(eps_hat, torch::zeros_like(eps_hat));
-  const torch::Tensor keep = opt.min_log_prob ? (log_p > *opt.min_log_prob).detach()
-                                              : torch::ones_like(log_p, torch::kBool);
+  const torch::Tensor keep =
+      opt.min_log_prob ? (log_p > *opt.min_log_prob).detach() : torch::ones_like(log_p, torch::kBool);
   const torch::Tensor w = keep.to(dens.scalar_type());
   const torch::Tensor total = (dens * w).sum(-1);
   return opt.mean_over_entries ? total / w.sum(-1).clamp_min(1.0) : total;

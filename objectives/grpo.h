@@ -1,6 +1,7 @@
 #pragma once
-// GRPO and SofT-GRPO losses (Shao et al. 2024, DeepSeekMath, arXiv 2402.03300; Zheng & Lee 2025, SofT-GRPO, arXiv 2511.06411). Shapes: N sequences (episodes) x T steps,
-// with a bool `valid` mask [N, T] for sequences of unequal length.
+// GRPO and SofT-GRPO losses (Shao et al. 2024, DeepSeekMath, arXiv 2402.03300; Zheng & Lee 2025, SofT-GRPO, arXiv
+// 2511.06411). Shapes: N sequences (episodes) x T steps, with a bool `valid` mask [N, T] for sequences of unequal
+// length.
 #include <optional>
 
 #include <torch/torch.h>
@@ -10,24 +11,24 @@
 namespace softrl::grpo {
 
 enum class Aggregation {
-  token_mean,      // sum over all valid steps / number of valid steps (TRL "dapo", verl token-mean)
-  sequence_mean,   // mean over each sequence's steps, then over sequences (original GRPO)
-  fixed_length,    // sum over all valid steps / (N * T) (Dr. GRPO, T = max length)
+  token_mean,     // sum over all valid steps / number of valid steps (TRL "dapo", verl token-mean)
+  sequence_mean,  // mean over each sequence's steps, then over sequences (original GRPO)
+  fixed_length,   // sum over all valid steps / (N * T) (Dr. GRPO, T = max length)
 };
 
 struct SurrogateOptions {
-  double clip_low = 0.2;              // ratio clipped to [1 - clip_low, 1 + clip_high]
+  double clip_low = 0.2;  // ratio clipped to [1 - clip_low, 1 + clip_high]
   double clip_high = 0.2;
-  std::optional<double> dual_clip;    // c > 1: for A < 0 the loss is capped at -A * c (verl 3.0)
-  double kl_coef = 0.0;               // beta * k3 KL to the reference (0 = off, TRL default)
-  std::optional<double> kl_clamp;     // clamp k3 to [-c, c] (verl low_var_kl: 10)
+  std::optional<double> dual_clip;  // c > 1: for A < 0 the loss is capped at -A * c (verl 3.0)
+  double kl_coef = 0.0;             // beta * k3 KL to the reference (0 = off, TRL default)
+  std::optional<double> kl_clamp;   // clamp k3 to [-c, c] (verl low_var_kl: 10)
   Aggregation aggregation = Aggregation::token_mean;
 };
 
 struct SurrogateInfo {
-  double clip_fraction = 0;   // fraction of valid steps where the clipped branch was taken
-  double kl = 0;              // mean k3 KL to the reference (if given)
-  double approx_kl_old = 0;   // mean k3 KL to the behaviour policy
+  double clip_fraction = 0;  // fraction of valid steps where the clipped branch was taken
+  double kl = 0;             // mean k3 KL to the reference (if given)
+  double approx_kl_old = 0;  // mean k3 KL to the behaviour policy
   double ratio_mean = 0;
 };
 
@@ -49,11 +50,11 @@ inline GroupStats group_advantages(const torch::Tensor& rewards, const GroupOpti
 }
 
 struct SoftDensityOptions {
-  double temperature = 1.0;            // policy temperature T in p = softmax(z / T)
-  double noise_min = -1.5, noise_max = 3.0;  // clamp of the recovered noise (zero gradient outside)
-  double prob_eps = 1e-6;              // log(p_hat + eps), as SofT-GRPO's code
+  double temperature = 1.0;                   // policy temperature T in p = softmax(z / T)
+  double noise_min = -1.5, noise_max = 3.0;   // clamp of the recovered noise (zero gradient outside)
+  double prob_eps = 1e-6;                     // log(p_hat + eps), as SofT-GRPO's code
   std::optional<double> min_log_prob = -3.0;  // keep entries with log p_hat > this (SofT-GRPO's M)
-  bool mean_over_entries = true;       // SofT-GRPO averages; false = exact sum of independent terms
+  bool mean_over_entries = true;              // SofT-GRPO averages; false = exact sum of independent terms
 };
 
 // SofT-GRPO: log-likelihood of stored perturbed logits g' [.., K] at the stored action ids [.., K]

@@ -9,8 +9,8 @@ torch::Tensor gumbel_noise(at::IntArrayRef shape, const torch::TensorOptions& op
   torch::Tensor e = torch::empty(shape, options);
   e.exponential_(1.0, generator);
   // Exp(1) draws of exactly 0 would give +inf noise.
-  const double tiny = e.scalar_type() == torch::kDouble ? std::numeric_limits<double>::min()
-                                                         : std::numeric_limits<float>::min();
+  const double tiny =
+      e.scalar_type() == torch::kDouble ? std::numeric_limits<double>::min() : std::numeric_limits<float>::min();
   return e.clamp_min_(tiny).log_().neg_();
 }
 

@@ -83,7 +83,8 @@ torch::Tensor adpo_targets(const torch::Tensor& rewards, double beta_r, TargetMo
     const torch::Tensor r = rewards.masked_fill(inc.logical_not(), -std::numeric_limits<double>::infinity());
     return torch::zeros_like(rewards).scatter_(-1, r.argmax(-1, true), 1.0);
   }
-  const GroupStats st = group_normalize(rewards, {.mask = inc, .eps = 1e-6, .scale_by_std = mode == TargetMode::soft_zscore});
+  const GroupStats st =
+      group_normalize(rewards, {.mask = inc, .eps = 1e-6, .scale_by_std = mode == TargetMode::soft_zscore});
   return softmax(st.advantages, {.mask = inc, .temperature = beta_r});
 }
 
@@ -92,8 +93,8 @@ torch::Tensor plackett_luce_loss(const torch::Tensor& l, const torch::Tensor& l_
   TORCH_CHECK(beta > 0, "softrl::plackett_luce_loss: beta must be > 0, got ", beta);
   const torch::Tensor inc = mask.defined() ? mask : torch::ones_like(l, torch::kBool);
   // Order by decreasing reward, excluded candidates last.
-  const torch::Tensor key = rewards.detach().to(torch::kFloat64).masked_fill(inc.logical_not(),
-                                                                             -std::numeric_limits<double>::infinity());
+  const torch::Tensor key =
+      rewards.detach().to(torch::kFloat64).masked_fill(inc.logical_not(), -std::numeric_limits<double>::infinity());
   const torch::Tensor order = std::get<1>(key.sort(-1, /*descending=*/true));
   const torch::Tensor s = (beta * (l - l_ref.detach())).gather(-1, order);
   const torch::Tensor inc_sorted = inc.gather(-1, order);

@@ -1,7 +1,7 @@
 #pragma once
-// Preference objectives (Rafailov et al. 2023, arXiv 2305.18290; Wang 2025, ADPO, arXiv 2510.18913): DPO and its noisy-label variants, IPO, ADPO
-// (pairwise and listwise), Plackett-Luce. Inputs are sequence log-probabilities
-// l = log pi_theta(y|x) (summed over steps) and the reference's l_ref (treated as constants).
+// Preference objectives (Rafailov et al. 2023, arXiv 2305.18290; Wang 2025, ADPO, arXiv 2510.18913): DPO and its
+// noisy-label variants, IPO, ADPO (pairwise and listwise), Plackett-Luce. Inputs are sequence log-probabilities l = log
+// pi_theta(y|x) (summed over steps) and the reference's l_ref (treated as constants).
 #include <torch/torch.h>
 
 namespace softrl::preference {

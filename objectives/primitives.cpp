@@ -17,8 +17,10 @@ torch::Tensor finite_log_softmax(const torch::Tensor& x, const SoftmaxOptions& o
 
 torch::Tensor selective_log_softmax(const torch::Tensor& x, const torch::Tensor& index, const SoftmaxOptions& opt) {
   TORCH_CHECK(index.scalar_type() == torch::kLong, "softrl::selective_log_softmax: index must be int64");
-  TORCH_CHECK(index.dim() == x.dim() - 1, "softrl::selective_log_softmax: index must have x's shape without the last "
-              "dimension; x ", x.sizes(), ", index ", index.sizes());
+  TORCH_CHECK(index.dim() == x.dim() - 1,
+              "softrl::selective_log_softmax: index must have x's shape without the last "
+              "dimension; x ",
+              x.sizes(), ", index ", index.sizes());
   // Gathered from the row's log_softmax: picking x_a / tau first and subtracting the logsumexp
   // would carry an absolute error of u * |lse| (large logits, long sequences).
   return log_softmax(x, opt).gather(-1, index.unsqueeze(-1)).squeeze(-1);

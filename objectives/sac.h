@@ -1,7 +1,7 @@
 #pragma once
-// Soft Actor-Critic losses (Haarnoja et al. 2018, arXiv 1812.05905; discrete: Christodoulou 2019, arXiv 1910.07207), continuous (tanh-Gaussian) and discrete.
-// Shapes: B = batch, A = number of discrete actions. Twin critics are passed as one tensor with
-// a leading ensemble dimension of 2 ([2, B] or [2, B, A]), as the batched critic produces them.
+// Soft Actor-Critic losses (Haarnoja et al. 2018, arXiv 1812.05905; discrete: Christodoulou 2019, arXiv 1910.07207),
+// continuous (tanh-Gaussian) and discrete. Shapes: B = batch, A = number of discrete actions. Twin critics are passed
+// as one tensor with a leading ensemble dimension of 2 ([2, B] or [2, B, A]), as the batched critic produces them.
 #include <torch/torch.h>
 
 namespace softrl::sac {

@@ -5,16 +5,15 @@
 namespace softrl::oreo {
 namespace {
 
-torch::Tensor as_weight(const torch::Tensor& valid, const torch::Tensor& like) {
-  return valid.to(like.scalar_type());
-}
+torch::Tensor as_weight(const torch::Tensor& valid, const torch::Tensor& like) { return valid.to(like.scalar_type()); }
 
 void check_batch(const SoftBellmanBatch& b) {
   TORCH_CHECK(b.valid.defined() && b.valid.scalar_type() == torch::kBool && b.valid.dim() == 2,
               "softrl::oreo: `valid` must be a [B, T] bool mask");
   for (const torch::Tensor* t : {&b.logp, &b.logp_ref, &b.values, &b.rewards})
-    TORCH_CHECK(t->defined() && t->sizes() == b.valid.sizes(), "softrl::oreo: per-step tensors must be [B, T] = ",
-                b.valid.sizes(), ", got ", t->defined() ? t->sizes() : at::IntArrayRef{});
+    TORCH_CHECK(t->defined() && t->sizes() == b.valid.sizes(),
+                "softrl::oreo: per-step tensors must be [B, T] = ", b.valid.sizes(), ", got ",
+                t->defined() ? t->sizes() : at::IntArrayRef{});
 }
 
 // Mean over each episode's valid steps, then over episodes that have at least one step.
@@ -54,8 +53,8 @@ torch::Tensor returns_to_go(const SoftBellmanBatch& b, double gamma) {
     const torch::Tensor w = as_weight(b.valid, r);
     const torch::Tensor len = w.sum(-1, true);
     const torch::Tensor t = torch::arange(r.size(-1), r.options()).unsqueeze(0);
-    const torch::Tensor boot = (b.bootstrap_value.detach().to(r.scalar_type()) *
-                                b.truncated.to(r.scalar_type())).unsqueeze(-1);
+    const torch::Tensor boot =
+        (b.bootstrap_value.detach().to(r.scalar_type()) * b.truncated.to(r.scalar_type())).unsqueeze(-1);
     r = r + torch::pow(gamma, (len - t).clamp_min(0)) * boot * w;
   }
   return r;

@@ -32,9 +32,9 @@ struct SoftBellmanOptions {
 struct SoftBellmanBatch {
   torch::Tensor logp, logp_ref, values, rewards;  // [B, T]
   torch::Tensor valid;                            // [B, T] bool
-  torch::Tensor truncated;        // [B] bool, optional: bootstrap from bootstrap_value
-  torch::Tensor bootstrap_value;  // [B] V(s_T) after the last step, optional (used under no_grad)
-  torch::Tensor logits, logits_ref;  // [B, T, A], for KlMode::exact (discrete policies)
+  torch::Tensor truncated;                        // [B] bool, optional: bootstrap from bootstrap_value
+  torch::Tensor bootstrap_value;                  // [B] V(s_T) after the last step, optional (used under no_grad)
+  torch::Tensor logits, logits_ref;               // [B, T, A], for KlMode::exact (discrete policies)
   // [B, T], for KlMode::exact when `logits` is not given: the exact KL of each step (with gradient),
   // e.g. the closed-form Gaussian KL of continuous policies, or a chunk's mean over its steps.
   torch::Tensor kl_per_step;
@@ -42,9 +42,9 @@ struct SoftBellmanBatch {
 
 struct SoftBellmanInfo {
   double value_loss = 0, policy_loss = 0, kl = 0;
-  double mean_abs_residual = 0;       // |V - target| averaged like the loss
+  double mean_abs_residual = 0;  // |V - target| averaged like the loss
   double mean_accumulated_log_ratio = 0;
-  int64_t episodes = 0;               // episodes with at least one step
+  int64_t episodes = 0;  // episodes with at least one step
 };
 
 // R_t (discounted reward-to-go plus the truncation bootstrap), [B, T], zero on padding.

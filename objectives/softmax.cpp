@@ -118,7 +118,8 @@ torch::Tensor lse_backward(const torch::Tensor& x, const torch::Tensor& parts, c
   float* po = gx.data_ptr<float>();
   const k::Isa isa = k::active_isa();
   parallel_rows(rc.rows, rc.cols, [&](int64_t b, int64_t e) {
-    k::logsumexp_backward_rows(isa, {px + b * rc.cols, e - b, rc.cols, scale}, pm + b, pl + b, pg + b, po + b * rc.cols);
+    k::logsumexp_backward_rows(isa, {px + b * rc.cols, e - b, rc.cols, scale}, pm + b, pl + b, pg + b,
+                               po + b * rc.cols);
   });
   return gx;
 }

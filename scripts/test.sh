@@ -2,9 +2,22 @@
 # Set up, build and run the whole test suite, then the fast tests again under AddressSanitizer and
 # UndefinedBehaviorSanitizer (a second build in build-san/, about 10 minutes on 2 cores;
 # SOFTRL_SKIP_SANITIZERS=1 skips it).
+#   scripts/test.sh --fast   the fast tier only (ctest label `fast`: the core, the objectives, the
+#                            envs, common, the config and the plugin learner; < 90 s after the build)
+# Other arguments go to ctest (e.g. -R test_sac).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+fast=0
+args=()
+for a in "$@"; do
+  if [[ "$a" == --fast ]]; then fast=1; else args+=("$a"); fi
+done
 scripts/setup.sh
+jobs="${SOFTRL_TEST_JOBS:-$(nproc)}"
+if ((fast)); then
+  ctest --test-dir build --output-on-failure --timeout 300 -j "$jobs" -L fast "${args[@]}"
+  exit 0
+fi
 # One test binary per core; the long ones start first (their COST in tests/CMakeLists.txt).
-ctest --test-dir build --output-on-failure --timeout 900 -j "${SOFTRL_TEST_JOBS:-$(nproc)}" "$@"
+ctest --test-dir build --output-on-failure --timeout 900 -j "$jobs" "${args[@]}"
 if [[ "${SOFTRL_SKIP_SANITIZERS:-0}" != 1 ]]; then scripts/test_sanitizers.sh; fi

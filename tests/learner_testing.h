@@ -11,11 +11,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/checkpoint.h"
-#include "agents/learner.h"
-#include "agents/metrics.h"
-#include "agents/policy.h"
-#include "apps/train_command.h"
+#include "agents/core/checkpoint.h"
+#include "agents/core/learner.h"
+#include "agents/core/metrics.h"
+#include "agents/core/policy.h"
+#include "apps/commands/train_command.h"
 
 namespace softrl::testing {
 
@@ -52,7 +52,8 @@ inline std::filesystem::path write_group_run_config(const std::filesystem::path&
                                                     const std::string& extra = "") {
   const std::filesystem::path cfg = dir / (algo + ".yaml");
   std::ofstream(cfg) << "env: {id: LunarLander-v3}\nalgo: " << algo << "\nseed: 2\ntotal_steps: 3000\nn_envs: 4\n"
-                     << "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 500}\n" << algo
+                     << "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 500}\n"
+                     << algo
                      << ": {net_arch: [16], groups: 2, group_size: 3, epochs: 2, minibatch_episodes: 4, kl_coef: 0.01"
                      << extra << "}\n";
   return cfg;
@@ -100,7 +101,9 @@ inline void check_resume_exact(const std::filesystem::path& config, const std::f
   std::ostringstream out, err;
   REQUIRE(apps::run_train({.config_path = config.string(), .run_dir = (dir / "full").string(), .progress = false}, out,
                           err) == 0);
-  REQUIRE(apps::run_train({.config_path = config.string(), .run_dir = (dir / "split").string(), .progress = false,
+  REQUIRE(apps::run_train({.config_path = config.string(),
+                           .run_dir = (dir / "split").string(),
+                           .progress = false,
                            .interrupt_after_steps = interrupt_after},
                           out, err) == 130);
   REQUIRE(apps::run_train({.resume_dir = (dir / "split").string(), .progress = false}, out, err) == 0);

@@ -3,7 +3,7 @@
 // Gymnasium's heuristic and half random, written to `path` (HDF5, Minari layout).
 #include <filesystem>
 
-#include "agents/collector.h"
+#include "agents/loops/collector.h"
 #include "data/hdf5_dataset.h"
 
 namespace softrl::testing {

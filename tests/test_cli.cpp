@@ -7,15 +7,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
-#include "agents/checkpoint.h"
-#include "tests/shell.h"
+#include "agents/core/checkpoint.h"
 #include "data/hdf5_dataset.h"
+#include "tests/shell.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -84,7 +84,8 @@ TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]")
   std::ofstream(dir / "bad.yaml") << "env: {id: LunarLander-v3}\nsac: {batch_size: -3}\n";
   Result r = run("train " + (dir / "bad.yaml").string());
   CHECK(r.code == 2);
-  CHECK(r.output.find("bad.yaml: sac.batch_size: expected an integer in [1, 1048576], got \"-3\"") != std::string::npos);
+  CHECK(r.output.find("bad.yaml: sac.batch_size: expected an integer in [1, 1048576], got \"-3\"") !=
+        std::string::npos);
   r = run("train " + (dir / "missing.yaml").string());
   CHECK(r.code == 2);
   CHECK(r.output.find("missing.yaml: cannot read the config file") != std::string::npos);
@@ -109,7 +110,8 @@ TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]")
         std::string::npos);
   CHECK_FALSE(fs::exists(dir / "twin"));
   fs::create_directories(dir / "empty");
-  CHECK(run("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "empty").string()).code == 2);
+  CHECK(run("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "empty").string()).code ==
+        2);
   CHECK(fs::is_empty(dir / "empty"));
   r = run("eval heuristic:Nope-v0");
   CHECK(r.code == 2);
@@ -236,7 +238,8 @@ TEST_CASE("a storm of SIGINTs, some during checkpoint writes, leaves one valid c
   std::ofstream(dir / "c.yaml") << kConfig;
   const fs::path run_dir = dir / "run";
   // A checkpoint with a 10000-transition buffer every 50 steps: writes are a good part of the time.
-  const pid_t pid = start_training(dir / "c.yaml", run_dir, {"checkpoint.every=50", "checkpoint.save_replay_buffer=true"});
+  const pid_t pid =
+      start_training(dir / "c.yaml", run_dir, {"checkpoint.every=50", "checkpoint.save_replay_buffer=true"});
   wait_for_file(run_dir / "checkpoints" / "latest.pt");
   for (int k = 0; k < 30; ++k) {
     kill(pid, SIGINT);
@@ -290,8 +293,10 @@ TEST_CASE("collect: bad configs exit 2 naming the key; SIGINT leaves nothing or 
   CHECK(d.num_episodes() > 0);
   CHECK(d.num_episodes() < 6000);
   CHECK(d.num_episodes() == 2 * d.num_groups());
-  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == 3);  // c.yaml, the log, d.hdf5: no temporary
-  CHECK(read_text(log).find("interrupted: wrote the " + std::to_string(d.num_groups()) + " complete groups") != std::string::npos);
+  CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) ==
+        3);  // c.yaml, the log, d.hdf5: no temporary
+  CHECK(read_text(log).find("interrupted: wrote the " + std::to_string(d.num_groups()) + " complete groups") !=
+        std::string::npos);
   // An existing dataset is not replaced without --overwrite.
   r = run("collect " + c + " start_seeds=2 --out " + out);
   CHECK(r.code == 2);
@@ -317,7 +322,8 @@ TEST_CASE("bench softmax's JSON carries the ceilings: the two-pass one exactly f
     const bool long_row = shape == "[8, 131072]";
     INFO(row["pass"].as<std::string>() << " " << shape << " " << op);
     ceilings += op == "sum+copy";
-    const bool expected = long_row && row["pass"].as<std::string>() == "forward" && (op == "log_softmax" || op == "softmax");
+    const bool expected =
+        long_row && row["pass"].as<std::string>() == "forward" && (op == "log_softmax" || op == "softmax");
     const double f = row["of_two_pass_ceiling"].as<double>();
     CHECK((f > 0) == expected);
     if (!expected) continue;
@@ -330,7 +336,8 @@ TEST_CASE("bench softmax's JSON carries the ceilings: the two-pass one exactly f
   CHECK(two_pass == 2);
 }
 
-TEST_CASE("bench sac and bench envs print every figure in their JSON, each ratio inside its rounds' range", "[cli][bench]") {
+TEST_CASE("bench sac and bench envs print every figure in their JSON, each ratio inside its rounds' range",
+          "[cli][bench]") {
   Result r = run("bench sac --threads 1 --seconds 0.3 --json");
   REQUIRE(r.code == 0);
   const YAML::Node sac = YAML::Load(r.output);  // JSON is YAML

@@ -9,8 +9,8 @@
 #include <catch2/catch.hpp>
 
 #include "common/atomic_file.h"
-#include "common/error.h"
 #include "common/block_cache.h"
+#include "common/error.h"
 #include "common/json.h"
 #include "common/stats.h"
 
@@ -34,7 +34,7 @@ TEST_CASE("return statistics match direct float64 computations", "[common]") {
   for (double x : r) mean += x / 8;
   for (double x : r) ss += (x - mean) * (x - mean);
   CHECK(s.mean == Approx(mean).epsilon(1e-15));
-  CHECK(s.std == Approx(std::sqrt(ss / 8)).epsilon(1e-15));             // np.std
+  CHECK(s.std == Approx(std::sqrt(ss / 8)).epsilon(1e-15));                       // np.std
   CHECK(s.stderr_ == Approx(std::sqrt(ss / 7) / std::sqrt(8.0)).epsilon(1e-15));  // sample sd / sqrt(n)
   CHECK(s.median == 3.5);
   CHECK(s.iqm == Approx((2 + 3 + 4 + 7) / 4.0).epsilon(1e-15));  // sorted: -50 1 2 3 4 7 8 100
@@ -74,7 +74,7 @@ TEST_CASE("rliable's metrics against hand-computed values", "[common][rliable]")
   CHECK(iqm(std::vector<double>{1, 9, 3}) == Approx(13.0 / 3));    // n < 4: nothing trimmed
   CHECK(iqm(std::vector<double>{4, 1, 100, 2, 3}) == 3);           // n = 5: one from each end
   CHECK(iqm(std::vector<double>{2, 2, 2, 2, 7, 7, 7, 7}) == 4.5);  // ties
-  const ScoreMatrix m = {{0.5, 1.2, 0.8}, {0.1, 0.9}};           // two tasks, pooled: 5 runs
+  const ScoreMatrix m = {{0.5, 1.2, 0.8}, {0.1, 0.9}};             // two tasks, pooled: 5 runs
   CHECK(mean(m) == Approx(3.5 / 5).epsilon(1e-15));
   CHECK(median(m) == 0.8);
   CHECK(median(ScoreMatrix{{1, 4}}) == 2.5);
@@ -98,7 +98,8 @@ TEST_CASE("stratified bootstrap intervals cover the mean at about the nominal ra
   for (int e = 0; e < 300; ++e) {
     ScoreMatrix runs(1);
     for (int k = 0; k < 12; ++k) runs[0].push_back(normal(gen));
-    const Interval ci = stratified_bootstrap(runs, [](const ScoreMatrix& s) { return mean(s); }, 500, e);
+    const Interval ci = stratified_bootstrap(
+        runs, [](const ScoreMatrix& s) { return mean(s); }, 500, e);
     CHECK(ci.lo <= ci.point);
     CHECK(ci.point <= ci.hi);
     covered += ci.lo <= 3.0 && 3.0 <= ci.hi;
@@ -109,7 +110,8 @@ TEST_CASE("stratified bootstrap intervals cover the mean at about the nominal ra
   const Interval one = stratified_bootstrap({{4.0}}, [](const ScoreMatrix& s) { return iqm(s); });
   CHECK((one.lo == 4.0 && one.hi == 4.0 && one.point == 4.0));
   // Strata: resampling stays within each task, so a statistic of task 0 alone never sees task 1.
-  const Interval t0 = stratified_bootstrap({{1, 2}, {100, 200}}, [](const ScoreMatrix& s) { return s[0][0] + s[0][1]; });
+  const Interval t0 =
+      stratified_bootstrap({{1, 2}, {100, 200}}, [](const ScoreMatrix& s) { return s[0][0] + s[0][1]; });
   CHECK(t0.lo >= 2);
   CHECK(t0.hi <= 4);
   // Deterministic given the seed; two algorithms resampled independently.
@@ -131,9 +133,9 @@ TEST_CASE("block cache: a freed large block is handed to the next request of its
     first = a.data_ptr();
   }
   const torch::Tensor b = torch::empty({1 << 20});
-  CHECK(b.data_ptr() == first);                    // reused, no fresh pages
+  CHECK(b.data_ptr() == first);  // reused, no fresh pages
   const torch::Tensor c = torch::empty({1 << 20});
-  CHECK(c.data_ptr() != b.data_ptr());             // a live block is never handed out twice
+  CHECK(c.data_ptr() != b.data_ptr());  // a live block is never handed out twice
   const torch::Tensor d = torch::ones({(1 << 20) + 16});
   CHECK(d.sum().item<double>() == (1 << 20) + 16);  // other sizes: fresh, usable memory
   const torch::Tensor small = torch::arange(10);    // small blocks: LibTorch's own path

@@ -35,10 +35,11 @@ fs::path study_fixture() {
   softrl::testing::write_mixed_lunarlander(dir / "mixed.hdf5", 40);
   std::ofstream(dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 30000\n"
                                     "eval: {every: 10000, episodes: 5}\ncheckpoint: {every: 10000}\n"
-                                    "bc: {dataset: " << (dir / "mixed.hdf5").string()
-                                 << ", net_arch: [32, 32], batch_size: 64}\n";
-  std::ofstream(dir / "study.yaml") << "name: tiny\nseeds: 2\narms:\n  - {name: bc, config: bc.yaml}\n"
-                                       "  - {name: filtered, config: bc.yaml, overrides: {bc.filter: {top_fraction: 0.25}}}\n";
+                                    "bc: {dataset: "
+                                 << (dir / "mixed.hdf5").string() << ", net_arch: [32, 32], batch_size: 64}\n";
+  std::ofstream(dir / "study.yaml")
+      << "name: tiny\nseeds: 2\narms:\n  - {name: bc, config: bc.yaml}\n"
+         "  - {name: filtered, config: bc.yaml, overrides: {bc.filter: {top_fraction: 0.25}}}\n";
   return dir;
 }
 
@@ -78,9 +79,10 @@ TEST_CASE("bad studies are refused before anything runs, naming the file and key
 
 TEST_CASE("a grid multiplies the arms; --dry-run lists the cells and runs nothing", "[compare]") {
   const fs::path dir = study_fixture();
-  const Result r = run_softrl("compare " + (dir / "study.yaml").string() +
-                              " \"grid={bc.batch_size: [32, 64], bc.net_arch: [[16], [32, 32]]}\" seeds=[7] --dry-run --study-dir " +
-                              (dir / "g").string());
+  const Result r =
+      run_softrl("compare " + (dir / "study.yaml").string() +
+                 " \"grid={bc.batch_size: [32, 64], bc.net_arch: [[16], [32, 32]]}\" seeds=[7] --dry-run --study-dir " +
+                 (dir / "g").string());
   INFO(r.output);
   CHECK(r.code == 0);
   CHECK(count(r.output, "new     runs/") == 8);  // 2 arms x 2 x 2
@@ -104,7 +106,8 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   REQUIRE(pid >= 0);
   if (pid == 0) {
     freopen(log.c_str(), "w", stdout);
-    execl(SOFTRL_BIN, SOFTRL_BIN, "compare", st.c_str(), "--jobs", "1", "--study-dir", (dir / "split").c_str(), nullptr);
+    execl(SOFTRL_BIN, SOFTRL_BIN, "compare", st.c_str(), "--jobs", "1", "--study-dir", (dir / "split").c_str(),
+          nullptr);
     _exit(127);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -148,7 +151,9 @@ TEST_CASE("an interrupted study resumes without redoing finished cells and gives
   const size_t last_row = metrics.rfind('\n', metrics.size() - 2) + 1;
   const std::string header = metrics.substr(0, metrics.find('\n'));
   int column = 0;
-  for (size_t at = 0; header.compare(at, 8, "bc_loss,") != 0 && header.compare(at, 7, "bc_loss") != 0; at = header.find(',', at) + 1) ++column;
+  for (size_t at = 0; header.compare(at, 8, "bc_loss,") != 0 && header.compare(at, 7, "bc_loss") != 0;
+       at = header.find(',', at) + 1)
+    ++column;
   std::string cell = metrics.substr(last_row);
   for (int c = 0; c < column; ++c) cell = cell.substr(cell.find(',') + 1);
   // `report --metric NAME` on the run prints its score with three decimals.
@@ -217,16 +222,19 @@ double ink_share(const fs::path& png) {
 
 TEST_CASE("report.html renders in headless Chromium with the study's curves and intervals", "[compare][browser]") {
   const fs::path dir = study_fixture();
-  REQUIRE(run_softrl("compare " + (dir / "study.yaml").string() + " seeds=[3] --study-dir " + (dir / "s").string()).code == 0);
+  REQUIRE(
+      run_softrl("compare " + (dir / "study.yaml").string() + " seeds=[3] --study-dir " + (dir / "s").string()).code ==
+      0);
   const std::string html = read_text(dir / "s" / "report.html");
   CHECK(html.find("<script") == std::string::npos);
   CHECK(html.find("http") == std::string::npos);  // nothing fetched from the network
-  CHECK(count(html, "<img alt=") == 2);             // each arm's best run, embedded
+  CHECK(count(html, "<img alt=") == 2);           // each arm's best run, embedded
   CHECK(fs::file_size(dir / "s" / "gifs" / "bc.gif") > 1000);
   // Containers (CI) run as root with a small /dev/shm: no sandbox, no shared-memory files, and a
   // profile of its own.
-  const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir=" +
-                               (dir / "profile").string() + " --window-size=1280,800 ";
+  const std::string chromium =
+      "chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --user-data-dir=" +
+      (dir / "profile").string() + " --window-size=1280,800 ";
   const std::string url = "file://" + (dir / "s" / "report.html").string();
   const Result dom = sh(chromium + "--enable-logging=stderr --v=0 --dump-dom " + url);
   REQUIRE(dom.code == 0);
@@ -243,7 +251,8 @@ TEST_CASE("report.html renders in headless Chromium with the study's curves and 
 }
 
 // The Slurm executor against a real Slurm: a one-node cluster on localhost (tests/slurm_cluster.sh).
-TEST_CASE("a study through a one-node Slurm: a job array, a report job, the same report as locally", "[compare][slurm]") {
+TEST_CASE("a study through a one-node Slurm: a job array, a report job, the same report as locally",
+          "[compare][slurm]") {
   const fs::path dir = study_fixture();
   const fs::path work = fs::temp_directory_path() / "softrl_slurm_cluster";
   const std::string cluster = std::string("bash ") + SOFTRL_TESTS + "/slurm_cluster.sh ";
@@ -262,12 +271,13 @@ TEST_CASE("a study through a one-node Slurm: a job array, a report job, the same
   const fs::path local = dir / "local", slurm = dir / "slurm";
   REQUIRE(run_softrl("compare " + (dir / "study.yaml").string() + " --study-dir " + local.string()).code == 0);
   // Slurm options need the Slurm executor; a cell index must exist.
-  Result r = run_softrl("compare " + (dir / "study.yaml").string() + " --slurm.time 00:10:00 --study-dir " + slurm.string());
+  Result r =
+      run_softrl("compare " + (dir / "study.yaml").string() + " --slurm.time 00:10:00 --study-dir " + slurm.string());
   CHECK(r.code == 2);
   CHECK(r.output.find("--slurm.* options need --executor slurm") != std::string::npos);
 
-  r = sh(conf + SOFTRL_BIN + " compare " + (dir / "study.yaml").string() + " --executor slurm --slurm.time 00:10:00 --study-dir " +
-         slurm.string());
+  r = sh(conf + SOFTRL_BIN + " compare " + (dir / "study.yaml").string() +
+         " --executor slurm --slurm.time 00:10:00 --study-dir " + slurm.string());
   INFO(r.output);
   REQUIRE(r.code == 0);
   CHECK(r.output.find("submitted 4 cell(s) as job array") != std::string::npos);

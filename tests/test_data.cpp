@@ -7,10 +7,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/behaviour_cloning.h"
-#include "agents/collector.h"
-#include "apps/collect_config.h"
-#include "apps/run.h"
+#include "agents/bc/behaviour_cloning.h"
+#include "agents/loops/collector.h"
+#include "apps/algos/run_config_yaml.h"
+#include "apps/commands/collect_config.h"
+#include "apps/run/run.h"
 #include "data/hdf5_dataset.h"
 #include "data/preferences.h"
 #include "envs/registry.h"
@@ -107,21 +108,24 @@ agents::CollectSettings continuous_mixture() {
 TEST_CASE("a collected dataset survives C++ -> HDF5 -> C++ unchanged", "[data]") {
   const fs::path dir = fresh_dir("roundtrip");
   for (const agents::CollectSettings& s :
-       {settings("LunarLander-v3", 5, 3, {heuristic(0.0, 2.0), heuristic(0.2), random_source()}), continuous_mixture()}) {
+       {settings("LunarLander-v3", 5, 3, {heuristic(0.0, 2.0), heuristic(0.2), random_source()}),
+        continuous_mixture()}) {
     const data::Dataset d = collect_all(s);
     REQUIRE(d.num_episodes() == s.start_seeds * s.group_size);
     const fs::path file = dir / (s.env_id + ".hdf5");
     data::write_dataset(file.string(), d);
     require_same(d, data::read_dataset(file.string(), envs::make_env(s.env_id)->spec()));
     // Nothing but the dataset is left in the directory (the write went through a renamed temporary).
-    CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) == (s.env_id == "LunarLander-v3" ? 1 : 2));
+    CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator()) ==
+          (s.env_id == "LunarLander-v3" ? 1 : 2));
   }
   // Env options, booleans included (Gymnasium's kwargs: "enable_wind": true), come back as written.
   agents::CollectSettings windy = settings("LunarLander-v3", 2, 2, {heuristic(0.1)});
   windy.env_options = {{"enable_wind", 1.0}, {"wind_power", 10.0}};
   const data::Dataset w = collect_all(windy);
   data::write_dataset((dir / "windy.hdf5").string(), w);
-  const data::Dataset back = data::read_dataset((dir / "windy.hdf5").string(), envs::make_env("LunarLander-v3")->spec());
+  const data::Dataset back =
+      data::read_dataset((dir / "windy.hdf5").string(), envs::make_env("LunarLander-v3")->spec());
   CHECK(back.env_options == windy.env_options);
   require_same(w, back);
   fs::remove_all(dir);
@@ -159,9 +163,9 @@ TEST_CASE("behaviour log-probabilities and pre-tanh actions are the behaviour's"
     // Float64 reference from the policy's own distribution (T = 1.5).
     const auto dist = s.sources[0].policy->distribution(d.observations.index({pol}));
     const torch::Tensor m = dist.mean.to(torch::kFloat64), sd = dist.log_std.to(torch::kFloat64).exp() * 1.5;
-    const torch::Tensor ref = (-0.5 * ((u - m) / sd).pow(2) - sd.log() - 0.5 * std::log(2 * M_PI) -
-                               torch::log1p(-torch::tanh(u).pow(2)))
-                                  .sum(1);
+    const torch::Tensor ref =
+        (-0.5 * ((u - m) / sd).pow(2) - sd.log() - 0.5 * std::log(2 * M_PI) - torch::log1p(-torch::tanh(u).pow(2)))
+            .sum(1);
     const torch::Tensor got = d.behaviour_log_prob.index({pol});
     // The reference reads u after float32 rounding (the collector used it before): |d logp / du| ~ 10
     // times 1e-7 relative rounding of u, plus float32 network outputs.
@@ -231,9 +235,11 @@ std::string expected_json(const data::Dataset& d) {
   const auto st = d.episode_start.accessor<int64_t, 1>();
   for (int64_t e = 0; e < d.num_episodes(); ++e) {
     o << (e ? ", " : "") << "{\"length\": " << st[e + 1] - st[e] << ", \"seed\": " << d.episode_seed[e].item<int64_t>()
-      << ", \"group\": " << d.episode_group[e].item<int64_t>() << ", \"source\": " << d.episode_source[e].item<int64_t>()
-      << ", \"return\": " << num(d.episode_return[e].item<double>()) << ", \"first_obs\": " << row(d.observations[st[e]])
-      << ", \"final_obs\": " << row(d.final_observations[e]) << ", \"first_action\": " << row(d.actions[st[e]])
+      << ", \"group\": " << d.episode_group[e].item<int64_t>()
+      << ", \"source\": " << d.episode_source[e].item<int64_t>()
+      << ", \"return\": " << num(d.episode_return[e].item<double>())
+      << ", \"first_obs\": " << row(d.observations[st[e]]) << ", \"final_obs\": " << row(d.final_observations[e])
+      << ", \"first_action\": " << row(d.actions[st[e]])
       << ", \"log_prob\": " << row(d.behaviour_log_prob.narrow(0, st[e], st[e + 1] - st[e])) << "}";
   }
   o << "]}";
@@ -361,7 +367,8 @@ TEST_CASE("preference labels against hand-computed cases", "[data][preferences]"
     CHECK(v.train.groups[1].best == 1);
   }
   SECTION("soft labels: sigmoid((Ri - Rj) / T) and softmax(z(R) / beta)") {
-    const data::PreferenceView v = data::build_preferences(d, {.label = S::Label::soft, .pair_temperature = 2.0, .list_temperature = 0.5});
+    const data::PreferenceView v =
+        data::build_preferences(d, {.label = S::Label::soft, .pair_temperature = 2.0, .list_temperature = 0.5});
     const auto sig = [](double x) { return 1 / (1 + std::exp(-x)); };
     const std::vector<double> q = {sig(1.0), 0.5, sig(-1.0), sig(-3.5), sig(-1.0), sig(2.5)};
     for (size_t p = 0; p < 6; ++p) CHECK(v.train.pairs[p].q == Approx(q[p]).epsilon(1e-15));
@@ -381,15 +388,17 @@ TEST_CASE("preference labels against hand-computed cases", "[data][preferences]"
   }
   SECTION("flips: probability 1 reverses every label, 0 changes none") {
     const data::PreferenceView clean = data::build_preferences(d, {.label = S::Label::soft});
-    const data::PreferenceView all = data::build_preferences(d, {.label = S::Label::soft, .noise = S::Noise::flip, .flip_probability = 1.0});
-    const data::PreferenceView none = data::build_preferences(d, {.label = S::Label::soft, .noise = S::Noise::flip, .flip_probability = 0.0});
+    const data::PreferenceView all =
+        data::build_preferences(d, {.label = S::Label::soft, .noise = S::Noise::flip, .flip_probability = 1.0});
+    const data::PreferenceView none =
+        data::build_preferences(d, {.label = S::Label::soft, .noise = S::Noise::flip, .flip_probability = 0.0});
     for (size_t p = 0; p < 6; ++p) {
       CHECK(all.train.pairs[p].q == Approx(1 - clean.train.pairs[p].q).epsilon(1e-15));
       CHECK(none.train.pairs[p].q == clean.train.pairs[p].q);
     }
     CHECK(all.train.groups[1].reversed);
     CHECK(all.train.groups[1].target[0] > all.train.groups[1].target[2]);  // -2 now ranks first
-    CHECK(all.train.groups[1].best == 1);                                   // the truth is unchanged
+    CHECK(all.train.groups[1].best == 1);                                  // the truth is unchanged
   }
   SECTION("a held-out group keeps clean labels under noise") {
     const data::PreferenceView v = data::build_preferences(
@@ -428,8 +437,8 @@ TEST_CASE("noise models have their distributions and are deterministic given the
     for (double e : x) v += (e - m) * (e - m) / (n - 1);
     CHECK(std::abs(m) < 4 * 10 / std::sqrt(n));
     CHECK(std::abs(std::sqrt(v) - 10) < 4 * 10 / std::sqrt(2 * n));
-    const std::vector<double> y =
-        noise({.noise = S::Noise::gaussian, .noise_scale = 1.0, .outlier_fraction = 0.1, .outlier_scale = 1000, .seed = 1});
+    const std::vector<double> y = noise(
+        {.noise = S::Noise::gaussian, .noise_scale = 1.0, .outlier_fraction = 0.1, .outlier_scale = 1000, .seed = 1});
     const double share = std::count_if(y.begin(), y.end(), [](double e) { return std::abs(e) > 100; }) / n;
     // P(|N(0, 1000^2)| > 100) = 0.920: expected share 0.092, standard error 0.0037.
     CHECK(std::abs(share - 0.092) < 4 * 0.0037);
@@ -455,7 +464,8 @@ namespace {
 double bc_return(const fs::path& dir, const fs::path& dataset, uint64_t seed, const std::string& filter = "") {
   const std::string yaml = "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 200000\nseed: " + std::to_string(seed) +
                            "\neval: {every: 0, episodes: 50}\ncheckpoint: {every: 0}\nlog: {every: 50000}\n"
-                           "bc: {dataset: " + dataset.string() + ", net_arch: [64, 64], batch_size: 64, learning_rate: 0.001" +
+                           "bc: {dataset: " +
+                           dataset.string() + ", net_arch: [64, 64], batch_size: 64, learning_rate: 0.001" +
                            (filter.empty() ? "" : ", filter: " + filter) + "}\n";
   std::ostringstream out;
   const fs::path run = dir / ("run" + std::to_string(seed) + (filter.empty() ? "" : "f"));
@@ -482,7 +492,8 @@ TEST_CASE("behaviour cloning of the heuristic reaches 90% of its return on Lunar
   // The trained policy as a collection source, by its run directory (load_policy): deterministic
   // discrete play has probability 1; sampled play at T = 0.5 records log-probabilities below 0.
   std::ofstream(dir / "collect.yaml") << "env: {id: LunarLander-v3}\nstart_seeds: 2\ngroup_size: 2\nsources:\n"
-                                         "  - {kind: policy, path: " << (dir / "run0").string() << ", deterministic: true}\n";
+                                         "  - {kind: policy, path: "
+                                      << (dir / "run0").string() << ", deterministic: true}\n";
   const data::Dataset greedy = collect_all(apps::load_collect_config((dir / "collect.yaml").string()));
   CHECK((greedy.behaviour_log_prob == 0).all().item<bool>());
   CHECK(greedy.sources[0].kind == "policy");
@@ -496,8 +507,9 @@ TEST_CASE("behaviour cloning of the heuristic reaches 90% of its return on Lunar
 TEST_CASE("filtered BC beats plain BC on a mixed-quality dataset", "[data][bc]") {
   const fs::path dir = fresh_dir("filtered");
   const fs::path file = dir / "mixed.hdf5";
-  data::write_dataset(file.string(), collect_all(settings("LunarLander-v3", 100, 4,
-                                                          {heuristic(0.0, 0.3), heuristic(0.3, 0.3), random_source(0.4)})));
+  data::write_dataset(
+      file.string(),
+      collect_all(settings("LunarLander-v3", 100, 4, {heuristic(0.0, 0.3), heuristic(0.3, 0.3), random_source(0.4)})));
   // Recorded, 50 evaluation episodes: on this collection (seed 7), learner seeds 0-2: plain 60, -17,
   // -21; top 25 %: 241, 244, 209. On the same mixture collected with seed 0, seeds 0-4: plain 145,
   // 107, 26, 162, -17; top 25 %: 227, 216, 238, 250, 224. The smallest gap of one seed was 65; the

@@ -7,8 +7,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/distillation.h"
-#include "agents/offline_loop.h"
+#include "agents/distill/distillation.h"
+#include "agents/loops/offline_loop.h"
 #include "envs/registry.h"
 #include "tests/learner_testing.h"
 #include "tests/shell.h"
@@ -71,21 +71,25 @@ TEST_CASE("distillation: every objective fits its target; KD and ADPO with a uni
   }
   // ADPO's special case: a uniform anchor with tau 1 is KD, update for update.
   for (size_t k = 0; k < students[0].size(); ++k)
-    CHECK((students[0][k] - students[1][k]).abs().max().item<double>() <= 1e-5 * students[0][k].abs().max().item<double>());
+    CHECK((students[0][k] - students[1][k]).abs().max().item<double>() <=
+          1e-5 * students[0][k].abs().max().item<double>());
 }
 
 TEST_CASE("distillation configs: discrete tasks and bad keys are refused (exit 2)", "[distillation][config]") {
   const fs::path dir = testing::fresh_dir("softrl_distill_config");
   std::ofstream(dir / "d.yaml") << "env: {id: LunarLanderContinuous-v3}\nalgo: distill\ntotal_steps: 1000\n"
-                                   "distill: {dataset: " << (dir / "none.hdf5").string() << ", teacher: "
-                                << (dir / "teacher").string() << "}\n";
-  const std::string train = std::string(SOFTRL_BIN) + " train " + (dir / "d.yaml").string() + " --run-dir " + (dir / "run").string();
-  testing::expect_refused(train, dir / "run", {{"distill.objective=mse", "distill.objective: expected kd or adpo"},
-                                         {"distill.anchor=ema", "distill.anchor: plain KD has no anchor"},
-                                         {"distill.objective=adpo distill.anchor=moving", "distill.anchor: expected uniform, fixed or ema"},
-                                         {"distill.candidates=1", "distill.candidates: expected"},
-                                         {"env.id=LunarLander-v3", "discrete actions"},
-                                         {"distill.teacher=null", "distill.teacher"},
-                                         {"", "none.hdf5"}});
+                                   "distill: {dataset: "
+                                << (dir / "none.hdf5").string() << ", teacher: " << (dir / "teacher").string() << "}\n";
+  const std::string train =
+      std::string(SOFTRL_BIN) + " train " + (dir / "d.yaml").string() + " --run-dir " + (dir / "run").string();
+  testing::expect_refused(
+      train, dir / "run",
+      {{"distill.objective=mse", "distill.objective: expected kd or adpo"},
+       {"distill.anchor=ema", "distill.anchor: plain KD has no anchor"},
+       {"distill.objective=adpo distill.anchor=moving", "distill.anchor: expected uniform, fixed or ema"},
+       {"distill.candidates=1", "distill.candidates: expected"},
+       {"env.id=LunarLander-v3", "discrete actions"},
+       {"distill.teacher=null", "distill.teacher"},
+       {"", "none.hdf5"}});
   fs::remove_all(dir);
 }

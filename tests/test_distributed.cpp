@@ -7,9 +7,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/behaviour_cloning.h"
-#include "agents/offline_loop.h"
-#include "agents/policy.h"
+#include "agents/bc/behaviour_cloning.h"
+#include "agents/core/policy.h"
+#include "agents/loops/offline_loop.h"
 #include "common/distributed.h"
 #include "tests/mixed_dataset.h"
 #include "tests/shell.h"
@@ -20,7 +20,7 @@ namespace dist = softrl::distributed;
 
 namespace {
 
-constexpr int64_t kBatch = 16;     // per rank
+constexpr int64_t kBatch = 16;  // per rank
 constexpr int64_t kUpdates = 12;
 
 // BC on 200 fixed random transitions (4-d observations, 3 actions), `batch` items per update.
@@ -52,9 +52,9 @@ torch::Tensor train_bc(int64_t batch, int64_t updates, int64_t die_after = -1) {
 std::string self_exe() { return fs::read_symlink("/proc/self/exe").string(); }
 
 std::string worker(int rank, int world, int port, const fs::path& out, const std::string& extra = "") {
-  return "RANK=" + std::to_string(rank) + " LOCAL_RANK=" + std::to_string(rank) + " WORLD_SIZE=" + std::to_string(world) +
-         " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " DP_OUT=" + out.string() + " " + extra + " " +
-         self_exe() + " '[.dp-worker]'";
+  return "RANK=" + std::to_string(rank) + " LOCAL_RANK=" + std::to_string(rank) +
+         " WORLD_SIZE=" + std::to_string(world) + " MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) +
+         " DP_OUT=" + out.string() + " " + extra + " " + self_exe() + " '[.dp-worker]'";
 }
 
 int free_port() { return 20000 + static_cast<int>(std::random_device{}() % 20000); }
@@ -80,13 +80,14 @@ TEST_CASE("2 processes over Gloo end where 1 process with the doubled batch ends
   const fs::path out = fs::temp_directory_path() / "softrl_dp_params.pt";
   fs::remove(out);
   const int port = free_port();
-  const auto r = softrl::testing::run_shell("(" + worker(1, 2, port, out) + " > /dev/null 2>&1 &) ; " + worker(0, 2, port, out));
+  const auto r =
+      softrl::testing::run_shell("(" + worker(1, 2, port, out) + " > /dev/null 2>&1 &) ; " + worker(0, 2, port, out));
   INFO(r.output);
   REQUIRE(r.code == 0);
   torch::Tensor two;
   torch::load(two, out.string());
   const torch::Tensor one = train_bc(2 * kBatch, kUpdates);  // this process: world size 1
-  const torch::Tensor base = train_bc(kBatch, kUpdates);      // one process, the single batch: another run
+  const torch::Tensor base = train_bc(kBatch, kUpdates);     // one process, the single batch: another run
   // The two runs differ only in how the mean gradient is summed (two halves of 16, weighted 1/2,
   // against one mean of 32): float32 rounding of the gradient, a few 1e-8 relative, which Adam's
   // 12 steps of 1e-2 carry into the parameters at about 1e-7 (measured 6e-8); 1e-6 leaves room
@@ -98,12 +99,13 @@ TEST_CASE("2 processes over Gloo end where 1 process with the doubled batch ends
   WARN("largest parameter difference, 2 processes vs 1 with the doubled batch: " << diff);
 }
 
-TEST_CASE("a peer that dies mid-run ends the others with a message naming the rank, within the timeout", "[distributed]") {
+TEST_CASE("a peer that dies mid-run ends the others with a message naming the rank, within the timeout",
+          "[distributed]") {
   const fs::path out = fs::temp_directory_path() / "softrl_dp_dead.pt";
   const int port = free_port();
   const auto t0 = std::chrono::steady_clock::now();
-  const auto r = softrl::testing::run_shell("(" + worker(1, 2, port, out, "DP_DIE_AFTER=3") + " > /dev/null 2>&1 &) ; " +
-                                            worker(0, 2, port, out, "DP_TIMEOUT_MS=5000"));
+  const auto r = softrl::testing::run_shell("(" + worker(1, 2, port, out, "DP_DIE_AFTER=3") +
+                                            " > /dev/null 2>&1 &) ; " + worker(0, 2, port, out, "DP_TIMEOUT_MS=5000"));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   INFO(r.output);
   CHECK(r.code == 3);
@@ -145,7 +147,8 @@ struct TrainRuns {
   // --redirects/--tee 1: torch 1.13's default (0) trips over Python 3.11's enum iteration.
   softrl::testing::ShellResult two(const std::string& args) const {
     return sh("torchrun --nproc_per_node 2 --no_python --master_port " + std::to_string(free_port()) + " --log_dir " +
-              (dir / "torchrun").string() + " --redirects 1 --tee 1 " + SOFTRL_BIN + " train " + args + " --no-progress");
+              (dir / "torchrun").string() + " --redirects 1 --tee 1 " + SOFTRL_BIN + " train " + args +
+              " --no-progress");
   }
   std::string eval_csv(const std::string& run) const {
     std::ifstream f(dir / run / "eval.csv");
@@ -180,16 +183,18 @@ double relative_gap(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes with the doubled batch (BC, DPO)", "[distributed][torchrun]") {
+TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes with the doubled batch (BC, DPO)",
+          "[distributed][torchrun]") {
   REQUIRE(TrainRuns::sh("command -v torchrun").code == 0);  // scripts/setup.sh installs python3-torch
   const TrainRuns runs("softrl_torchrun");
   softrl::testing::write_mixed_lunarlander(runs.dir / "d.hdf5", 10);
   std::ofstream(runs.dir / "bc.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\ntotal_steps: 20480\n"
                                          "eval: {every: 10240, episodes: 5}\ncheckpoint: {every: 10240}\n"
-                                         "bc: {dataset: " << runs.path("d.hdf5") << ", net_arch: [32, 32]}\n";
+                                         "bc: {dataset: "
+                                      << runs.path("d.hdf5") << ", net_arch: [32, 32]}\n";
   const std::string two = runs.one_and_two(runs.path("bc.yaml"), "bc", "bc.batch_size=128", "bc.batch_size=64");
   const std::string ea = runs.eval_csv("bc_one"), eb = runs.eval_csv("bc_two");
-  CHECK(std::count(ea.begin(), ea.end(), '\n') == 3);  // header and two evaluations
+  CHECK(std::count(ea.begin(), ea.end(), '\n') == 3);   // header and two evaluations
   CHECK(ea == eb);                                      // the same policies, evaluated the same
   CHECK(two.find("[default1]:") == std::string::npos);  // rank 1 prints nothing
   // DPO: its loss is a mean over preference pairs, whose number differs between ranks (ties are
@@ -198,7 +203,8 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
   // number of ranks is skipped by the data-parallel loop, used by one process).
   std::ofstream(runs.dir / "dpo.yaml") << "env: {id: LunarLander-v3}\nalgo: dpo\ntotal_steps: 12000\n"
                                           "eval: {every: 6000, episodes: 5}\ncheckpoint: {every: 6000}\n"
-                                          "dpo: {dataset: " << runs.path("d.hdf5")
+                                          "dpo: {dataset: "
+                                       << runs.path("d.hdf5")
                                        << ", reference: {bc_steps: 4096, net_arch: [32, 32], batch_size: 128},"
                                           " preferences: {label: hard, holdout_fraction: 0.2}, learning_rate: 1.0e-2,"
                                           " batch_groups: 4}\n";
@@ -213,7 +219,8 @@ TEST_CASE("softrl train under torchrun: 2 processes make the run 1 process makes
         std::string::npos);
 }
 
-TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 1 process learns from twice the data", "[distributed][torchrun]") {
+TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 1 process learns from twice the data",
+          "[distributed][torchrun]") {
   REQUIRE(TrainRuns::sh("command -v torchrun").code == 0);
   const TrainRuns runs("softrl_torchrun_oreo_grpo");
   // GRPO: each rank collects 4 of the 8 groups one process collects (the same start states and
@@ -236,7 +243,8 @@ TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 
   const std::string node = "torchrun --nnodes 2 --rdzv_backend c10d --rdzv_endpoint " + endpoint +
                            " --rdzv_id softrl_test --nproc_per_node 1 --no_python --redirects 1 --tee 1 --log_dir " +
                            runs.path("torchrun_nodes") + " " + SOFTRL_BIN + " train " + grpo +
-                           " grpo.groups=4 grpo.minibatch_episodes=16 --no-progress --run-dir " + runs.path("grpo_nodes");
+                           " grpo.groups=4 grpo.minibatch_episodes=16 --no-progress --run-dir " +
+                           runs.path("grpo_nodes");
   const auto nodes = TrainRuns::sh("(" + node + " > " + runs.path("node_a.log") + " 2>&1 & " + node + " > " +
                                    runs.path("node_b.log") + " 2>&1; a=$?; wait $!; b=$?; exit $((a + b)))");
   CHECK(nodes.code == 0);
@@ -249,7 +257,8 @@ TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 
   softrl::testing::write_mixed_lunarlander(runs.dir / "d.hdf5", 10);
   std::ofstream(runs.dir / "oreo.yaml") << "env: {id: LunarLander-v3}\nalgo: oreo\ntotal_steps: 8000\n"
                                            "eval: {every: 4000, episodes: 5}\ncheckpoint: {every: 4000}\n"
-                                           "oreo: {dataset: " << runs.path("d.hdf5")
+                                           "oreo: {dataset: "
+                                        << runs.path("d.hdf5")
                                         << ", reference: {bc_steps: 4096, net_arch: [32], batch_size: 128},"
                                            " value_net_arch: [32], batch_episodes: 4, kl_coef: 0}\n";
   runs.one_and_two(runs.path("oreo.yaml"), "oreo", "", "oreo.batch_episodes=2 oreo.reference.batch_size=64");

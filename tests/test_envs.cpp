@@ -6,12 +6,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <thread>
 #include <random>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
-#include "apps/validate_envs.h"
+#include "apps/commands/validate_envs.h"
 #include "envs/bipedal_walker.h"
 #include "envs/lunar_lander.h"
 #include "envs/registry.h"
@@ -130,7 +130,7 @@ TEST_CASE("heuristic regression (CI size)", "[envs][heuristic]") {
   const auto results = softrl::apps::validate_heuristics(100, 0, 2);
   for (const auto& r : results) {
     INFO(r.id << ": mean " << r.mean << " +- " << r.stderr_ << ", target " << r.target.mean << " +- " << r.band
-                     << ", length " << r.mean_length);
+              << ", length " << r.mean_length);
     CHECK(r.pass);
   }
 }
@@ -154,7 +154,8 @@ TEST_CASE("same seed and actions give the same trajectory bit for bit", "[envs]"
   }
 }
 
-TEST_CASE("fork-join pool: every index exactly once per call, calls back to back and after idle sleeps", "[envs][vector]") {
+TEST_CASE("fork-join pool: every index exactly once per call, calls back to back and after idle sleeps",
+          "[envs][vector]") {
   for (int threads : {1, 2, 3}) {
     softrl::ForkJoinPool pool(threads);
     std::mt19937 gen(threads);
@@ -274,7 +275,8 @@ TEST_CASE("bad input is rejected with clear messages; continuous actions are cli
   CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"gravity", -20}}),
                     Catch::Contains("option gravity: expected a number in (-12, 0), got -20"));
   CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"gravity", 0}}), Catch::Contains("in (-12, 0)"));
-  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"wind_power", 20.5}}), Catch::Contains("expected a number in [0, 20]"));
+  CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"wind_power", 20.5}}),
+                    Catch::Contains("expected a number in [0, 20]"));
   CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"turbulence_power", std::nan("")}}), Catch::Contains("in [0, 2]"));
   CHECK_THROWS_WITH(make_env("LunarLander-v3", {{"enable_wind", 0.5}}), Catch::Contains("expected true or false"));
   CHECK_NOTHROW(make_env("LunarLander-v3", {{"wind_power", 20}, {"turbulence_power", 0}, {"enable_wind", 1}}));

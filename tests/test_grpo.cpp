@@ -9,9 +9,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/group_rollout_loop.h"
-#include "agents/grpo.h"
-#include "apps/train_command.h"
+#include "agents/grpo/grpo.h"
+#include "agents/loops/group_rollout_loop.h"
+#include "apps/commands/train_command.h"
 #include "envs/registry.h"
 #include "envs/rollout.h"
 #include "tests/learner_testing.h"
@@ -31,8 +31,8 @@ agents::PolicySpec lander_spec(std::vector<int64_t> hidden) {
 
 TEST_CASE("GRPO advantages: outcome and process supervision against hand-computed values", "[grpo]") {
   // Group 0: returns 1, 2, 3 (mean 2, Bessel std 1); group 1: 5 and 5 (zero variance); group 2: one episode.
-  const data::Dataset d = testing::synthetic_dataset("LunarLander-v3", {{1, 2, 1}, {1, 2}, {3}},
-                                                     {1, 0.5, 1.5, 3, 5, 2, 3, 7, 0, 0});
+  const data::Dataset d =
+      testing::synthetic_dataset("LunarLander-v3", {{1, 2, 1}, {1, 2}, {3}}, {1, 0.5, 1.5, 3, 5, 2, 3, 7, 0, 0});
   agents::Grpo outcome(lander_spec({8}), {}, 0);
   double zero = -1;
   const torch::Tensor a = outcome.advantages(d, &zero);
@@ -55,8 +55,8 @@ TEST_CASE("GRPO advantages: outcome and process supervision against hand-compute
     return r;
   };
   const auto n0 = z({1, 0.5, 1.5, 3}), n1 = z({5, 2, 3}), n2 = z({7, 0, 0});
-  const std::vector<double> expected = {n0[0], n0[1] + n0[2], n0[2], n0[3], n1[0], n1[1] + n1[2], n1[2],
-                                        n2[0] + n2[1] + n2[2], n2[1] + n2[2], n2[2]};
+  const std::vector<double> expected = {n0[0], n0[1] + n0[2],         n0[2],         n0[3], n1[0], n1[1] + n1[2],
+                                        n1[2], n2[0] + n2[1] + n2[2], n2[1] + n2[2], n2[2]};
   for (int64_t t = 0; t < 10; ++t) CHECK(p[t].item<double>() == Approx(expected[t]).margin(1e-12));
   CHECK(std::abs(n0[1] + n0[2] + n0[0] + n0[3]) < 1e-12);  // z-scores sum to 0 (the helper is right)
 }
@@ -87,8 +87,8 @@ class Recorder : public agents::GroupLearner {
 
 TEST_CASE("group-rollout loop: G episodes per start state, new start states every iteration", "[grpo]") {
   Recorder r;
-  agents::GroupRolloutLoop loop(r, {.env_id = "LunarLander-v3", .groups = 3, .group_size = 4, .n_envs = 5, .total_steps = 1},
-                                7);
+  agents::GroupRolloutLoop loop(
+      r, {.env_id = "LunarLander-v3", .groups = 3, .group_size = 4, .n_envs = 5, .total_steps = 1}, 7);
   loop.begin(7);
   loop.iterate();
   loop.iterate();
@@ -124,11 +124,16 @@ TEST_CASE("GRPO: one update at ratio 1 follows the policy gradient", "[grpo]") {
   agents::Grpo g(lander_spec({16}), s, 3);
   // The expected gradient, from the same policy.
   const torch::Tensor adv = g.advantages(d).to(torch::kFloat32);
-  testing::check_update_follows_gradient(g, d, [&] {
-    const torch::Tensor logp = torch::log_softmax(g.policy().categorical()->logits(d.observations.to(torch::kFloat32)), -1)
-                                   .gather(1, d.actions.unsqueeze(1)).squeeze(1);
-    return -(adv * logp).sum() / static_cast<double>(d.num_steps());
-  }, 1e-3);
+  testing::check_update_follows_gradient(
+      g, d,
+      [&] {
+        const torch::Tensor logp =
+            torch::log_softmax(g.policy().categorical()->logits(d.observations.to(torch::kFloat32)), -1)
+                .gather(1, d.actions.unsqueeze(1))
+                .squeeze(1);
+        return -(adv * logp).sum() / static_cast<double>(d.num_steps());
+      },
+      1e-3);
 }
 
 TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation", "[grpo][resume]") {
@@ -152,8 +157,8 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
   CHECK(run.output.find("\"group\": 4") != std::string::npos);
   CHECK(run.output.find("\"deterministic\": false") != std::string::npos);
   // --no-report (softrl compare's GIF recording) leaves that report alone.
-  const auto quiet = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() +
-                                        " --episodes 1 --no-report");
+  const auto quiet =
+      testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() + " --episodes 1 --no-report");
   CHECK(quiet.code == 0);
   CHECK(testing::read_text(dir / "full" / "eval_report.json").find("\"episodes\": 12") != std::string::npos);
   const auto h = testing::run_shell(std::string(SOFTRL_BIN) + " eval heuristic:LunarLander-v3 --episodes 10 --group 3");
@@ -184,16 +189,16 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
 TEST_CASE("GRPO bad configs are refused with the key path (exit 2)", "[grpo][config]") {
   const fs::path dir = testing::fresh_dir("softrl_grpo_config");
   const fs::path cfg = testing::write_group_run_config(dir, "grpo");
-  testing::expect_refused(std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string(),
-                          dir / "run",
-                          {{"grpo.group_size=1", "grpo.group_size: expected"},
-                           {"grpo.clip_range=0", "grpo.clip_range: expected"},
-                           {"grpo.aggregation=sum", "grpo.aggregation: expected token_mean, sequence_mean or fixed_length"},
-                           {"grpo.advantage=value", "grpo.advantage: expected outcome or process"},
-                           {"grpo.dual_clip=0.5", "grpo.dual_clip: expected"},
-                           {"grpo.epochs=0", "grpo.epochs: expected"},
-                           {"grpo.init=" + (dir / "nowhere").string(), "nowhere"},
-                           {"grpo.colour=red", "grpo"}});
+  testing::expect_refused(
+      std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string(), dir / "run",
+      {{"grpo.group_size=1", "grpo.group_size: expected"},
+       {"grpo.clip_range=0", "grpo.clip_range: expected"},
+       {"grpo.aggregation=sum", "grpo.aggregation: expected token_mean, sequence_mean or fixed_length"},
+       {"grpo.advantage=value", "grpo.advantage: expected outcome or process"},
+       {"grpo.dual_clip=0.5", "grpo.dual_clip: expected"},
+       {"grpo.epochs=0", "grpo.epochs: expected"},
+       {"grpo.init=" + (dir / "nowhere").string(), "nowhere"},
+       {"grpo.colour=red", "grpo"}});
   fs::remove_all(dir);
 }
 
@@ -207,7 +212,8 @@ TEST_CASE("GRPO improves a fresh policy on LunarLander-v3 (CI size)", "[grpo][le
     return envs::evaluate(*env, actor, 40, envs::kEvalSeedBase).mean;
   };
   const double before = sampled_return();
-  agents::GroupRolloutLoop loop(g, {.env_id = "LunarLander-v3", .total_steps = 400000, .learning_rate = {.initial = 3e-4}}, 0);
+  agents::GroupRolloutLoop loop(
+      g, {.env_id = "LunarLander-v3", .total_steps = 400000, .learning_rate = {.initial = 3e-4}}, 0);
   loop.begin(0);
   while (loop.steps() < 400000) loop.iterate();
   const double after = sampled_return();

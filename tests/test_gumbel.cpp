@@ -65,13 +65,15 @@ TEST_CASE("Gumbel-softmax: soft sample, straight-through forward and backward", 
 
 TEST_CASE("Gumbel log-density and its gradient", "[gumbel]") {
   const torch::Tensor g = torch::tensor({0.5, -1.0, 3.0, 0.0}, torch::kFloat64);
-  const torch::Tensor mu = torch::tensor({0.0, 0.5, -1.0, 0.0}, torch::TensorOptions().dtype(torch::kFloat64).requires_grad(true));
+  const torch::Tensor mu =
+      torch::tensor({0.0, 0.5, -1.0, 0.0}, torch::TensorOptions().dtype(torch::kFloat64).requires_grad(true));
   const torch::Tensor z = g - mu.detach();
   CHECK(torch::allclose(gumbel_log_density(g, mu), -z - (-z).exp(), 1e-14, 0.0));
   gumbel_log_density(g, mu).sum().backward();
   CHECK(torch::allclose(mu.grad(), 1 - (-z).exp(), 1e-14, 0.0));
   // Integrates to 1 (trapezoid on [-10, 30]).
   const torch::Tensor grid = torch::linspace(-10, 30, 400001, torch::kFloat64);
-  const double mass = torch::trapezoid(gumbel_log_density(grid, torch::zeros({1}, torch::kFloat64)).exp(), grid).item<double>();
+  const double mass =
+      torch::trapezoid(gumbel_log_density(grid, torch::zeros({1}, torch::kFloat64)).exp(), grid).item<double>();
   CHECK(mass == Approx(1.0).epsilon(1e-8));
 }

@@ -10,13 +10,14 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/behaviour_cloning.h"
-#include "agents/offline_loop.h"
-#include "agents/policy.h"
+#include "agents/bc/behaviour_cloning.h"
+#include "agents/core/policy.h"
+#include "agents/loops/offline_loop.h"
 #include "apps/algos/registry.h"
-#include "apps/eval_command.h"
-#include "apps/run.h"
-#include "apps/train_command.h"
+#include "apps/algos/run_config_yaml.h"
+#include "apps/commands/eval_command.h"
+#include "apps/commands/train_command.h"
+#include "apps/run/run.h"
 #include "common/json.h"
 #include "envs/registry.h"
 #include "envs/rollout.h"
@@ -59,31 +60,18 @@ apps::AlgoEntry bc_entry() {
   return {
       .name = "bc_test",
       .summary = "behaviour cloning of the task's heuristic (test learner)",
-      .keys = {"net_arch", "batch_size", "learning_rate", "demo_episodes"},
-      .parse =
-          [](const apps::ConfigReader& r, const YAML::Node& s, const apps::RunConfig&) {
-            auto o = std::make_shared<BcSettings>();
-            if (!s.IsDefined() || s.IsNull()) return std::shared_ptr<const apps::AlgoSettings>(o);
-            if (s["net_arch"].IsDefined()) {
-              o->net_arch.clear();
-              for (size_t i = 0; i < s["net_arch"].size(); ++i)
-                o->net_arch.push_back(r.integer(s["net_arch"][i], "bc_test.net_arch", 1, 4096));
-            }
-            if (s["batch_size"].IsDefined()) o->batch_size = r.integer(s["batch_size"], "bc_test.batch_size", 1);
-            if (s["learning_rate"].IsDefined())
-              o->learning_rate = r.real(s["learning_rate"], "bc_test.learning_rate", 0, 1, true);
-            if (s["demo_episodes"].IsDefined())
-              o->demo_episodes = r.integer(s["demo_episodes"], "bc_test.demo_episodes", 1, 1000);
-            return std::shared_ptr<const apps::AlgoSettings>(o);
-          },
-      .write =
-          [](YAML::Emitter& e, const apps::AlgoSettings& settings) {
-            const auto& s = dynamic_cast<const BcSettings&>(settings);
-            e << YAML::Key << "net_arch" << YAML::Value << YAML::Flow << s.net_arch;
-            e << YAML::Key << "batch_size" << YAML::Value << s.batch_size;
-            e << YAML::Key << "learning_rate" << YAML::Value << s.learning_rate;
-            e << YAML::Key << "demo_episodes" << YAML::Value << s.demo_episodes;
-          },
+      // One declaration per key: parsing, validation, the resolved config and `softrl config` follow.
+      .section = apps::algo_section<BcSettings>({
+          apps::widths<BcSettings>(
+              "net_arch", [](auto& s) -> auto& { return s.net_arch; }, "hidden layers"),
+          apps::integer<BcSettings>(
+              "batch_size", [](auto& s) -> auto& { return s.batch_size; }, 1, INT64_MAX, "samples per step"),
+          apps::real<BcSettings>(
+              "learning_rate", [](auto& s) -> auto& { return s.learning_rate; }, 0, 1, "Adam step size", true),
+          apps::integer<BcSettings>(
+              "demo_episodes", [](auto& s) -> auto& { return s.demo_episodes; }, 1, 1000,
+              "heuristic episodes recorded"),
+      }),
       .build =
           [](const apps::RunConfig& run, const envs::EnvSpec& spec) {
             const auto& s = run.settings<BcSettings>();
@@ -92,10 +80,11 @@ apps::AlgoEntry bc_entry() {
             Recorder rec(*heuristic);
             for (int64_t k = 0; k < s.demo_episodes; ++k) envs::run_episode(*env, rec, run.seed + k);
             auto learner = std::make_unique<agents::BehaviourCloning>(agents::PolicySpec::for_env(spec, s.net_arch),
-                                                              s.learning_rate, run.seed);
+                                                                      s.learning_rate, run.seed);
             auto loop = std::make_unique<agents::OfflineLoop>(
                 *learner, rec.transitions(spec.observation_space.dim()),
-                agents::OfflineSettings{.total_steps = run.total_steps, .batch_size = s.batch_size,
+                agents::OfflineSettings{.total_steps = run.total_steps,
+                                        .batch_size = s.batch_size,
                                         .learning_rate = {.initial = s.learning_rate}},
                 run.seed);
             return agents::Training{std::move(learner), std::move(loop)};
@@ -137,8 +126,8 @@ TEST_CASE("a learner registered from outside runs through train, eval and resume
   REQUIRE(registered);
   const fs::path dir = fresh_dir("bc");
   std::ostringstream out;
-  const apps::RunResult r = apps::start_run(apps::load_config((dir / "bc.yaml").string(), {"seed=0"}), dir / "run",
-                                            {.progress = false}, out);
+  const apps::RunResult r =
+      apps::start_run(apps::load_config((dir / "bc.yaml").string(), {"seed=0"}), dir / "run", {.progress = false}, out);
   INFO(out.str());
   REQUIRE(r.status == apps::RunResult::Status::finished);
   CHECK(r.steps == 400000);
@@ -160,8 +149,11 @@ TEST_CASE("a learner registered from outside runs through train, eval and resume
   CHECK(eval_out.str().find("\"mean\": " + json_number(r.final_eval.mean)) != std::string::npos);
 
   // Interrupted at 10000 transitions and resumed: the same policy as the uninterrupted run.
-  apps::TrainOptions split{.config_path = (dir / "bc.yaml").string(), .overrides = {"seed=0"},
-                           .run_dir = (dir / "split").string(), .progress = false, .interrupt_after_steps = 150000};
+  apps::TrainOptions split{.config_path = (dir / "bc.yaml").string(),
+                           .overrides = {"seed=0"},
+                           .run_dir = (dir / "split").string(),
+                           .progress = false,
+                           .interrupt_after_steps = 150000};
   std::ostringstream o2, e2;
   REQUIRE(apps::run_train(split, o2, e2) == 130);
   REQUIRE(apps::run_train({.resume_dir = (dir / "split").string(), .progress = false}, o2, e2) == 0);

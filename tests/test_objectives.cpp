@@ -1,8 +1,8 @@
 // Objectives of every method against independent float64 computations written plainly here
 // (loops and scalar formulas, not the library's code paths), plus the identities of each method.
 // Float32 inputs; tolerances 1e-5 relative + 1e-6 absolute unless stated (a few float32 ops).
-#include <limits>
 #include <cmath>
+#include <limits>
 
 #include <catch2/catch.hpp>
 
@@ -335,7 +335,10 @@ TEST_CASE("DPO variants against scalar formulas", "[preference]") {
       const double h = (d(lw[i]) - d(rw[i])) - (d(ll[i]) - d(rl[i]));
       const double x = beta * h;
       switch (variant) {
-        case preference::DpoVariant::sigmoid: ref += -logsig(x); grad[i] = -beta * sig(-x); break;
+        case preference::DpoVariant::sigmoid:
+          ref += -logsig(x);
+          grad[i] = -beta * sig(-x);
+          break;
         case preference::DpoVariant::conservative:
           ref += -(1 - eps) * logsig(x) - eps * logsig(-x);
           grad[i] = beta * (-(1 - eps) * sig(-x) + eps * sig(x));
@@ -458,8 +461,8 @@ TEST_CASE("Plackett-Luce loss against an explicit product of choices", "[prefere
   // Two candidates: Plackett-Luce equals DPO on the (better, worse) pair.
   const torch::Tensor two = preference::plackett_luce_loss(l.narrow(1, 0, 2), l_ref.narrow(1, 0, 2),
                                                            torch::tensor({1.0f, 0.0f}).expand({3, 2}), beta);
-  const torch::Tensor dpo = preference::dpo_loss(l.select(1, 0), l.select(1, 1), l_ref.select(1, 0),
-                                                 l_ref.select(1, 1), {.beta = beta});
+  const torch::Tensor dpo =
+      preference::dpo_loss(l.select(1, 0), l.select(1, 1), l_ref.select(1, 0), l_ref.select(1, 1), {.beta = beta});
   CHECK(close(two, dpo, 1e-5, 1e-6));
 }
 
@@ -474,7 +477,10 @@ TEST_CASE("GRPO surrogate: clipping, dual clip, KL and aggregation", "[grpo]") {
   torch::Tensor valid = torch::ones({N, T}, torch::kBool);
   valid[1].narrow(0, 2, 3).fill_(false);
   valid[4].fill_(false);  // an empty sequence
-  const grpo::SurrogateOptions opt{.clip_low = 0.2, .clip_high = 0.28, .dual_clip = 3.0, .kl_coef = 0.04,
+  const grpo::SurrogateOptions opt{.clip_low = 0.2,
+                                   .clip_high = 0.28,
+                                   .dual_clip = 3.0,
+                                   .kl_coef = 0.04,
                                    .aggregation = grpo::Aggregation::token_mean};
   const torch::Tensor lp = logp.clone().requires_grad_(true);
   grpo::SurrogateInfo info;
@@ -502,12 +508,12 @@ TEST_CASE("GRPO surrogate: clipping, dual clip, KL and aggregation", "[grpo]") {
   const torch::Tensor per = torch::arange(N * T, torch::kFloat32).reshape({N, T});
   const grpo::SurrogateOptions plain{.clip_low = 1e9, .clip_high = 1e9};
   // With logp == logp_old and A = -1 the per-step loss is exactly 1.
-  const torch::Tensor ones_loss = grpo::surrogate_loss(per, per, -torch::ones({N}), valid,
-                                                       {.clip_low = 0.2, .clip_high = 0.2,
-                                                        .aggregation = grpo::Aggregation::fixed_length});
+  const torch::Tensor ones_loss =
+      grpo::surrogate_loss(per, per, -torch::ones({N}), valid,
+                           {.clip_low = 0.2, .clip_high = 0.2, .aggregation = grpo::Aggregation::fixed_length});
   CHECK(d(ones_loss) == Approx(valid.sum().item<double>() / (N * T)));
-  const torch::Tensor seq = grpo::surrogate_loss(per, per, -torch::ones({N}), valid,
-                                                 {.aggregation = grpo::Aggregation::sequence_mean});
+  const torch::Tensor seq =
+      grpo::surrogate_loss(per, per, -torch::ones({N}), valid, {.aggregation = grpo::Aggregation::sequence_mean});
   CHECK(d(seq) == Approx(1.0));
 }
 

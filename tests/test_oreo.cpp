@@ -8,10 +8,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/collector.h"
-#include "agents/offline_loop.h"
-#include "agents/oreo.h"
-#include "apps/train_command.h"
+#include "agents/loops/collector.h"
+#include "agents/loops/offline_loop.h"
+#include "agents/oreo/oreo.h"
+#include "apps/commands/train_command.h"
 #include "data/hdf5_dataset.h"
 #include "envs/registry.h"
 #include "envs/rollout.h"
@@ -68,8 +68,10 @@ double value_loss_f64(agents::Oreo& o, const data::Dataset& d, const agents::Ore
   torch::NoGradGuard g;
   const torch::Tensor u = d.discrete() ? d.actions : d.pre_tanh_actions;
   auto logp = [&](agents::PolicyHead& p) -> torch::Tensor {
-    if (p.discrete()) return torch::log_softmax(p.categorical()->logits(d.observations).to(torch::kFloat64), -1)
-                                 .gather(1, d.actions.unsqueeze(1)).squeeze(1);
+    if (p.discrete())
+      return torch::log_softmax(p.categorical()->logits(d.observations).to(torch::kFloat64), -1)
+          .gather(1, d.actions.unsqueeze(1))
+          .squeeze(1);
     const auto q = p.gaussian()->params(d.observations);
     const torch::Tensor mu = q.mu.to(torch::kFloat64), ls = q.log_std.to(torch::kFloat64);
     const torch::Tensor z = (u.to(torch::kFloat64) - mu) / ls.exp();
@@ -212,10 +214,13 @@ fs::path write_small_run_config(const fs::path& dir) {
   c.n_envs = 4;
   c.seed = 3;
   c.dataset_id = "test-tiny";
-  data::write_dataset((dir / "tiny.hdf5").string(), agents::collect(c, [](const agents::CollectProgress&) { return true; }));
+  data::write_dataset((dir / "tiny.hdf5").string(),
+                      agents::collect(c, [](const agents::CollectProgress&) { return true; }));
   std::ofstream(dir / "oreo.yaml") << "env: {id: LunarLander-v3}\nalgo: oreo\nseed: 4\ntotal_steps: 12000\n"
                                       "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 2000}\n"
-                                      "oreo:\n  dataset: " << (dir / "tiny.hdf5").string() << "\n"
+                                      "oreo:\n  dataset: "
+                                   << (dir / "tiny.hdf5").string()
+                                   << "\n"
                                       "  reference: {bc_steps: 2000, net_arch: [32]}\n  value_net_arch: [32]\n"
                                       "  batch_episodes: 4\n  rounds: 2\n"
                                       "  round_collection: {start_seeds: 6, group_size: 2}\n";
@@ -245,12 +250,14 @@ TEST_CASE("OREO run: interrupted and resumed (across a round) = uninterrupted; v
   const fs::path cfg = write_small_run_config(dir);
   // Stopped after the second round's collection began (round 2 starts at 6000 transitions).
   testing::check_resume_exact(cfg, dir, 8000, learner_tensors);
-  CHECK(learner_tensors(dir / "full" / "checkpoints" / "latest.pt").back().size(0) > 0);  // round 2's episodes are saved
+  CHECK(learner_tensors(dir / "full" / "checkpoints" / "latest.pt").back().size(0) >
+        0);  // round 2's episodes are saved
   std::ifstream csv(dir / "full" / "metrics.csv");
   std::string header;
   std::getline(csv, header);
-  CHECK(header == "step,wall_time,epoch,round,value_loss,policy_loss,mean_abs_residual,kl_to_reference,v_start,"
-                  "return_start,steps_per_s,updates_per_s");
+  CHECK(header ==
+        "step,wall_time,epoch,round,value_loss,policy_loss,mean_abs_residual,kl_to_reference,v_start,"
+        "return_start,steps_per_s,updates_per_s");
 
   // Value-guided evaluation through the binary: K + 1 env steps per decision, reported.
   const auto vg = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() +
@@ -265,15 +272,15 @@ TEST_CASE("OREO bad configs are refused with the key path (exit 2)", "[oreo][con
   const fs::path dir = fresh_dir("config");
   const fs::path cfg = write_small_run_config(dir);
   const std::string train = std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string();
-  testing::expect_refused(train, dir / "run", {
-           {"oreo.beta=0", "oreo.beta: expected"},
-           {"oreo.beta=-1", "oreo.beta: expected"},
-           {"oreo.reference=null", "oreo.reference"},
-           {"oreo.reference.bc_steps=0", "oreo.reference.bc_steps: expected"},
-           {"oreo.reward=shaped", "oreo.reward: expected dense or sparse"},
-           {"oreo.chunk=0", "oreo.chunk: expected"},
-           {"env.id=LunarLanderContinuous-v3", "tiny.hdf5"},
-           {"oreo.reference=" + (dir / "nowhere").string(), "nowhere"}});
+  testing::expect_refused(train, dir / "run",
+                          {{"oreo.beta=0", "oreo.beta: expected"},
+                           {"oreo.beta=-1", "oreo.beta: expected"},
+                           {"oreo.reference=null", "oreo.reference"},
+                           {"oreo.reference.bc_steps=0", "oreo.reference.bc_steps: expected"},
+                           {"oreo.reward=shaped", "oreo.reward: expected dense or sparse"},
+                           {"oreo.chunk=0", "oreo.chunk: expected"},
+                           {"env.id=LunarLanderContinuous-v3", "tiny.hdf5"},
+                           {"oreo.reference=" + (dir / "nowhere").string(), "nowhere"}});
   // --value-guided on a run without a value function.
   const auto h = testing::run_shell(std::string(SOFTRL_BIN) + " eval heuristic:LunarLander-v3 --value-guided 2");
   CHECK(h.code == 2);

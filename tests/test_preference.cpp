@@ -9,10 +9,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/collector.h"
-#include "agents/offline_loop.h"
-#include "agents/preference_learner.h"
-#include "apps/train_command.h"
+#include "agents/loops/collector.h"
+#include "agents/loops/offline_loop.h"
+#include "agents/preference/preference_learner.h"
+#include "apps/commands/train_command.h"
 #include "data/hdf5_dataset.h"
 #include "envs/registry.h"
 #include "tests/learner_testing.h"
@@ -91,7 +91,8 @@ TEST_CASE("preference learner: sequence scores and gradients = float64 autograd"
                      .gather(1, d.actions.narrow(0, st[e], st[e + 1] - st[e]).unsqueeze(1));
         } else {
           const auto q = p64.gaussian()->params(obs);
-          const torch::Tensor z = (steps.u.narrow(0, st[e], st[e + 1] - st[e]).to(torch::kFloat64) - q.mu) / q.log_std.exp();
+          const torch::Tensor z =
+              (steps.u.narrow(0, st[e], st[e + 1] - st[e]).to(torch::kFloat64) - q.mu) / q.log_std.exp();
           logp = -0.5 * z * z - q.log_std - 0.5 * std::log(2 * M_PI);
         }
         torch::Tensor l = logp.sum();
@@ -111,7 +112,8 @@ TEST_CASE("preference learner: sequence scores and gradients = float64 autograd"
     }
 }
 
-TEST_CASE("preference learner: ADPO pairwise (hard, tau = 1/beta) is DPO; listwise and Plackett-Luce over two are too", "[preference]") {
+TEST_CASE("preference learner: ADPO pairwise (hard, tau = 1/beta) is DPO; listwise and Plackett-Luce over two are too",
+          "[preference]") {
   const data::Dataset d = synthetic("LunarLander-v3", {{3, 5, 2}, {4, 3, 6}, {2, 2, 5}});
   const data::PreferenceView v = data::build_preferences(d, {.label = data::PreferenceSettings::Label::hard});
   Settings dpo;
@@ -240,7 +242,8 @@ TEST_CASE("DPO and ADPO raise held-out preference accuracy on clean labels (CI s
     while (loop.steps() < 600000) loop.iterate();
     loop.iterate();  // held-out metrics refreshed before this update
     const double end = metric(loop.metrics(), "heldout_accuracy");
-    INFO((objective == Settings::Objective::dpo ? "DPO" : "ADPO listwise") << ": held-out accuracy " << start << " -> " << end);
+    INFO((objective == Settings::Objective::dpo ? "DPO" : "ADPO listwise")
+         << ": held-out accuracy " << start << " -> " << end);
     // The policy starts as its reference (implicit rewards 0 up to the rounding of two batchings).
     // Measured (seed 0, 25 held-out groups = 150 pairs): DPO 0.483 -> 0.743, ADPO listwise
     // 0.483 -> 0.785; with ~0.04 the s.e. of an accuracy over 150 pairs, both gains (0.26, 0.30)
@@ -257,7 +260,9 @@ fs::path write_run_config(const fs::path& dir) {
   data::write_dataset((dir / "tiny.hdf5").string(), mixed(12, 3, 5));
   std::ofstream(dir / "adpo.yaml") << "env: {id: LunarLander-v3}\nalgo: adpo\nseed: 4\ntotal_steps: 40000\n"
                                       "eval: {every: 0, episodes: 2}\ncheckpoint: {every: 0}\nlog: {every: 5000}\n"
-                                      "adpo:\n  dataset: " << (dir / "tiny.hdf5").string() << "\n"
+                                      "adpo:\n  dataset: "
+                                   << (dir / "tiny.hdf5").string()
+                                   << "\n"
                                       "  reference: {bc_steps: 2000, net_arch: [32]}\n  batch_groups: 4\n"
                                       "  anchor: ema\n  holdout_every: 3\n"
                                       "  preferences: {holdout_fraction: 0.25, noise: gaussian, noise_scale: 50}\n";
@@ -293,26 +298,29 @@ TEST_CASE("preference bad configs are refused with the key path (exit 2)", "[pre
   const fs::path dir = testing::fresh_dir("softrl_preference_config");
   const fs::path cfg = write_run_config(dir);
   const std::string train = std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string();
-  testing::expect_refused(train, dir / "run", {
-           {"adpo.tau_anc=0", "adpo.tau_anc: expected"},
-           {"adpo.form=triplet", "adpo.form: expected one of pairwise, listwise, plackett_luce"},
-           {"adpo.anchor=moving", "adpo.anchor: expected one of fixed, ema, dynamic"},
-           {"adpo.reference=null", "adpo.reference"},
-           {"adpo.preferences.noise=flip", "adpo.preferences.flip_probability: missing"},
-           {"adpo.preferences.label=fuzzy", "adpo.preferences.label: expected one of hard, soft"},
-           {"adpo.preferences.colour=red", "adpo.preferences"},
-           {"adpo.beta=0.1", "adpo"},
-           {"'adpo.adaptive_tau={min: 2, max: 1}'", "adpo.adaptive_tau: expected min <= max"},
-           {"env.id=LunarLanderContinuous-v3 'adpo.adaptive_tau={alpha: 1}'", "adpo.adaptive_tau"},
-           {"adpo.ema_rate=0", "adpo.ema_rate: expected"},
-           {"adpo.holdout_dataset=" + (dir / "nowhere.hdf5").string(), "nowhere.hdf5"}});
+  testing::expect_refused(train, dir / "run",
+                          {{"adpo.tau_anc=0", "adpo.tau_anc: expected"},
+                           {"adpo.form=triplet", "adpo.form: expected one of pairwise, listwise, plackett_luce"},
+                           {"adpo.anchor=moving", "adpo.anchor: expected one of fixed, ema, dynamic"},
+                           {"adpo.reference=null", "adpo.reference"},
+                           {"adpo.preferences.noise=flip", "adpo.preferences.flip_probability: missing"},
+                           {"adpo.preferences.label=fuzzy", "adpo.preferences.label: expected one of hard, soft"},
+                           {"adpo.preferences.colour=red", "adpo.preferences"},
+                           {"adpo.beta=0.1", "adpo"},
+                           {"'adpo.adaptive_tau={min: 2, max: 1}'", "adpo.adaptive_tau: expected min <= max"},
+                           {"env.id=LunarLanderContinuous-v3 'adpo.adaptive_tau={alpha: 1}'", "adpo.adaptive_tau"},
+                           {"adpo.ema_rate=0", "adpo.ema_rate: expected"},
+                           {"adpo.holdout_dataset=" + (dir / "nowhere.hdf5").string(), "nowhere.hdf5"}});
   // DPO's keys, on the same data.
   std::ofstream(dir / "dpo.yaml") << "env: {id: LunarLander-v3}\nalgo: dpo\ntotal_steps: 1000\n"
-                                     "dpo: {dataset: " << (dir / "tiny.hdf5").string() << ", reference: {bc_steps: 10}}\n";
-  const std::string dpo = std::string(SOFTRL_BIN) + " train " + (dir / "dpo.yaml").string() + " --run-dir " + (dir / "run").string();
-  testing::expect_refused(dpo, dir / "run", {{"dpo.label_smoothing=0.5", "dpo.label_smoothing: expected"},
-                                         {"dpo.loss_type=hinge", "dpo.loss_type: expected one of sigmoid, robust, ipo"},
-                                         {"dpo.beta=0", "dpo.beta: expected"},
-                                         {"dpo.form=listwise", "dpo"}});
+                                     "dpo: {dataset: "
+                                  << (dir / "tiny.hdf5").string() << ", reference: {bc_steps: 10}}\n";
+  const std::string dpo =
+      std::string(SOFTRL_BIN) + " train " + (dir / "dpo.yaml").string() + " --run-dir " + (dir / "run").string();
+  testing::expect_refused(dpo, dir / "run",
+                          {{"dpo.label_smoothing=0.5", "dpo.label_smoothing: expected"},
+                           {"dpo.loss_type=hinge", "dpo.loss_type: expected one of sigmoid, robust, ipo"},
+                           {"dpo.beta=0", "dpo.beta: expected"},
+                           {"dpo.form=listwise", "dpo"}});
   fs::remove_all(dir);
 }

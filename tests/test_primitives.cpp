@@ -41,11 +41,10 @@ TEST_CASE("selective_log_softmax", "[primitives]") {
   torch::manual_seed(1);
   const torch::Tensor x = torch::randn({64, 6}) * 5;
   const torch::Tensor idx = torch::randint(0, 6, {64}, torch::kLong);
-  auto ref = [&](const torch::Tensor& t) {
-    return ref_log_softmax(t / 0.7).gather(-1, idx.unsqueeze(-1)).squeeze(-1);
-  };
+  auto ref = [&](const torch::Tensor& t) { return ref_log_softmax(t / 0.7).gather(-1, idx.unsqueeze(-1)).squeeze(-1); };
   CHECK(close(selective_log_softmax(x, idx, {.temperature = 0.7}), ref(f64(x))));
-  CHECK(grad_close(x, [&](const torch::Tensor& t) { return selective_log_softmax(t, idx, {.temperature = 0.7}); }, ref));
+  CHECK(grad_close(
+      x, [&](const torch::Tensor& t) { return selective_log_softmax(t, idx, {.temperature = 0.7}); }, ref));
   // An excluded index gives -inf.
   const torch::Tensor mask = torch::ones({64, 6}, torch::kBool).scatter(-1, idx.unsqueeze(-1), false);
   CHECK((selective_log_softmax(x, idx, {.mask = mask}) == -kInf).all().item<bool>());
@@ -58,8 +57,9 @@ TEST_CASE("softplus and log_sigmoid are accurate for tiny and large results", "[
   // Relative accuracy everywhere, including softplus(-100) = 3.7e-44 (a float32 subnormal).
   CHECK(close(softrl::softplus(x).narrow(0, 1, 8), sp_ref.narrow(0, 1, 8), 1e-6, 0.0));
   CHECK(close(softrl::log_sigmoid(x), -(x64.neg().clamp_min(0) + (-x64.abs()).exp().log1p()), 1e-6, 1e-44));
-  CHECK(grad_close(x, [](const torch::Tensor& t) { return softrl::softplus(t); },
-                   [](const torch::Tensor& t) { return t.exp().log1p(); }));  // float64: exact enough for |x| <= 80
+  CHECK(grad_close(
+      x, [](const torch::Tensor& t) { return softrl::softplus(t); },
+      [](const torch::Tensor& t) { return t.exp().log1p(); }));  // float64: exact enough for |x| <= 80
   // At exactly 0 the gradient of log_sigmoid is 1/2 (DPO at initialization sits there).
   const torch::Tensor z = torch::zeros({1}, torch::requires_grad());
   softrl::log_sigmoid(z).sum().backward();
@@ -93,15 +93,18 @@ TEST_CASE("entropy, kl and soft cross-entropy", "[primitives]") {
     return xlogy(lp.exp(), lp - lq.masked_fill(lp == -kInf, 0));
   };
   CHECK(close(kl(a, b, opt), kl_ref(f64(a), f64(b))));
-  CHECK(grad_close(a, [&](const torch::Tensor& t) { return kl(t, b, opt); },
-                   [&](const torch::Tensor& t) { return kl_ref(t, f64(b)); }));
-  CHECK(grad_close(b, [&](const torch::Tensor& t) { return kl(a, t, opt); },
-                   [&](const torch::Tensor& t) { return kl_ref(f64(a), t); }));
+  CHECK(grad_close(
+      a, [&](const torch::Tensor& t) { return kl(t, b, opt); },
+      [&](const torch::Tensor& t) { return kl_ref(t, f64(b)); }));
+  CHECK(grad_close(
+      b, [&](const torch::Tensor& t) { return kl(a, t, opt); },
+      [&](const torch::Tensor& t) { return kl_ref(f64(a), t); }));
 
   const torch::Tensor q = softrl::softmax(torch::randn({32, 5}), {.mask = mask});
   auto ce_ref = [&](const torch::Tensor& u) { return -xlogy(f64(q), ref_ls(u)); };
   CHECK(close(soft_cross_entropy(a, q, opt), ce_ref(f64(a))));
-  CHECK(grad_close(a, [&](const torch::Tensor& t) { return soft_cross_entropy(t, q, opt); }, ce_ref));
+  CHECK(grad_close(
+      a, [&](const torch::Tensor& t) { return soft_cross_entropy(t, q, opt); }, ce_ref));
 }
 
 TEST_CASE("reverse cumulative logsumexp", "[primitives]") {
@@ -109,7 +112,8 @@ TEST_CASE("reverse cumulative logsumexp", "[primitives]") {
   const torch::Tensor x = torch::randn({10, 9}) * 4;
   auto ref = [](const torch::Tensor& t) { return t.flip(-1).logcumsumexp(-1).flip(-1); };
   CHECK(close(reverse_cumulative_logsumexp(x), ref(f64(x))));
-  CHECK(grad_close(x, [](const torch::Tensor& t) { return reverse_cumulative_logsumexp(t); }, ref));
+  CHECK(grad_close(
+      x, [](const torch::Tensor& t) { return reverse_cumulative_logsumexp(t); }, ref));
   // With a mask, excluded entries drop out of every suffix; an all-excluded suffix is -inf.
   const torch::Tensor mask = torch::ones({10, 9}, torch::kBool);
   mask.narrow(1, 6, 3).fill_(false);
@@ -125,9 +129,11 @@ TEST_CASE("stablemax and log_stablemax", "[primitives]") {
   auto ref = [&](const torch::Tensor& t) { return s(t) / s(t).sum(-1, true); };
   CHECK(close(stablemax(x), ref(f64(x))));
   CHECK(close(log_stablemax(x), ref(f64(x)).log()));
-  CHECK(grad_close(x, [](const torch::Tensor& t) { return stablemax(t); }, ref));
-  CHECK(grad_close(x, [](const torch::Tensor& t) { return log_stablemax(t); },
-                   [&](const torch::Tensor& t) { return ref(t).log(); }));
+  CHECK(grad_close(
+      x, [](const torch::Tensor& t) { return stablemax(t); }, ref));
+  CHECK(grad_close(
+      x, [](const torch::Tensor& t) { return log_stablemax(t); },
+      [&](const torch::Tensor& t) { return ref(t).log(); }));
   // Not shift invariant, unlike softmax.
   CHECK_FALSE(torch::allclose(stablemax(x), stablemax(x + 5)));
   const torch::Tensor none = torch::zeros({2, 7}, torch::kBool);
@@ -149,7 +155,8 @@ TEST_CASE("squashed Gaussian log-prob", "[primitives]") {
   };
   auto ref = [&](const torch::Tensor& uu) { return ref_at(uu, mu, ls); };
   CHECK(close(squashed_gaussian_log_prob(u, mu, ls, scale), ref(f64(u)), 2e-5, 2e-5));
-  CHECK(grad_close(u, [&](const torch::Tensor& t) { return squashed_gaussian_log_prob(t, mu, ls, scale); }, ref));
+  CHECK(grad_close(
+      u, [&](const torch::Tensor& t) { return squashed_gaussian_log_prob(t, mu, ls, scale); }, ref));
   // Large |u| where 1 - tanh^2 underflows in float32: still finite and matching float64.
   const torch::Tensor big = torch::full({1, 3}, 30.0f);
   const torch::Tensor want = ref_at(f64(big), mu[0].unsqueeze(0), ls[0].unsqueeze(0));
@@ -168,14 +175,16 @@ TEST_CASE("k3 KL estimator", "[primitives]") {
   CHECK((k3_kl(l, lr) >= 0).all().item<bool>());
   // Tiny differences: expm1 keeps the d^2/2 term that exp(d) - d - 1 in float32 loses.
   CHECK(k3_kl(torch::tensor({0.0f}), torch::tensor({1e-4f})).item<float>() == Approx(5.0002e-9).epsilon(1e-3));
-  CHECK(grad_close(l, [&](const torch::Tensor& t) { return k3_kl(t, lr); },
-                   [&](const torch::Tensor& t) { return (f64(lr) - t).exp() - (f64(lr) - t) - 1; }));
+  CHECK(grad_close(
+      l, [&](const torch::Tensor& t) { return k3_kl(t, lr); },
+      [&](const torch::Tensor& t) { return (f64(lr) - t).exp() - (f64(lr) - t) - 1; }));
 }
 
 TEST_CASE("group statistics", "[primitives]") {
-  const torch::Tensor r = torch::tensor({{1.0, 2.0, 3.0, 6.0}, {5.0, 5.0, 5.0, 5.0}, {4.0, 0.0, 0.0, 0.0}},
-                                        torch::kFloat64);
-  const torch::Tensor mask = torch::tensor({{true, true, true, true}, {true, true, true, false}, {true, false, false, false}});
+  const torch::Tensor r =
+      torch::tensor({{1.0, 2.0, 3.0, 6.0}, {5.0, 5.0, 5.0, 5.0}, {4.0, 0.0, 0.0, 0.0}}, torch::kFloat64);
+  const torch::Tensor mask =
+      torch::tensor({{true, true, true, true}, {true, true, true, false}, {true, false, false, false}});
   const GroupStats st = group_normalize(r, {.mask = mask, .eps = 1e-6});
   // Row 0: mean 3, Bessel std sqrt(14/3).
   const double sd = std::sqrt(14.0 / 3.0);

@@ -29,7 +29,8 @@ Image read_png(const std::string& path) {
   png_init_io(png, f);
   png_read_info(png, info);
   Image img(static_cast<int>(png_get_image_width(png, info)), static_cast<int>(png_get_image_height(png, info)), {});
-  for (int y = 0; y < img.height; ++y) png_read_row(png, img.pixels.data() + static_cast<size_t>(y) * img.width * 3, nullptr);
+  for (int y = 0; y < img.height; ++y)
+    png_read_row(png, img.pixels.data() + static_cast<size_t>(y) * img.width * 3, nullptr);
   png_destroy_read_struct(&png, &info, nullptr);
   std::fclose(f);
   return img;

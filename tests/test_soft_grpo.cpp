@@ -9,10 +9,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "agents/collector.h"
-#include "agents/grpo.h"
-#include "agents/reference_policy.h"
-#include "agents/soft_actions.h"
+#include "agents/bc/reference_policy.h"
+#include "agents/grpo/grpo.h"
+#include "agents/grpo/soft_actions.h"
+#include "agents/loops/collector.h"
 #include "envs/registry.h"
 #include "objectives/softmax.h"
 #include "tests/learner_testing.h"
@@ -130,10 +130,13 @@ TEST_CASE("SofT-GRPO: one update at ratio 1 follows the gradient of A log q(g')"
       soft_rollouts("LunarLander-v3", s, std::shared_ptr<agents::PolicyHead>(&g.policy(), [](agents::PolicyHead*) {}));
   const torch::Tensor adv = g.advantages(d).to(torch::kFloat64);
   const agents::PolicySteps steps = agents::soft_policy_steps(s, d);
-  const agents::Metrics m = testing::check_update_follows_gradient(g, d, [&] {
-    const torch::Tensor logits = g.policy().categorical()->logits(steps.obs);
-    return -(adv * exact_log_density64(logits, d.perturbed_logits)).sum() / static_cast<double>(d.num_steps());
-  }, 1e-3);
+  const agents::Metrics m = testing::check_update_follows_gradient(
+      g, d,
+      [&] {
+        const torch::Tensor logits = g.policy().categorical()->logits(steps.obs);
+        return -(adv * exact_log_density64(logits, d.perturbed_logits)).sum() / static_cast<double>(d.num_steps());
+      },
+      1e-3);
   CHECK(testing::metric(m, "clip_fraction") == 0.0);
   CHECK(testing::metric(m, "noise_at_clamp") == 0.0);
 }
@@ -149,8 +152,8 @@ TEST_CASE("SofT-GRPO run: resumed = uninterrupted; eval and Pass@k act softly; b
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"
         "kl_to_reference,entropy,noise_mean,noise_std,noise_at_clamp,collect_s,learn_s,steps_per_s,updates_per_s");
   for (const std::string mode : {"", " --group 3"}) {
-    const auto run = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() +
-                                        " --episodes 2" + mode + " --json");
+    const auto run = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() + " --episodes 2" +
+                                        mode + " --json");
     INFO(run.output);
     CHECK(run.code == 0);
   }

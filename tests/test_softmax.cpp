@@ -35,8 +35,8 @@ Case make_case(int64_t rows, int64_t cols, double logit_scale, double tau, bool 
   if (masked) {
     mask = torch::rand({rows, cols}) > 0.3;
     if (rows >= 3) {
-      mask[0].fill_(false);        // fully masked row
-      x[rows - 1].fill_(-kInf);    // a row of -inf logits
+      mask[0].fill_(false);      // fully masked row
+      x[rows - 1].fill_(-kInf);  // a row of -inf logits
     }
     if (cols >= 2) x.index_put_({torch::rand({rows, cols}) < 0.05}, -kInf);  // scattered -inf logits
   }
@@ -112,7 +112,7 @@ struct IsaGuard {
 }  // namespace
 
 TEST_CASE("core matches float64 reference on small and RL shapes", "[core]") {
-  const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 1},   {3, 2},   {5, 3},  {256, 4}, {4096, 4},
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 1},   {3, 2},   {5, 3},   {256, 4}, {4096, 4},
                                                            {37, 16}, {19, 17}, {11, 33}, {7, 1000}};
   for (k::Isa isa : isas()) {
     for (auto [r, c] : shapes) {
@@ -135,7 +135,8 @@ TEST_CASE("core matches float64 reference on long rows", "[core][long]") {
   for (k::Isa isa : isas()) {
     for (auto [tau, ls] : {std::pair{1.0, 1.0}, std::pair{0.05, 1e4}, std::pair{20.0, 100.0}}) {
       for (bool masked : {false, true}) {
-        DYNAMIC_SECTION(k::isa_name(isa) << " [16x100000] tau " << tau << " scale " << ls << (masked ? " masked" : "")) {
+        DYNAMIC_SECTION(k::isa_name(isa) << " [16x100000] tau " << tau << " scale " << ls
+                                         << (masked ? " masked" : "")) {
           IsaGuard guard(isa);
           check_case(make_case(16, 100000, ls, tau, masked, 7));
         }
@@ -157,8 +158,8 @@ TEST_CASE("fully masked rows give defined values and zero gradients", "[core]") 
       CHECK((lse == -kInf).all().item<bool>());
       CHECK((ls == -kInf).all().item<bool>());
       CHECK((sm == 0).all().item<bool>());
-      const torch::Tensor total = lse.sum() * 0 + (sm * torch::randn_like(sm)).sum() +
-                                  ls.masked_fill(ls.isinf(), 0).sum();
+      const torch::Tensor total =
+          lse.sum() * 0 + (sm * torch::randn_like(sm)).sum() + ls.masked_fill(ls.isinf(), 0).sum();
       total.backward();
       CHECK_FALSE(x.grad().isnan().any().item<bool>());
       CHECK((x.grad() == 0).all().item<bool>());

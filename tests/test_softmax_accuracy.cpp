@@ -96,7 +96,8 @@ struct RowCase {
 std::vector<RowCase> random_cases(uint64_t seed, int count) {
   std::mt19937_64 gen(seed);
   std::uniform_real_distribution<double> u01(0, 1);
-  const std::vector<int64_t> lengths = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 257, 1000, 4097, 65537, 70000};
+  const std::vector<int64_t> lengths = {1,  2,  3,  4,  5,   7,   8,    9,    15,    16,
+                                        17, 31, 33, 64, 100, 257, 1000, 4097, 65537, 70000};
   std::vector<RowCase> out;
   for (int c = 0; c < count; ++c) {
     RowCase rc;
@@ -109,7 +110,8 @@ std::vector<RowCase> random_cases(uint64_t seed, int count) {
     rc.tau = u01(gen) < 0.5 ? taus[gen() % 7] : std::pow(10.0, -30 + 60 * u01(gen));
     torch::manual_seed(gen());
     // spread relative to the offset (float32 can only hold spreads > u * |offset|)
-    const double spread = offset != 0.0 && u01(gen) < 0.7 ? std::abs(offset) * std::pow(10.0, -6 * u01(gen)) : magnitude;
+    const double spread =
+        offset != 0.0 && u01(gen) < 0.7 ? std::abs(offset) * std::pow(10.0, -6 * u01(gen)) : magnitude;
     rc.x = (torch::randn({rows, cols}, torch::kFloat64) * spread + offset).to(torch::kFloat32);
     const int kind = static_cast<int>(gen() % 6);
     if (kind == 1) rc.x[0].fill_(static_cast<float>(offset - magnitude));  // a constant row
@@ -136,7 +138,8 @@ void check_case(const RowCase& c, torch::ScalarType dtype) {
   const torch::Tensor y_bound = 8 * u * r.y.abs() + 4 * u * r.e + tiny;
   const torch::Tensor logp = r.y.abs().nan_to_num(0, 0, 0) + r.e;
   const torch::Tensor p_bound = 8 * u * r.p * (1 + logp) + tiny;
-  const torch::Tensor l_bound = 8 * u * (r.lse.abs() + r.log_sum.abs()).nan_to_num(0, 0, 0) + 4 * u * r.e.squeeze(1) + tiny;
+  const torch::Tensor l_bound =
+      8 * u * (r.lse.abs() + r.log_sum.abs()).nan_to_num(0, 0, 0) + 4 * u * r.e.squeeze(1) + tiny;
   CHECK(worst(softrl::log_softmax(x, opt), r.y, y_bound) <= 1.0);
   CHECK(worst(softrl::softmax(x, opt), r.p, p_bound) <= 1.0);
   CHECK(worst(softrl::logsumexp(x, opt), r.lse, l_bound) <= 1.0);
@@ -234,7 +237,8 @@ TEST_CASE("core accuracy: the reported failures", "[softmax][accuracy]") {
     softrl::logsumexp(t, {.temperature = 1e-30}).sum().backward();
     CHECK(t.grad()[0][0].item<double>() == Approx(1e30).epsilon(4 * kU));
     CHECK(t.grad()[0][1].item<double>() == 0.0);
-    const torch::Tensor hot = softrl::softmax(torch::zeros({1, 4}), {.mask = torch::tensor({{true, true, true, false}}), .temperature = 1e30});
+    const torch::Tensor hot = softrl::softmax(
+        torch::zeros({1, 4}), {.mask = torch::tensor({{true, true, true, false}}), .temperature = 1e30});
     CHECK(hot[0][0].item<double>() == Approx(1.0 / 3).epsilon(4 * kU));
     CHECK(hot[0][3].item<double>() == 0.0);
     CHECK_THROWS_WITH(softrl::softmax(torch::zeros({1, 4}), {.temperature = 1e-40}), Catch::Contains("[1e-30, 1e30]"));
@@ -251,7 +255,7 @@ TEST_CASE("core accuracy: a NaN reaches every output of its row, masked or alone
     for (int64_t cols : {1, 3, 20}) {
       torch::Tensor x = torch::full({9, cols}, -INFINITY);
       x[4][cols - 1] = nan;  // NaN with the rest -inf (or alone)
-      x[5][0] = nan;  // NaN with finite entries
+      x[5][0] = nan;         // NaN with finite entries
       if (cols > 1) x[5][cols - 1] = 2.0f;
       const torch::Tensor mask = torch::ones({9, cols}, torch::kBool);
       INFO("cols " << cols);

@@ -4,7 +4,7 @@
 #include <optional>
 #include <string>
 
-#include "apps/algos/registry.h"
+#include "apps/algos/algo_entry.h"
 
 namespace softrl::apps {
 
@@ -13,7 +13,6 @@ struct BcSettings : AlgoSettings {
   std::vector<int64_t> net_arch = {256, 256};
   int64_t batch_size = 256;
   agents::Schedule learning_rate{.initial = 1e-3};
-  std::string learning_rate_text = "0.001";
   std::optional<double> top_fraction;  // keep the best fraction of the episodes by return
   std::optional<double> min_return;    // keep the episodes with at least this return
 };

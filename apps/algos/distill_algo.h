@@ -4,8 +4,8 @@
 // by plain KD or ADPO with a fixed or EMA anchor (agents/distillation.h).
 #include <string>
 
-#include "agents/distillation.h"
-#include "apps/algos/registry.h"
+#include "agents/distill/distillation.h"
+#include "apps/algos/algo_entry.h"
 
 namespace softrl::apps {
 
@@ -14,7 +14,6 @@ struct DistillAlgoSettings : AlgoSettings {
   agents::DistillationSettings distill;
   std::vector<int64_t> net_arch = {256, 256};
   agents::Schedule learning_rate{.initial = 3e-4};
-  std::string learning_rate_text = "0.0003";
   int64_t batch_size = 256;
 };
 

@@ -4,8 +4,8 @@
 // num_generations as group_size, scale_rewards).
 #include <string>
 
-#include "agents/grpo.h"
-#include "apps/algos/registry.h"
+#include "agents/grpo/grpo.h"
+#include "apps/algos/algo_entry.h"
 
 namespace softrl::apps {
 
@@ -16,7 +16,6 @@ struct GrpoAlgoSettings : AlgoSettings {
   std::string reference;  // the KL anchor ("" = the initial policy)
   int64_t groups = 16, group_size = 8;
   agents::Schedule learning_rate{.initial = 3e-4};
-  std::string learning_rate_text = "0.0003";
 };
 
 AlgoEntry grpo_algo();

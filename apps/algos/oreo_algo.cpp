@@ -2,8 +2,11 @@
 
 #include <algorithm>
 
-#include "agents/collector.h"
-#include "agents/offline_loop.h"
+#include "agents/core/checkpoint.h"
+#include "agents/loops/collector.h"
+#include "agents/loops/offline_loop.h"
+#include "agents/oreo/value_guided.h"
+#include "apps/algos/offline_keys.h"
 #include "data/hdf5_dataset.h"
 
 namespace softrl::apps {
@@ -11,82 +14,73 @@ namespace {
 
 using Reward = agents::OreoSettings::Reward;
 
-std::shared_ptr<const AlgoSettings> parse(const ConfigReader& r, const YAML::Node& s, const RunConfig&) {
-  auto o = std::make_shared<OreoAlgoSettings>();
-  if (!s.IsDefined() || s.IsNull() || !s["dataset"].IsDefined())
-    r.fail_msg("oreo.dataset", "missing; expected the path of a dataset written by softrl collect");
-  o->dataset = r.text(s["dataset"], "oreo.dataset", "a dataset path");
-  o->reference = parse_reference(r, s["reference"], "oreo");
-  auto& c = o->oreo;
-  if (s["beta"].IsDefined()) c.loss.beta = r.real(s["beta"], "oreo.beta", 0.0, 1e6, true);
-  if (s["gamma"].IsDefined()) c.loss.gamma = r.real(s["gamma"], "oreo.gamma", 0.0, 1.0, true);
-  if (s["clip_log"].IsDefined() && !s["clip_log"].IsNull()) c.loss.clip_log = r.real(s["clip_log"], "oreo.clip_log", 0.0, 1e12, true);
-  if (s["kl_coef"].IsDefined()) c.loss.kl_coef = r.real(s["kl_coef"], "oreo.kl_coef", 0.0, 1e6);
-  if (s["kl"].IsDefined()) {
-    const std::string k = r.text(s["kl"], "oreo.kl", "exact, k3 or none");
-    if (k == "exact") c.loss.kl_mode = oreo::KlMode::exact;
-    else if (k == "k3") c.loss.kl_mode = oreo::KlMode::k3;
-    else if (k == "none") c.loss.kl_mode = oreo::KlMode::none;
-    else r.fail_msg("oreo.kl", "expected exact, k3 or none, got '" + k + "'");
-  }
-  if (s["chunk"].IsDefined()) c.chunk = r.integer(s["chunk"], "oreo.chunk", 1, 1000);
-  if (s["reward"].IsDefined()) {
-    const std::string k = r.text(s["reward"], "oreo.reward", "dense or sparse");
-    if (k == "dense") c.reward = Reward::dense;
-    else if (k == "sparse") c.reward = Reward::sparse;
-    else r.fail_msg("oreo.reward", "expected dense or sparse, got '" + k + "'");
-  }
-  if (s["reward_scale"].IsDefined()) c.reward_scale = r.real(s["reward_scale"], "oreo.reward_scale", 0.0, 1e12, true);
-  if (s["success_return"].IsDefined()) c.success_return = r.real(s["success_return"], "oreo.success_return", -1e12, 1e12);
-  if (s["time_feature"].IsDefined()) c.time_feature = r.boolean(s["time_feature"], "oreo.time_feature");
-  if (s["value_net_arch"].IsDefined()) c.value_arch = parse_net_arch(r, s["value_net_arch"], "oreo.value_net_arch");
-  if (s["learning_rate"].IsDefined())
-    o->learning_rate = parse_learning_rate(r, s["learning_rate"], "oreo.learning_rate", &o->learning_rate_text);
-  c.policy_learning_rate = o->learning_rate.initial;
-  if (s["value_learning_rate"].IsDefined())
-    c.value_learning_rate = r.real(s["value_learning_rate"], "oreo.value_learning_rate", 0.0, 1.0, true);
-  if (s["max_grad_norm"].IsDefined()) c.max_grad_norm = r.real(s["max_grad_norm"], "oreo.max_grad_norm", 0.0, 1e12, true);
-  if (s["batch_episodes"].IsDefined()) o->batch_episodes = r.integer(s["batch_episodes"], "oreo.batch_episodes", 1, 1 << 20);
-  if (s["rounds"].IsDefined()) o->rounds = static_cast<int>(r.integer(s["rounds"], "oreo.rounds", 1, 100));
-  if (const YAML::Node rc = s["round_collection"]; rc.IsDefined() && !rc.IsNull()) {
-    r.check_keys(rc, "oreo.round_collection", {"start_seeds", "group_size", "temperature"});
-    if (rc["start_seeds"].IsDefined()) o->round_start_seeds = r.integer(rc["start_seeds"], "oreo.round_collection.start_seeds", 0, 1 << 24);
-    if (rc["group_size"].IsDefined()) o->round_group_size = r.integer(rc["group_size"], "oreo.round_collection.group_size", 0, 1 << 16);
-    if (rc["temperature"].IsDefined())
-      o->round_temperature = r.real(rc["temperature"], "oreo.round_collection.temperature", 0.0, 100.0, true);
-  }
-  return o;
+using S = OreoAlgoSettings;
+
+Schema<S> schema() {
+  return {
+      dataset_field<S>("an HDF5 dataset of the run's task (episodes; groups not needed)"),
+      reference_field<S>(),
+      real<S>(
+          "beta", [](auto& s) -> auto& { return s.oreo.loss.beta; }, 0, 1e6,
+          "KL-regularisation temperature of the soft Bellman target", true),
+      real<S>(
+          "gamma", [](auto& s) -> auto& { return s.oreo.loss.gamma; }, 0, 1, "discount factor", true),
+      optional_real<S>(
+          "clip_log", [](auto& s) -> auto& { return s.oreo.loss.clip_log; }, 0, 1e12,
+          "clip of |log pi - log pi_ref| per step", true),
+      real<S>(
+          "kl_coef", [](auto& s) -> auto& { return s.oreo.loss.kl_coef; }, 0, 1e6, "weight of the policy's KL penalty"),
+      choice<S, oreo::KlMode>(
+          "kl", [](auto& s) -> auto& { return s.oreo.loss.kl_mode; },
+          {{"exact", oreo::KlMode::exact}, {"k3", oreo::KlMode::k3}, {"none", oreo::KlMode::none}},
+          "the KL estimator: exact over the action set, k3 (Schulman) on the taken action, or none"),
+      integer<S>(
+          "chunk", [](auto& s) -> auto& { return s.oreo.chunk; }, 1, 1000,
+          "env steps per value target (a 'reasoning step')"),
+      choice<S, Reward>(
+          "reward", [](auto& s) -> auto& { return s.oreo.reward; },
+          {{"dense", Reward::dense}, {"sparse", Reward::sparse}},
+          "the env's per-step rewards, or success only at the episode's end"),
+      real<S>(
+          "reward_scale", [](auto& s) -> auto& { return s.oreo.reward_scale; }, 0, 1e12, "rewards multiplied by this",
+          true),
+      real<S>(
+          "success_return", [](auto& s) -> auto& { return s.oreo.success_return; }, -1e12, 1e12,
+          "sparse reward: an episode succeeds at this return"),
+      boolean<S>(
+          "time_feature", [](auto& s) -> auto& { return s.oreo.time_feature; },
+          "the value net also sees the remaining time"),
+      widths<S>(
+          "value_net_arch", [](auto& s) -> auto& { return s.oreo.value_arch; }, "hidden layers of the value net"),
+      schedule<S>(
+          "learning_rate", [](auto& s) -> auto& { return s.learning_rate; }, "the policy's Adam step size"),
+      real<S>(
+          "value_learning_rate", [](auto& s) -> auto& { return s.oreo.value_learning_rate; }, 0, 1,
+          "the value net's Adam step size", true),
+      real<S>(
+          "max_grad_norm", [](auto& s) -> auto& { return s.oreo.max_grad_norm; }, 0, 1e12, "gradient-norm clip", true),
+      integer<S>(
+          "batch_episodes", [](auto& s) -> auto& { return s.batch_episodes; }, 1, 1 << 20,
+          "episodes per gradient step"),
+      integer<S>(
+          "rounds", [](auto& s) -> auto& { return s.rounds; }, 1, 100,
+          "iterative OREO: rounds after the first collect fresh data with the current policy"),
+      section<S>("round_collection",
+                 {integer<S>(
+                      "start_seeds", [](auto& s) -> auto& { return s.round_start_seeds; }, 0, 1 << 24,
+                      "start states per later round (0: as many as the dataset has)"),
+                  integer<S>(
+                      "group_size", [](auto& s) -> auto& { return s.round_group_size; }, 0, 1 << 16,
+                      "episodes per start state (0: the dataset's)"),
+                  real<S>(
+                      "temperature", [](auto& s) -> auto& { return s.round_temperature; }, 0, 100,
+                      "sampling temperature of the collection", true)},
+                 "each later round's collection"),
+  };
 }
 
-const char* kl_name(oreo::KlMode m) {
-  return m == oreo::KlMode::exact ? "exact" : m == oreo::KlMode::k3 ? "k3" : "none";
-}
-
-void write(YAML::Emitter& e, const AlgoSettings& settings) {
-  const auto& s = dynamic_cast<const OreoAlgoSettings&>(settings);
-  const auto& c = s.oreo;
-  e << YAML::Key << "dataset" << YAML::Value << s.dataset;
-  write_reference(e, s.reference);
-  e << YAML::Key << "beta" << YAML::Value << c.loss.beta;
-  e << YAML::Key << "gamma" << YAML::Value << c.loss.gamma;
-  e << YAML::Key << "clip_log" << YAML::Value;
-  if (c.loss.clip_log) e << *c.loss.clip_log; else e << YAML::Null;
-  e << YAML::Key << "kl_coef" << YAML::Value << c.loss.kl_coef;
-  e << YAML::Key << "kl" << YAML::Value << kl_name(c.loss.kl_mode);
-  e << YAML::Key << "chunk" << YAML::Value << c.chunk;
-  e << YAML::Key << "reward" << YAML::Value << (c.reward == Reward::dense ? "dense" : "sparse");
-  e << YAML::Key << "reward_scale" << YAML::Value << c.reward_scale;
-  e << YAML::Key << "success_return" << YAML::Value << c.success_return;
-  e << YAML::Key << "time_feature" << YAML::Value << c.time_feature;
-  e << YAML::Key << "value_net_arch" << YAML::Value << YAML::Flow << c.value_arch;
-  e << YAML::Key << "learning_rate" << YAML::Value << s.learning_rate_text;
-  e << YAML::Key << "value_learning_rate" << YAML::Value << c.value_learning_rate;
-  e << YAML::Key << "max_grad_norm" << YAML::Value << c.max_grad_norm;
-  e << YAML::Key << "batch_episodes" << YAML::Value << s.batch_episodes;
-  e << YAML::Key << "rounds" << YAML::Value << s.rounds;
-  e << YAML::Key << "round_collection" << YAML::Value << YAML::BeginMap << YAML::Key << "start_seeds" << YAML::Value
-    << s.round_start_seeds << YAML::Key << "group_size" << YAML::Value << s.round_group_size << YAML::Key
-    << "temperature" << YAML::Value << s.round_temperature << YAML::EndMap;
+void finish(const ConfigReader&, const YAML::Node&, S& s, const RunConfig&) {
+  s.oreo.policy_learning_rate = s.learning_rate.initial;
 }
 
 // Round r's data: the current policy, sampled, on start states no earlier round nor the dataset used.
@@ -121,14 +115,40 @@ agents::Training build(const RunConfig& run, const envs::EnvSpec& env) {
   const auto& s = run.settings<OreoAlgoSettings>();
   const data::Dataset d = data::read_dataset(s.dataset, env);
   const agents::ReferenceRecipe ref = reference_recipe(s.reference, env);
-  auto learner = std::make_unique<agents::Oreo>(d, s.oreo, ref, run.seed,
-                                                s.rounds > 1 ? round_collector(run, s, d) : agents::Oreo::RoundCollector{});
-  auto loop = std::make_unique<agents::OfflineLoop>(
-      *learner,
-      agents::OfflineSettings{.total_steps = run.total_steps, .batch_size = s.batch_episodes,
-                              .learning_rate = s.learning_rate, .rounds = s.rounds},
-      run.seed);
+  auto learner = std::make_unique<agents::Oreo>(
+      d, s.oreo, ref, run.seed, s.rounds > 1 ? round_collector(run, s, d) : agents::Oreo::RoundCollector{});
+  auto loop = std::make_unique<agents::OfflineLoop>(*learner,
+                                                    agents::OfflineSettings{.total_steps = run.total_steps,
+                                                                            .batch_size = s.batch_episodes,
+                                                                            .learning_rate = s.learning_rate,
+                                                                            .rounds = s.rounds},
+                                                    run.seed);
   return {std::move(learner), std::move(loop)};
+}
+
+// The policy with the run's value function choosing among K sampled actions by a one-step
+// lookahead (OREO's value-guided search, Wang et al. 2024).
+GuidedActor value_guided(const RunConfig& run, const std::string& ckpt, agents::PolicyHead& policy, envs::Env& env,
+                         int candidates, uint64_t seed) {
+  const auto& s = run.settings<S>();
+  const envs::EnvSpec& spec = env.spec();
+  auto value = std::make_shared<agents::ValueFunction>(spec.observation_space.dim(), s.oreo.value_arch,
+                                                       s.oreo.time_feature, spec.max_episode_steps);
+  agents::OpenedCheckpoint c = agents::open_checkpoint(ckpt);
+  torch::serialize::InputArchive learner = c.section("learner"), archive;
+  learner.read("value", archive);
+  agents::load_module_checked(*value->net, archive, ckpt + " (value function)");
+  agents::ValueGuidance g{.candidates = candidates, .gamma = s.oreo.loss.gamma, .reward_scale = s.oreo.reward_scale};
+  if (s.oreo.reward == Reward::sparse) g.success_return = s.oreo.success_return;
+  auto actor = std::make_unique<agents::ValueGuidedActor>(policy, *value, env, g, seed);
+  const agents::ValueGuidedActor* guided = actor.get();
+  return {.actor = std::move(actor),
+          .env_steps_per_decision =
+              [guided] {
+                return 1.0 + static_cast<double>(guided->simulated_steps()) /
+                                 static_cast<double>(std::max<int64_t>(1, guided->decisions()));
+              },
+          .keep_alive = value};
 }
 
 }  // namespace
@@ -136,12 +156,10 @@ agents::Training build(const RunConfig& run, const envs::EnvSpec& env) {
 AlgoEntry oreo_algo() {
   return {.name = "oreo",
           .summary = "OREO: soft-Bellman policy and value from a dataset, from a behaviour-cloning reference",
-          .keys = {"dataset", "reference", "beta", "gamma", "clip_log", "kl_coef", "kl", "chunk", "reward", "reward_scale",
-                   "success_return", "time_feature", "value_net_arch", "learning_rate", "value_learning_rate",
-                   "max_grad_norm", "batch_episodes", "rounds", "round_collection"},
-          .parse = parse,
-          .write = write,
-          .build = build};
+          .section = algo_section<S>(schema(), finish),
+          .build = build,
+          .data_parallel = true,
+          .value_guided = value_guided};
 }
 
 }  // namespace softrl::apps

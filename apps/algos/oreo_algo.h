@@ -5,9 +5,9 @@
 #include <optional>
 #include <string>
 
-#include "agents/oreo.h"
-#include "apps/algos/reference_keys.h"
-#include "apps/algos/registry.h"
+#include "agents/oreo/oreo.h"
+#include "apps/algos/algo_entry.h"
+#include "apps/algos/offline_keys.h"
 
 namespace softrl::apps {
 
@@ -16,7 +16,6 @@ struct OreoAlgoSettings : AlgoSettings {
   ReferenceKeys reference;
   agents::OreoSettings oreo;
   agents::Schedule learning_rate{.initial = 1e-4};
-  std::string learning_rate_text = "0.0001";
   int64_t batch_episodes = 16;
   int rounds = 1;
   // Each later round's collection: groups x episodes per group, sampled at this temperature.

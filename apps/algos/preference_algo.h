@@ -5,9 +5,9 @@
 // with group_size >= 2, labelled by data/preferences.h.
 #include <string>
 
-#include "agents/preference_learner.h"
-#include "apps/algos/reference_keys.h"
-#include "apps/algos/registry.h"
+#include "agents/preference/preference_learner.h"
+#include "apps/algos/algo_entry.h"
+#include "apps/algos/offline_keys.h"
 #include "data/preferences.h"
 
 namespace softrl::apps {
@@ -20,7 +20,6 @@ struct PreferenceAlgoSettings : AlgoSettings {
   bool view_seed_given = false;
   agents::PreferenceLearnerSettings learner;
   agents::Schedule learning_rate{.initial = 1e-4};
-  std::string learning_rate_text = "0.0001";
   int64_t batch_groups = 16;
 };
 

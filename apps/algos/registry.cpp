@@ -14,14 +14,7 @@ namespace softrl::apps {
 namespace {
 std::vector<AlgoEntry>& table() {
   static std::vector<AlgoEntry> entries = {
-      sac_algo(),
-      bc_algo(),
-      oreo_algo(),
-      dpo_algo(),
-      adpo_algo(),
-      distill_algo(),
-      grpo_algo(),
-      soft_grpo_algo(),
+      sac_algo(), bc_algo(), oreo_algo(), dpo_algo(), adpo_algo(), distill_algo(), grpo_algo(), soft_grpo_algo(),
   };
   return entries;
 }
@@ -40,38 +33,24 @@ const AlgoEntry* find_algo(const std::string& name) {
   return nullptr;
 }
 
+const AlgoEntry& default_algo() { return table().front(); }
+
 std::set<std::string> algo_names() {
   std::set<std::string> names;
   for (const auto& e : table()) names.insert(e.name);
   return names;
 }
 
+std::string algo_names_where(const std::function<bool(const AlgoEntry&)>& has) {
+  std::set<std::string> names;
+  for (const auto& e : table())
+    if (has(e)) names.insert(e.name);
+  return join_names(names);
+}
+
 void register_algo(AlgoEntry entry) {
   if (find_algo(entry.name)) throw std::logic_error("algorithm '" + entry.name + "' is already registered");
   table().push_back(std::move(entry));
-}
-
-agents::Schedule parse_learning_rate(const ConfigReader& r, const YAML::Node& n, const std::string& path, std::string* text) {
-  const char* expected = "a positive number or lin_<number> (e.g. 3e-4, lin_7.3e-4)";
-  std::string s = r.text(n, path, expected);
-  *text = s;
-  agents::Schedule sch;
-  if (s.rfind("lin_", 0) == 0) {
-    sch.linear = true;
-    s = s.substr(4);
-  }
-  const std::optional<double> v = parse_whole_double(s);
-  if (!v) r.fail(path, expected, n);
-  sch.initial = *v;
-  if (!(sch.initial > 0 && sch.initial < 1)) r.fail(path, "a learning rate in (0, 1)", n);
-  return sch;
-}
-
-std::vector<int64_t> parse_net_arch(const ConfigReader& r, const YAML::Node& n, const std::string& path) {
-  if (!n.IsSequence() || n.size() == 0) r.fail(path, "a non-empty list of layer widths", n);
-  std::vector<int64_t> widths;
-  for (size_t i = 0; i < n.size(); ++i) widths.push_back(r.integer(n[i], path + "[" + std::to_string(i) + "]", 1, 65536));
-  return widths;
 }
 
 }  // namespace softrl::apps

@@ -1,89 +1,95 @@
 #include "apps/algos/sac_algo.h"
 
-
 #include <unistd.h>
 
 #include <cmath>
 
-#include "agents/off_policy_loop.h"
+#include "agents/loops/off_policy_loop.h"
 
 namespace softrl::apps {
 namespace {
 
-void parse_ent_coef(const ConfigReader& r, const YAML::Node& n, const std::string& path, agents::SacConfig& sac,
-                    std::string* text) {
+using Sac = SacSettings;
+
+void read_ent_coef(const ConfigReader& r, const YAML::Node& n, const std::string& path, Sac& out) {
   const char* expected = "auto, auto_<initial value> or a positive number";
   const std::string s = r.text(n, path, expected);
-  *text = s;
-  std::string num = s;
+  agents::SacConfig& sac = out.sac;
   sac.auto_ent_coef = s.rfind("auto", 0) == 0;
   if (s == "auto") {
     sac.ent_coef_init = 1.0;
     return;
   }
-  if (sac.auto_ent_coef) {
-    if (s.rfind("auto_", 0) != 0) r.fail(path, expected, n);
-    num = s.substr(5);
-  }
-  const std::optional<double> v = parse_whole_double(num);
-  if (!v) r.fail(path, expected, n);
+  if (sac.auto_ent_coef && s.rfind("auto_", 0) != 0) r.fail(path, expected, n);
+  const std::optional<double> v = parse_whole_double(sac.auto_ent_coef ? s.substr(5) : s);
+  if (!v || !(*v > 0 && std::isfinite(*v))) r.fail(path, expected, n);
   sac.ent_coef_init = *v;
-  if (!(sac.ent_coef_init > 0 && std::isfinite(sac.ent_coef_init))) r.fail(path, expected, n);
 }
 
-void parse_network_keys(const ConfigReader& r, const YAML::Node& s, agents::SacConfig& a) {
-  if (s["net_arch"].IsDefined()) a.net_arch = parse_net_arch(r, s["net_arch"], "sac.net_arch");
-  if (s["batch_size"].IsDefined()) a.batch_size = r.integer(s["batch_size"], "sac.batch_size", 1, 1 << 20);
-  if (s["buffer_size"].IsDefined()) a.buffer_size = r.integer(s["buffer_size"], "sac.buffer_size", 1, 100000000);
-  if (s["gamma"].IsDefined()) a.gamma = r.real(s["gamma"], "sac.gamma", 0.0, 1.0);
-  if (s["tau"].IsDefined()) a.tau = r.real(s["tau"], "sac.tau", 0.0, 1.0, true);
-  if (s["train_freq"].IsDefined()) a.train_freq = r.integer(s["train_freq"], "sac.train_freq", 1);
-  if (s["gradient_steps"].IsDefined()) a.gradient_steps = r.integer(s["gradient_steps"], "sac.gradient_steps", 0);
-  if (s["learning_starts"].IsDefined()) a.learning_starts = r.integer(s["learning_starts"], "sac.learning_starts", 0);
+YAML::Node ent_coef_value(const Sac& s) {
+  if (!s.sac.auto_ent_coef) return YAML::Node(format_double(s.sac.ent_coef_init));
+  return YAML::Node(s.sac.ent_coef_init == 1.0 ? std::string("auto") : "auto_" + format_double(s.sac.ent_coef_init));
 }
 
-std::shared_ptr<const AlgoSettings> parse(const ConfigReader& r, const YAML::Node& s, const RunConfig& run) {
-  auto out = std::make_shared<SacSettings>();
-  agents::SacConfig& a = out->sac;
-  if (s.IsDefined() && !s.IsNull()) {
-    parse_network_keys(r, s, a);
-    if (s["learning_rate"].IsDefined())
-      a.learning_rate = parse_learning_rate(r, s["learning_rate"], "sac.learning_rate", &out->learning_rate_text);
-    if (s["ent_coef"].IsDefined()) parse_ent_coef(r, s["ent_coef"], "sac.ent_coef", a, &out->ent_coef_text);
-    if (const YAML::Node t = s["target_entropy"]; t.IsDefined() && !(t.IsScalar() && t.Scalar() == "auto"))
-      a.target_entropy = r.real(t, "sac.target_entropy", -1e6, 1e6);
-    if (s["target_entropy_scale"].IsDefined())
-      a.target_entropy_scale = r.real(s["target_entropy_scale"], "sac.target_entropy_scale", 0.0, 1.0, true);
-    if (s["twin_q"].IsDefined()) {
-      const std::string v = r.text(s["twin_q"], "sac.twin_q", "min or mean");
-      if (v == "min") a.twin_q = sac::TwinReduce::min;
-      else if (v == "mean") a.twin_q = sac::TwinReduce::mean;
-      else r.fail_msg("sac.twin_q", "expected min or mean, got '" + v + "'");
-    }
-  }
+void read_target_entropy(const ConfigReader& r, const YAML::Node& n, const std::string& path, Sac& out) {
+  if (n.IsScalar() && n.Scalar() == "auto") out.sac.target_entropy.reset();
+  else out.sac.target_entropy = r.real(n, path, -1e6, 1e6);
+}
+
+YAML::Node target_entropy_value(const Sac& s) {
+  return YAML::Node(s.sac.target_entropy ? format_double(*s.sac.target_entropy) : std::string("auto"));
+}
+
+bool discrete(const Sac&, const SchemaContext& ctx) { return ctx.discrete_actions; }
+
+Schema<Sac> schema() {
+  return {
+      widths<Sac>(
+          "net_arch", [](auto& s) -> auto& { return s.sac.net_arch; }, "hidden layers of the actor and each critic"),
+      integer<Sac>(
+          "batch_size", [](auto& s) -> auto& { return s.sac.batch_size; }, 1, 1 << 20, "transitions per gradient step"),
+      integer<Sac>(
+          "buffer_size", [](auto& s) -> auto& { return s.sac.buffer_size; }, 1, 100000000,
+          "replay buffer capacity in transitions"),
+      real<Sac>(
+          "gamma", [](auto& s) -> auto& { return s.sac.gamma; }, 0, 1, "discount factor"),
+      real<Sac>(
+          "tau", [](auto& s) -> auto& { return s.sac.tau; }, 0, 1, "Polyak rate of the target critics", true),
+      integer<Sac>(
+          "train_freq", [](auto& s) -> auto& { return s.sac.train_freq; }, 1, INT64_MAX,
+          "env steps (per env) between updates"),
+      integer<Sac>(
+          "gradient_steps", [](auto& s) -> auto& { return s.sac.gradient_steps; }, 0, INT64_MAX,
+          "gradient steps per update"),
+      integer<Sac>(
+          "learning_starts", [](auto& s) -> auto& { return s.sac.learning_starts; }, 0, INT64_MAX,
+          "uniformly random steps before learning"),
+      schedule<Sac>(
+          "learning_rate", [](auto& s) -> auto& { return s.sac.learning_rate; },
+          "Adam step size of actor, critics and temperature"),
+      custom<Sac>("ent_coef", "auto, auto_<initial value> or a positive number",
+                  "entropy temperature alpha: learned (auto) or fixed (Haarnoja et al. 2018b)", read_ent_coef,
+                  ent_coef_value),
+      custom<Sac>("target_entropy", "auto or a number",
+                  "entropy the learned alpha aims at; auto: -dim(A), or scaled log|A| for discrete",
+                  read_target_entropy, target_entropy_value),
+      real<Sac>(
+          "target_entropy_scale", [](auto& s) -> auto& { return s.sac.target_entropy_scale; }, 0, 1,
+          "discrete: target entropy = scale * log|A| (Christodoulou 2019)", true)
+          .when(discrete),
+      choice<Sac, sac::TwinReduce>(
+          "twin_q", [](auto& s) -> auto& { return s.sac.twin_q; },
+          {{"min", sac::TwinReduce::min}, {"mean", sac::TwinReduce::mean}},
+          "discrete: the twin critics' min or mean in the target")
+          .when(discrete),
+  };
+}
+
+void check(const ConfigReader& r, const YAML::Node&, Sac& s, const RunConfig& run) {
+  const agents::SacConfig& a = s.sac;
   if (a.batch_size > a.buffer_size)
     r.fail_msg("sac.batch_size", "must not exceed sac.buffer_size (" + std::to_string(a.buffer_size) + ")");
   if (run.n_envs > a.buffer_size) r.fail_msg("n_envs", "must not exceed sac.buffer_size");
-  return out;
-}
-
-void write(YAML::Emitter& e, const AlgoSettings& settings) {
-  const auto& s = dynamic_cast<const SacSettings&>(settings);
-  const agents::SacConfig& a = s.sac;
-  e << YAML::Key << "net_arch" << YAML::Value << YAML::Flow << a.net_arch;
-  e << YAML::Key << "batch_size" << YAML::Value << a.batch_size;
-  e << YAML::Key << "buffer_size" << YAML::Value << a.buffer_size;
-  e << YAML::Key << "gamma" << YAML::Value << a.gamma;
-  e << YAML::Key << "tau" << YAML::Value << a.tau;
-  e << YAML::Key << "train_freq" << YAML::Value << a.train_freq;
-  e << YAML::Key << "gradient_steps" << YAML::Value << a.gradient_steps;
-  e << YAML::Key << "learning_starts" << YAML::Value << a.learning_starts;
-  e << YAML::Key << "learning_rate" << YAML::Value << s.learning_rate_text;
-  e << YAML::Key << "ent_coef" << YAML::Value << s.ent_coef_text;
-  if (a.target_entropy) e << YAML::Key << "target_entropy" << YAML::Value << *a.target_entropy;
-  else e << YAML::Key << "target_entropy" << YAML::Value << "auto";
-  e << YAML::Key << "target_entropy_scale" << YAML::Value << a.target_entropy_scale;
-  e << YAML::Key << "twin_q" << YAML::Value << (a.twin_q == sac::TwinReduce::min ? "min" : "mean");
 }
 
 // A replay buffer that does not fit is refused before anything is allocated.
@@ -125,11 +131,8 @@ agents::Training build(const RunConfig& run, const envs::EnvSpec& env) {
 AlgoEntry sac_algo() {
   return {.name = "sac",
           .summary = "Soft Actor-Critic with automatic temperature (continuous and discrete actions)",
-          .keys = {"net_arch", "batch_size", "buffer_size", "gamma", "tau", "train_freq", "gradient_steps",
-                   "learning_starts", "learning_rate", "ent_coef", "target_entropy", "target_entropy_scale",
-                   "twin_q"},
-          .parse = parse,
-          .write = write,
+          .section = algo_section<Sac>(schema(), check),
+          .example_env = "LunarLanderContinuous-v3",
           .build = build};
 }
 

@@ -83,16 +83,16 @@ void logsumexp_backward_rows(Isa isa, RowsIn in, const float* shift, const float
     default: return scalar::logsumexp_backward_rows(in, shift, log_sum, g, gx);
   }
 }
-void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
-                               int64_t cols, float scale) {
+void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                               float scale) {
   switch (isa) {
     case Isa::avx512: return avx512::log_softmax_backward_rows(y, g, gx, rows, cols, scale);
     case Isa::avx2: return avx2::log_softmax_backward_rows(y, g, gx, rows, cols, scale);
     default: return scalar::log_softmax_backward_rows(y, g, gx, rows, cols, scale);
   }
 }
-void softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
-                           int64_t cols, float scale) {
+void softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                           float scale) {
   switch (isa) {
     case Isa::avx512: return avx512::softmax_backward_rows(y, g, gx, rows, cols, scale);
     case Isa::avx2: return avx2::softmax_backward_rows(y, g, gx, rows, cols, scale);

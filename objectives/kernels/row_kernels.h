@@ -50,18 +50,17 @@ void softmax_rows(Isa isa, RowsIn in, float* y);
 // logsumexp: gx = g_row * scale * softmax = g_row * scale * exp((x - M) * scale - log_sum)
 void logsumexp_backward_rows(Isa isa, RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);
 // log_softmax: gx = scale * (g - exp(y) * sum_{j: y_j > -inf} g_j), and 0 where y = -inf
-void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
-                               int64_t cols, float scale);
+void log_softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
+                               float scale);
 // softmax: gx = scale * y * (g - <g, y>)
-void softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows,
-                           int64_t cols, float scale);
+void softmax_backward_rows(Isa isa, const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale);
 
 // Per-ISA entry points (used by the dispatchers above): the same six functions in each namespace.
-#define SOFTRL_ROW_KERNELS_OF_ONE_ISA                                                                             \
-  void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);                                     \
-  void log_softmax_rows(RowsIn in, float* y);                                                                   \
-  void softmax_rows(RowsIn in, float* y);                                                                       \
-  void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);  \
+#define SOFTRL_ROW_KERNELS_OF_ONE_ISA                                                                                 \
+  void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum);                                           \
+  void log_softmax_rows(RowsIn in, float* y);                                                                         \
+  void softmax_rows(RowsIn in, float* y);                                                                             \
+  void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum, const float* g, float* gx);       \
   void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale); \
   void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale);
 

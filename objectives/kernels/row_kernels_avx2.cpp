@@ -16,8 +16,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "objectives/kernels/simd_common.h"
 #include "objectives/kernels/row_kernels.h"
+#include "objectives/kernels/simd_common.h"
 
 namespace softrl::kernels::avx2 {
 namespace {
@@ -33,8 +33,8 @@ struct Ext {  // exp(x) = p * 2^n
 
 inline Ext ext_exp(__m256 x) {
   x = _mm256_max_ps(_mm256_set1_ps(kXFloor), x);  // NaN in x propagates (second operand)
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 n =
+      _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 t = _mm256_fmadd_ps(n, _mm256_set1_ps(-kLn2Hi), x);
   t = _mm256_fmadd_ps(n, _mm256_set1_ps(-kLn2Lo), t);
   __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(kExpC5), t, _mm256_set1_ps(kExpC4));
@@ -63,8 +63,8 @@ inline __m256 exp_ps(__m256 x) {
   return _mm256_andnot_ps(under, y);
 }
 
-// Natural log for the row sums (x >= 1, or 0 for a dead row): x = 2^k * f with f in [2^-1/2, 2^1/2), log f = 2 atanh((f-1)/(f+1))
-// by its odd series to z^9 (|z| <= 0.172, truncation < 4e-10). log(0) = -inf; NaN propagates.
+// Natural log for the row sums (x >= 1, or 0 for a dead row): x = 2^k * f with f in [2^-1/2, 2^1/2), log f = 2
+// atanh((f-1)/(f+1)) by its odd series to z^9 (|z| <= 0.172, truncation < 4e-10). log(0) = -inf; NaN propagates.
 inline __m256 log_ps(__m256 x) {
   const __m256i bits = _mm256_castps_si256(x);
   __m256i k = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
@@ -168,7 +168,8 @@ RowSum row_sum(const float* x, int64_t cols, float scale) {
   for (; j + 64 <= cols; j += 64) {
     // Neutral here (1.02-1.04x on Zen 5: this loop computes at ~7.6 GB/s per core, well below
     // memory speed); kept so that faster AVX2 cores stream like the AVX-512 kernel.
-    for (int k = 0; k < 4; ++k) _mm_prefetch(reinterpret_cast<const char*>(x + j + kPrefetchAhead + 16 * k), _MM_HINT_T0);
+    for (int k = 0; k < 4; ++k)
+      _mm_prefetch(reinterpret_cast<const char*>(x + j + kPrefetchAhead + 16 * k), _MM_HINT_T0);
     const __m256 b[8] = {_mm256_loadu_ps(x + j),      _mm256_loadu_ps(x + j + 8),  _mm256_loadu_ps(x + j + 16),
                          _mm256_loadu_ps(x + j + 24), _mm256_loadu_ps(x + j + 32), _mm256_loadu_ps(x + j + 40),
                          _mm256_loadu_ps(x + j + 48), _mm256_loadu_ps(x + j + 56)};
@@ -342,7 +343,8 @@ void logsumexp_rows(RowsIn in, float* lse, float* shift, float* log_sum) {
       const __m256 v = _mm256_fmadd_ps(_mm256_andnot_ps(b.dead, b.max), _mm256_set1_ps(in.scale), b.log_sum);
       lanes_to_rows(lse + r0, nrows, special(v, b, kNegInf), b.transposed);
       if (shift) {
-        lanes_to_rows(shift + r0, nrows, _mm256_blendv_ps(b.max, _mm256_set1_ps(__builtin_nanf("")), b.nan), b.transposed);
+        lanes_to_rows(shift + r0, nrows, _mm256_blendv_ps(b.max, _mm256_set1_ps(__builtin_nanf("")), b.nan),
+                      b.transposed);
         lanes_to_rows(log_sum + r0, nrows, special(b.log_sum, b, kNegInf), b.transposed);
       }
     });
@@ -380,7 +382,8 @@ void softmax_rows(RowsIn in, float* y) {
   map_rows(in, y, 0.0f, row_sum, [&](const float* x, float* out, const RowSum& s) {
     const __m256 m = _mm256_set1_ps(s.max);
     const __m256 inv = _mm256_set1_ps(static_cast<float>(1.0 / exp(s.log_sum)));
-    map_row(x, out, in.cols, [&](__m256 v) { return _mm256_mul_ps(exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(v, m), vs)), inv); });
+    map_row(x, out, in.cols,
+            [&](__m256 v) { return _mm256_mul_ps(exp_nonpos(_mm256_mul_ps(_mm256_sub_ps(v, m), vs)), inv); });
   });
 }
 
@@ -413,16 +416,17 @@ void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum
     const __m256 m = _mm256_set1_ps(shift[r]), l = _mm256_set1_ps(log_sum[r]);
     int64_t j = 0;
     for (; j + 8 <= in.cols; j += 8)
-      _mm256_storeu_ps(out + j, _mm256_mul_ps(vgs, exp_nonpos(_mm256_fmsub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), m), vs, l))));
+      _mm256_storeu_ps(
+          out + j, _mm256_mul_ps(vgs, exp_nonpos(_mm256_fmsub_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), m), vs, l))));
     if (j < in.cols) {
       const __m256 v = load_tail(x + j, in.cols - j, kNegInf);
-      _mm256_maskstore_ps(out + j, tail_mask(in.cols - j), _mm256_mul_ps(vgs, exp_nonpos(_mm256_fmsub_ps(_mm256_sub_ps(v, m), vs, l))));
+      _mm256_maskstore_ps(out + j, tail_mask(in.cols - j),
+                          _mm256_mul_ps(vgs, exp_nonpos(_mm256_fmsub_ps(_mm256_sub_ps(v, m), vs, l))));
     }
   }
 }
 
-void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                               float scale) {
+void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale) {
   const __m256 ninf = _mm256_set1_ps(kNegInf);
   const __m256 vs = _mm256_set1_ps(scale);
   if (cols <= kShortCols && cols > 0) {
@@ -457,14 +461,15 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
   }
 }
 
-void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                           float scale) {
+void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale) {
   const __m256 zero = _mm256_setzero_ps();
   const __m256 vs = _mm256_set1_ps(scale);
   if (cols <= kShortCols && cols > 0) {
     return short_backward(
         y, g, gx, rows, cols, 0.0f,
-        [&](__m256 yv, __m256 gv) { return _mm256_andnot_ps(_mm256_cmp_ps(yv, zero, _CMP_EQ_OQ), _mm256_mul_ps(yv, gv)); },
+        [&](__m256 yv, __m256 gv) {
+          return _mm256_andnot_ps(_mm256_cmp_ps(yv, zero, _CMP_EQ_OQ), _mm256_mul_ps(yv, gv));
+        },
         [&](__m256 yv, __m256 gv, __m256 dot) {
           const __m256 d = _mm256_mul_ps(_mm256_mul_ps(vs, yv), _mm256_sub_ps(gv, dot));
           return _mm256_andnot_ps(_mm256_cmp_ps(yv, zero, _CMP_EQ_OQ), d);

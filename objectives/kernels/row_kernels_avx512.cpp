@@ -12,8 +12,8 @@
 #include <cmath>
 #include <cstdint>
 
-#include "objectives/kernels/simd_common.h"
 #include "objectives/kernels/row_kernels.h"
+#include "objectives/kernels/simd_common.h"
 
 namespace softrl::kernels::avx512 {
 namespace {
@@ -25,7 +25,8 @@ constexpr float kNegInf = -__builtin_inff();
 // 0 in the lanes outside `keep` (the mask rides on the final scalef, so it costs nothing).
 inline __m512 exp_nonpos(__m512 d, __mmask16 keep = 0xFFFF) {
   const __m512 x = _mm512_max_ps(_mm512_set1_ps(-104.0f), d);  // -inf -> -104; NaN stays (second operand)
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 n =
+      _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 t = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2Hi), x);
   t = _mm512_fmadd_ps(n, _mm512_set1_ps(-kLn2Lo), t);
   __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(kExpC5), t, _mm512_set1_ps(kExpC4));
@@ -120,7 +121,8 @@ inline void sum_block(Online<Unit>& a, const float* x) {
 template <int K, bool Unit>
 inline void add_masked(Online<Unit>& a, const float* x, int64_t j, int64_t cols) {
   __m512 b[K];
-  for (int k = 0; k < K; ++k) b[k] = _mm512_mask_loadu_ps(_mm512_set1_ps(kNegInf), tail_mask(cols - j - 16 * k), x + j + 16 * k);
+  for (int k = 0; k < K; ++k)
+    b[k] = _mm512_mask_loadu_ps(_mm512_set1_ps(kNegInf), tail_mask(cols - j - 16 * k), x + j + 16 * k);
   a.add(b);
 }
 
@@ -230,7 +232,8 @@ inline void map_row2(const float* a, const float* b, float* out, int64_t cols, f
   for (; j + 16 <= cols; j += 16) _mm512_storeu_ps(out + j, f(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j)));
   if (j < cols) {
     const __mmask16 t = tail_mask(cols - j);
-    _mm512_mask_storeu_ps(out + j, t, f(_mm512_mask_loadu_ps(_mm512_set1_ps(fill_a), t, a + j), _mm512_maskz_loadu_ps(t, b + j)));
+    _mm512_mask_storeu_ps(out + j, t,
+                          f(_mm512_mask_loadu_ps(_mm512_set1_ps(fill_a), t, a + j), _mm512_maskz_loadu_ps(t, b + j)));
   }
 }
 
@@ -278,8 +281,7 @@ void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum
   }
 }
 
-void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                               float scale) {
+void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale) {
   if (cols <= kShortCols) return avx2::log_softmax_backward_rows(y, g, gx, rows, cols, scale);
   const __m512 ninf = _mm512_set1_ps(kNegInf);
   const __m512 vs = _mm512_set1_ps(scale);
@@ -297,8 +299,7 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
   }
 }
 
-void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                           float scale) {
+void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale) {
   if (cols <= kShortCols) return avx2::softmax_backward_rows(y, g, gx, rows, cols, scale);
   const __m512 zero = _mm512_setzero_ps();
   const __m512 vs = _mm512_set1_ps(scale);

@@ -74,8 +74,7 @@ void logsumexp_backward_rows(RowsIn in, const float* shift, const float* log_sum
   }
 }
 
-void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                               float scale) {
+void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;
@@ -83,12 +82,12 @@ void log_softmax_backward_rows(const float* y, const float* g, float* gx, int64_
     double gsum = 0.0;
     for (int64_t j = 0; j < cols; ++j) gsum += yr[j] == kNegInf ? 0.0 : gr[j];
     for (int64_t j = 0; j < cols; ++j)
-      out[j] = yr[j] == kNegInf ? 0.0f : static_cast<float>(scale * (gr[j] - std::exp(static_cast<double>(yr[j])) * gsum));
+      out[j] =
+          yr[j] == kNegInf ? 0.0f : static_cast<float>(scale * (gr[j] - std::exp(static_cast<double>(yr[j])) * gsum));
   }
 }
 
-void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols,
-                           float scale) {
+void softmax_backward_rows(const float* y, const float* g, float* gx, int64_t rows, int64_t cols, float scale) {
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* gr = g + r * cols;

@@ -1,0 +1,320 @@
+#include "apps/study/study_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "apps/algos/run_config_yaml.h"
+#include "common/atomic_file.h"
+#include "common/json.h"
+#include "envs/registry.h"
+#include "envs/rollout.h"
+
+namespace softrl::apps {
+namespace fs = std::filesystem;
+namespace {
+
+// "a.b.c" -> scalar text, for telling the configs of one algorithm apart.
+void flatten(const YAML::Node& n, const std::string& prefix, std::map<std::string, std::string>& out) {
+  if (n.IsMap()) {
+    for (const auto& kv : n)
+      flatten(kv.second, prefix.empty() ? kv.first.Scalar() : prefix + "." + kv.first.Scalar(), out);
+  } else {
+    YAML::Emitter e;
+    e << YAML::Flow << n;
+    out[prefix] = e.c_str();
+  }
+}
+
+ScoreMatrix scores_of(const std::vector<RunRecord>& runs, const std::string& arm,
+                      const std::vector<std::string>& tasks) {
+  ScoreMatrix m;
+  for (const auto& t : tasks) {
+    std::vector<double> s;
+    for (const auto& r : runs)
+      if (r.complete && r.arm == arm && r.task == t) s.push_back(r.score);
+    if (!s.empty()) m.push_back(s);
+  }
+  return m;
+}
+
+template <class T>
+void add_unique(std::vector<T>& v, const T& x) {
+  if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+}
+
+// A score named `metric`: the last logged value of that training metric, else that number of the
+// run's eval_report.json (written by softrl eval: pass_at_1, pass_at_k, mean, iqm, ...).
+double metric_of_run(const fs::path& dir, const std::string& metric) {
+  try {
+    return read_last_metric(dir, metric);
+  } catch (const InputError& e) {
+    const fs::path report = dir / "eval_report.json";
+    if (!fs::exists(report)) throw;
+    YAML::Node n;
+    try {
+      n = YAML::LoadFile(report.string());  // JSON is YAML
+    } catch (const YAML::Exception& y) {
+      throw InputError(report.string() + ": unreadable (" + y.what() + ")");
+    }
+    if (!n.IsMap() || !n[metric].IsScalar())
+      throw InputError(std::string(e.what()) + "; nor is it a number of " + report.string());
+    try {
+      return n[metric].as<double>();
+    } catch (const YAML::Exception&) {
+      throw InputError(report.string() + ": " + metric + " is not a number");
+    }
+  }
+}
+
+}  // namespace
+
+RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool best, const std::string& metric) {
+  const RunConfig cfg = load_config((dir / "config.yaml").string());
+  RunRecord r;
+  r.dir = dir;
+  r.arm = arm;
+  r.task = cfg.env_id;
+  r.seed = cfg.seed;
+  r.total_steps = cfg.total_steps;
+  r.threshold = envs::make_env(cfg.env_id, cfg.env_options)->spec().reward_threshold;
+  r.evals = read_eval_log(dir);
+  r.complete = !r.evals.empty() && r.evals.back().step >= r.total_steps;
+  const size_t k = std::min(r.evals.size(), static_cast<size_t>(std::max(1, last_k)));
+  for (size_t i = r.evals.size() - k; i < r.evals.size(); ++i) r.score += r.evals[i].mean / static_cast<double>(k);
+  r.best = best;
+  if (best && !r.evals.empty())
+    r.score = std::max_element(r.evals.begin(), r.evals.end(), [](const EvalRecord& a, const EvalRecord& b) {
+                return a.mean < b.mean;
+              })->mean;
+  if (!metric.empty()) {
+    r.score = metric_of_run(dir, metric);
+    // Returns of an evaluation keep the task's threshold; the optimality gap of any other metric
+    // (accuracy, WinMass, Pass@k) is taken below 1.
+    static const std::set<std::string> returns = {"mean", "median", "iqm", "min", "max", "best_of_k"};
+    if (!returns.count(metric)) {
+      r.threshold = 1.0;
+      r.share = true;
+    }
+  }
+  return r;
+}
+
+std::string study_arm_of(const fs::path& run_dir) {
+  const fs::path cell = fs::absolute(run_dir).lexically_normal();
+  const fs::path arm = (cell.has_filename() ? cell : cell.parent_path()).parent_path();
+  const fs::path runs = arm.parent_path();
+  if (runs.filename() == "runs" && fs::exists(runs.parent_path() / "study.yaml")) return arm.filename().string();
+  return "";
+}
+
+void name_arms(std::vector<RunRecord>& runs) {
+  std::map<std::string, std::vector<size_t>> by_algo;
+  std::vector<std::map<std::string, std::string>> flat(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (!runs[i].arm.empty()) continue;
+    const YAML::Node root = YAML::LoadFile((runs[i].dir / "config.yaml").string());
+    flatten(root, "", flat[i]);
+    flat[i].erase("seed");
+    by_algo[flat[i]["algo"]].push_back(i);
+  }
+  for (const auto& [algo, idx] : by_algo) {
+    std::set<std::string> differing;
+    for (size_t i : idx)
+      for (const auto& [k, v] : flat[i])
+        for (size_t j : idx)
+          if (!flat[j].count(k) || flat[j].at(k) != v) differing.insert(k);
+    for (size_t i : idx) {
+      std::string name = algo;
+      for (const auto& k : differing)
+        if (k != "env.id" && flat[i].count(k)) name += " " + k + "=" + flat[i][k];
+      runs[i].arm = name;
+    }
+  }
+}
+
+Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
+  Report rep;
+  rep.score = st.score;
+  for (const auto& r : runs) add_unique(rep.arms, r.arm), add_unique(rep.tasks, r.task);
+  if (st.normalize) {
+    for (const auto& task : rep.tasks) {
+      auto env = envs::make_env(task);
+      auto heuristic = envs::make_heuristic(task);
+      auto random = envs::make_random_policy(task, st.seed);
+      const Normalizer n{task, envs::evaluate(*env, *random, st.normalize_episodes, envs::kEvalSeedBase).mean,
+                         envs::evaluate(*env, *heuristic, st.normalize_episodes, envs::kEvalSeedBase).mean};
+      for (auto& r : runs) {
+        if (r.task != task) continue;
+        const auto norm = [&](double v) { return (v - n.random) / (n.heuristic - n.random); };
+        r.score = norm(r.score);
+        for (auto& e : r.evals) e.mean = norm(e.mean);
+        r.threshold = 1.0;
+        r.share = true;
+      }
+      rep.normalizers.push_back(n);
+    }
+  }
+  rep.runs = std::move(runs);
+  const auto stat = [&](const ScoreMatrix& m, double (*f)(const ScoreMatrix&)) {
+    return stratified_bootstrap(
+        m, [f](const ScoreMatrix& s) { return f(s); }, st.bootstrap_reps, st.seed);
+  };
+  for (const auto& task : rep.tasks) {
+    for (const auto& arm : rep.arms) {
+      const ScoreMatrix m = scores_of(rep.runs, arm, {task});
+      if (m.empty()) continue;
+      ArmTaskRow row{.arm = arm, .task = task, .runs = static_cast<int>(m[0].size())};
+      for (const auto& r : rep.runs)
+        if (r.task == task) row.threshold = r.threshold, row.share = r.share;
+      row.mean = stat(m, mean);
+      row.median = stat(m, median);
+      row.iqm = stat(m, iqm);
+      const double g = row.threshold;
+      row.optimality_gap = stratified_bootstrap(
+          m, [g](const ScoreMatrix& s) { return optimality_gap(s, g); }, st.bootstrap_reps, st.seed);
+      rep.rows.push_back(row);
+    }
+    // Performance profiles on 41 thresholds spanning the task's scores.
+    double lo = 1e300, hi = -1e300;
+    for (const auto& r : rep.runs)
+      if (r.complete && r.task == task) lo = std::min(lo, r.score), hi = std::max(hi, r.score);
+    std::vector<double> th;
+    for (int k = 0; k <= 40; ++k) th.push_back(lo + (hi - lo) * k / 40.0 - (k == 0 ? 1e-9 * (1 + std::abs(lo)) : 0.0));
+    rep.profile_thresholds.push_back(th);
+    std::vector<std::vector<double>> per_arm;
+    for (const auto& arm : rep.arms) {
+      const ScoreMatrix m = scores_of(rep.runs, arm, {task});
+      per_arm.push_back(m.empty() ? std::vector<double>(th.size(), 0.0) : performance_profile(m, th));
+    }
+    rep.profiles.push_back(per_arm);
+    // IQM learning curves at the steps every run of the arm has evaluated.
+    for (const auto& arm : rep.arms) {
+      std::vector<const RunRecord*> rs;
+      for (const auto& r : rep.runs)
+        if (r.arm == arm && r.task == task) rs.push_back(&r);
+      if (rs.empty()) continue;
+      CurveRow c{.arm = arm, .task = task};
+      for (const auto& e : rs.front()->evals) {
+        ScoreMatrix at(1);
+        for (const RunRecord* r : rs)
+          for (const auto& x : r->evals)
+            if (x.step == e.step) at[0].push_back(x.mean);
+        if (at[0].size() != rs.size()) continue;
+        c.steps.push_back(e.step);
+        c.iqm.push_back(stratified_bootstrap(
+            at, [](const ScoreMatrix& s) { return iqm(s); }, 500, st.seed));
+      }
+      rep.curves.push_back(c);
+    }
+  }
+  for (const auto& x : rep.arms)
+    for (const auto& y : rep.arms) {
+      if (x == y) continue;
+      std::vector<std::string> shared;
+      for (const auto& t : rep.tasks)
+        if (!scores_of(rep.runs, x, {t}).empty() && !scores_of(rep.runs, y, {t}).empty()) shared.push_back(t);
+      if (shared.empty()) continue;
+      const auto poi = [](const ScoreMatrix& a, const ScoreMatrix& b) { return probability_of_improvement(a, b); };
+      rep.pairs.push_back({x, y,
+                           stratified_bootstrap(scores_of(rep.runs, x, shared), scores_of(rep.runs, y, shared), poi,
+                                                st.bootstrap_reps, st.seed)});
+    }
+  return rep;
+}
+
+std::string report_table(const Report& r) {
+  std::string out;
+  char buf[400];
+  for (const auto& n : r.normalizers) {
+    std::snprintf(buf, sizeof buf, "%s scores normalised: (return - %.4f) / (%.4f - %.4f) (random play, heuristic)\n",
+                  n.task.c_str(), n.random, n.heuristic, n.random);
+    out += buf;
+  }
+  for (const auto& task : r.tasks) {
+    out += task + " (score: " + r.score + "; 95 % stratified bootstrap intervals)\n";
+    std::snprintf(buf, sizeof buf, "  %-34s %4s  %-26s %-26s %-26s %-26s\n", "arm", "runs", "mean", "median", "IQM",
+                  "optimality gap");
+    out += buf;
+    for (const auto& row : r.rows) {
+      if (row.task != task) continue;
+      // Returns with one decimal; normalised scores and metrics (shares, losses) with three.
+      const int digits = row.share ? 3 : 1;
+      const auto iv = [digits](const Interval& i) {
+        char b[64];
+        std::snprintf(b, sizeof b, "%.*f [%.*f, %.*f]", digits, i.point, digits, i.lo, digits, i.hi);
+        return std::string(b);
+      };
+      std::snprintf(buf, sizeof buf, "  %-34s %4d  %-26s %-26s %-26s %-26s\n", row.arm.substr(0, 34).c_str(), row.runs,
+                    iv(row.mean).c_str(), iv(row.median).c_str(), iv(row.iqm).c_str(), iv(row.optimality_gap).c_str());
+      out += buf;
+    }
+  }
+  if (!r.pairs.empty()) out += "probability of improvement P(X > Y):\n";
+  for (const auto& p : r.pairs) {
+    std::snprintf(buf, sizeof buf, "  %-30s > %-30s %.2f [%.2f, %.2f]\n", p.x.substr(0, 30).c_str(),
+                  p.y.substr(0, 30).c_str(), p.probability.point, p.probability.lo, p.probability.hi);
+    out += buf;
+  }
+  int incomplete = 0;
+  for (const auto& run : r.runs) incomplete += !run.complete;
+  if (incomplete) out += std::to_string(incomplete) + " run(s) without a final evaluation left out\n";
+  return out;
+}
+
+void write_summary(const Report& r, const fs::path& dir, const std::string& title) {
+  std::string csv = "arm,task,metric,value,ci_low,ci_high,runs\n";
+  std::vector<std::string> rows;
+  for (const auto& row : r.rows) {
+    for (const auto& [name, iv] : {std::pair<const char*, Interval>{"mean", row.mean},
+                                   {"median", row.median},
+                                   {"iqm", row.iqm},
+                                   {"optimality_gap", row.optimality_gap}}) {
+      csv += json_string(row.arm) + "," + row.task + "," + name + "," + json_number(iv.point) + "," +
+             json_number(iv.lo) + "," + json_number(iv.hi) + "," + std::to_string(row.runs) + "\n";
+      rows.push_back(JsonObject()
+                         .add("arm", row.arm)
+                         .add("task", row.task)
+                         .add("metric", name)
+                         .add("value", iv.point)
+                         .add("ci_low", iv.lo)
+                         .add("ci_high", iv.hi)
+                         .add("runs", row.runs)
+                         .str());
+    }
+  }
+  std::vector<std::string> pairs;
+  for (const auto& p : r.pairs)
+    pairs.push_back(JsonObject()
+                        .add("x", p.x)
+                        .add("y", p.y)
+                        .add("probability_of_improvement", p.probability.point)
+                        .add("ci_low", p.probability.lo)
+                        .add("ci_high", p.probability.hi)
+                        .str());
+  std::vector<std::string> runs;
+  for (const auto& run : r.runs)
+    runs.push_back(JsonObject()
+                       .add("dir", run.dir.string())
+                       .add("arm", run.arm)
+                       .add("task", run.task)
+                       .add("seed", run.seed)
+                       .add("complete", run.complete)
+                       .add("score", run.score)
+                       .str());
+  write_file_atomic(dir / "summary.csv", csv);
+  std::vector<std::string> norms;
+  for (const auto& n : r.normalizers)
+    norms.push_back(JsonObject().add("task", n.task).add("random", n.random).add("heuristic", n.heuristic).str());
+  write_file_atomic(dir / "summary.json", JsonObject()
+                                                  .add("title", title)
+                                                  .raw("normalizers", json_array(norms))
+                                                  .raw("rows", json_array(rows))
+                                                  .raw("probability_of_improvement", json_array(pairs))
+                                                  .raw("runs", json_array(runs))
+                                                  .str() +
+                                              "\n");
+}
+
+}  // namespace softrl::apps
