@@ -37,20 +37,82 @@ void read_header(OpenedCheckpoint& c) {
   h.obs_dim = dims[0].item<int64_t>();
   h.act_dim = dims[1].item<int64_t>();
   h.num_actions = dims[2].item<int64_t>();
-  if (h.format == 1) {
-    const torch::Tensor t = read_tensor(c.archive, "net_arch");
-    for (int64_t i = 0; i < t.numel(); ++i) h.net_arch.push_back(t[i].item<int64_t>());
-  }
   h.config_yaml = read_string(c.archive, "config_yaml");
   h.env_steps = read_tensor(c.archive, "env_steps").item<int64_t>();
 }
 
-// Format 1's layout: "learner" (SAC's state, the actor under "actor") and "trainer" (the loop's
-// state and the run's progress).
-std::string format1_location(const std::string& section) {
-  if (section == "learner") return "learner";
-  if (section == "loop" || section == "run") return "trainer";
-  return "";
+void write_header(torch::serialize::OutputArchive& ar, const CheckpointHeader& h) {
+  ar.write("format", torch::tensor(kCheckpointFormat));
+  ar.write("env_id", c10::IValue(h.env_id));
+  ar.write("algo", c10::IValue(h.algo));
+  ar.write("dims", torch::tensor({h.obs_dim, h.act_dim, h.num_actions}));
+  ar.write("config_yaml", c10::IValue(h.config_yaml));
+  ar.write("env_steps", torch::tensor(h.env_steps));
+}
+
+// Everything `from` holds, into `to`: nested archives, tensors and other values.
+void copy_archive(torch::serialize::InputArchive& from, torch::serialize::OutputArchive& to) {
+  for (const std::string& key : from.keys()) {
+    torch::serialize::InputArchive sub;
+    c10::IValue value;
+    if (from.try_read(key, sub)) {
+      torch::serialize::OutputArchive out;
+      copy_archive(sub, out);
+      to.write(key, out);
+    } else if (from.try_read(key, value)) {
+      if (value.isTensor()) to.write(key, value.toTensor());
+      else to.write(key, value);
+    }
+  }
+}
+
+torch::serialize::InputArchive reloaded(torch::serialize::OutputArchive& ar) {
+  std::string bytes;
+  ar.save_to([&](const void* data, size_t n) {
+    bytes.append(static_cast<const char*>(data), n);
+    return n;
+  });
+  torch::serialize::InputArchive in;
+  in.load_from(bytes.data(), bytes.size());
+  return in;
+}
+
+// Format 1 (SAC runs before the learner / loop split) rewritten as format 2 when it is opened, so
+// that nothing else reads the old layout. Format 1 kept "learner" (SAC's state, with the actor's
+// weights under "actor" and the run's generator) and "trainer" (the loop's state and the run's
+// progress); the policy's shape was in the header ("net_arch"), and the vector env's first seeds
+// were base + i ("venv_base_seed").
+void upgrade_format1(OpenedCheckpoint& c) {
+  torch::serialize::InputArchive learner, trainer, actor;
+  c.archive.read("learner", learner);
+  c.archive.read("trainer", trainer);
+  learner.read("actor", actor);
+  const torch::Tensor net_arch = read_tensor(c.archive, "net_arch").to(torch::kInt64).contiguous();
+
+  torch::serialize::OutputArchive up, policy, net, learner_out, loop, run;
+  write_header(up, c.header);
+  const bool discrete = c.header.num_actions > 0;
+  write_policy_record(
+      policy, discrete, c.header.obs_dim, c.header.act_dim, c.header.num_actions,
+      std::vector<int64_t>(net_arch.data_ptr<int64_t>(), net_arch.data_ptr<int64_t>() + net_arch.numel()));
+  copy_archive(actor, net);
+  policy.write("net", net);
+  copy_archive(learner, learner_out);
+  copy_archive(trainer, loop);
+  loop.write("generator_state", read_tensor(learner, "generator_state"));
+  const int64_t base = read_tensor(trainer, "venv_base_seed").item<int64_t>();
+  std::vector<int64_t> first_seeds;
+  for (torch::Tensor t; trainer.try_read("venv_actions_" + std::to_string(first_seeds.size()), t);)
+    first_seeds.push_back(base + static_cast<int64_t>(first_seeds.size()));
+  loop.write("venv_first_seeds", torch::tensor(first_seeds));
+  copy_archive(trainer, run);
+  up.write("policy", policy);
+  up.write("learner", learner_out);
+  up.write("loop", loop);
+  up.write("run", run);
+  c.archive = reloaded(up);
+  c.header.format = kCheckpointFormat;
+  c.header.upgraded_from = 1;
 }
 }  // namespace
 
@@ -67,12 +129,7 @@ CheckpointHeader CheckpointHeader::for_env(const envs::EnvSpec& spec) {
 void write_checkpoint(const std::string& path, const CheckpointHeader& h,
                       const std::vector<CheckpointSection>& sections) {
   torch::serialize::OutputArchive ar;
-  ar.write("format", torch::tensor(kCheckpointFormat));
-  ar.write("env_id", c10::IValue(h.env_id));
-  ar.write("algo", c10::IValue(h.algo));
-  ar.write("dims", torch::tensor({h.obs_dim, h.act_dim, h.num_actions}));
-  ar.write("config_yaml", c10::IValue(h.config_yaml));
-  ar.write("env_steps", torch::tensor(h.env_steps));
+  write_header(ar, h);
   for (const auto& s : sections) {
     torch::serialize::OutputArchive sub;
     s.write(sub);
@@ -94,20 +151,14 @@ void write_checkpoint(const std::string& path, const CheckpointHeader& h,
 
 torch::serialize::InputArchive OpenedCheckpoint::section(const std::string& name) {
   torch::serialize::InputArchive sub;
-  bool found = false;
-  if (header.format == 1) {
-    const std::string where = format1_location(name);
-    if (name == "policy") {
-      torch::serialize::InputArchive learner;
-      found = archive.try_read("learner", learner) && learner.try_read("actor", sub);
-    } else if (!where.empty()) {
-      found = archive.try_read(where, sub);
-    }
-  } else {
-    found = archive.try_read(name, sub);
-  }
-  if (!found) throw CheckpointError(path + ": no \"" + name + "\" section in this checkpoint");
+  if (!archive.try_read(name, sub)) throw CheckpointError(path + ": no \"" + name + "\" section in this checkpoint");
   return sub;
+}
+
+void write_policy_record(torch::serialize::OutputArchive& ar, bool categorical, int64_t obs_dim, int64_t act_dim,
+                         int64_t num_actions, const std::vector<int64_t>& hidden) {
+  ar.write("spec", torch::tensor({int64_t{categorical ? 0 : 1}, obs_dim, act_dim, num_actions}));
+  ar.write("hidden", torch::tensor(hidden));
 }
 
 OpenedCheckpoint open_checkpoint(const std::string& path) {
@@ -148,6 +199,14 @@ OpenedCheckpoint open_checkpoint(const std::string& path) {
   if (c.header.format != format)
     throw CheckpointError(path + ": corrupted checkpoint (frame says format " + std::to_string(format) +
                           ", header says " + std::to_string(c.header.format) + ")");
+  if (format == 1) {
+    try {
+      upgrade_format1(c);
+    } catch (const c10::Error& e) {
+      const std::string what = e.what_without_backtrace();
+      throw CheckpointError(path + ": not a readable format 1 checkpoint: " + what.substr(0, what.find('\n')));
+    }
+  }
   return c;
 }
 

@@ -8,8 +8,8 @@
 // steps} and named sections, each the business of one owner: "policy" (PolicyHead: spec and
 // weights, so load_policy needs nothing else), "learner" (critics, optimizers, temperature...),
 // "loop" (counters, generator, environments, replay buffer) and "run" (the driver's wall time and
-// best evaluation). Format 1 files (SAC runs before the split) are read through the same
-// interface: section() maps the old layout onto these names.
+// best evaluation). Format 1 files (SAC runs before the split) are rewritten as format 2 when
+// opened (one adapter, upgrade_format1 in checkpoint.cpp): nothing else reads the old layout.
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -39,7 +39,7 @@ struct CheckpointHeader {
   int64_t obs_dim = 0, act_dim = 0, num_actions = 0;  // num_actions > 0: discrete
   std::string config_yaml;                            // the run's resolved configuration
   int64_t env_steps = 0;
-  std::vector<int64_t> net_arch;  // format 1 only: the SAC actor's hidden layers
+  int64_t upgraded_from = 0;  // the file's format when it was upgraded on opening (1), else 0
 
   static CheckpointHeader for_env(const envs::EnvSpec& spec);
 };
@@ -60,6 +60,11 @@ struct OpenedCheckpoint {
   torch::serialize::InputArchive section(const std::string& name);
 };
 OpenedCheckpoint open_checkpoint(const std::string& path);
+
+// The policy section's record of its shape (PolicyHead writes it; the format 1 upgrade builds it
+// from the old header): kind (0 categorical, 1 tanh-Gaussian), dimensions, hidden widths.
+void write_policy_record(torch::serialize::OutputArchive& ar, bool categorical, int64_t obs_dim, int64_t act_dim,
+                         int64_t num_actions, const std::vector<int64_t>& hidden);
 
 // Reads one tensor into a fresh tensor (InputArchive::read resizes a defined target in place).
 torch::Tensor read_tensor(torch::serialize::InputArchive& ar, const std::string& key);

@@ -62,8 +62,7 @@ torch::Tensor PolicyHead::entropy(const torch::Tensor& obs) {
 }
 
 void PolicyHead::save(torch::serialize::OutputArchive& ar) const {
-  ar.write("spec", torch::tensor({static_cast<int64_t>(spec_.kind), spec_.obs_dim, spec_.act_dim, spec_.num_actions}));
-  ar.write("hidden", torch::tensor(spec_.hidden));
+  write_policy_record(ar, discrete(), spec_.obs_dim, spec_.act_dim, spec_.num_actions, spec_.hidden);
   torch::serialize::OutputArchive net;
   if (discrete()) categorical_->save(net);
   else gaussian_->save(net);
@@ -91,17 +90,6 @@ void PolicyHead::load(torch::serialize::InputArchive& ar, const std::string& sou
 }
 
 namespace {
-// Format 1 (SAC only) kept the actor's weights alone; its shape was in the header.
-PolicySpec format1_spec(const CheckpointHeader& h) {
-  PolicySpec spec;
-  spec.kind = h.num_actions > 0 ? PolicySpec::Kind::categorical : PolicySpec::Kind::tanh_gaussian;
-  spec.obs_dim = h.obs_dim;
-  spec.act_dim = h.act_dim;
-  spec.num_actions = h.num_actions;
-  spec.hidden = h.net_arch;
-  return spec;
-}
-
 template <class F>
 auto as_checkpoint_error(const std::string& path, F&& f) {
   try {
@@ -118,15 +106,7 @@ auto as_checkpoint_error(const std::string& path, F&& f) {
 void restore_policy(PolicyHead& head, OpenedCheckpoint& c) {
   as_checkpoint_error(c.path, [&] {
     torch::serialize::InputArchive section = c.section("policy");
-    if (c.header.format == 1) {
-      const PolicySpec saved = format1_spec(c.header);
-      if (!(saved == head.spec()))
-        throw CheckpointError(c.path + ": the saved policy is " + saved.describe() + ", this run's is " +
-                              head.spec().describe());
-      load_module_checked(head.module(), section, c.path);
-    } else {
-      head.load(section, c.path);
-    }
+    head.load(section, c.path);
   });
 }
 
@@ -135,7 +115,6 @@ LoadedPolicy load_policy(const std::string& path) {
   LoadedPolicy out;
   out.header = c.header;
   const PolicySpec spec = as_checkpoint_error(path, [&] {
-    if (c.header.format == 1) return format1_spec(c.header);
     torch::serialize::InputArchive section = c.section("policy");
     return PolicyHead::read_spec(section);
   });

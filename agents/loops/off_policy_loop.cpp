@@ -100,17 +100,11 @@ std::string OffPolicyLoop::load(OpenedCheckpoint& c) {
   torch::Tensor t = read_tensor(ar, "counters");
   step_ = t[0].item<int64_t>(), updates_ = t[1].item<int64_t>(), episodes_ = t[2].item<int64_t>(),
   iteration_ = t[3].item<int64_t>();
-  // Format 1 (before the learner / loop split) kept the generator in the learner's state.
-  torch::serialize::InputArchive gen_holder = c.header.format == 1 ? c.section("learner") : c.section("loop");
-  gen_.set_state(read_tensor(gen_holder, "generator_state"));
+  gen_.set_state(read_tensor(ar, "generator_state"));
   envs::VectorEnvSnapshot snap;
-  if (torch::Tensor seeds; ar.try_read("venv_first_seeds", seeds)) {
-    for (int64_t i = 0; i < seeds.numel(); ++i)
-      snap.first_seeds.push_back(static_cast<uint64_t>(seeds[i].item<int64_t>()));
-  } else {  // format 1: env i started on base + i
-    const auto base = static_cast<uint64_t>(read_tensor(ar, "venv_base_seed").item<int64_t>());
-    for (int64_t i = 0; i < cfg_.n_envs; ++i) snap.first_seeds.push_back(base + static_cast<uint64_t>(i));
-  }
+  const torch::Tensor seeds = read_tensor(ar, "venv_first_seeds");
+  for (int64_t i = 0; i < seeds.numel(); ++i)
+    snap.first_seeds.push_back(static_cast<uint64_t>(seeds[i].item<int64_t>()));
   t = read_tensor(ar, "venv_episode_index");
   for (int64_t i = 0; i < t.numel(); ++i) snap.episode_index.push_back(t[i].item<int64_t>());
   t = read_tensor(ar, "venv_returns");
