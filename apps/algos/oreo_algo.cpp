@@ -16,7 +16,8 @@ using Reward = agents::OreoSettings::Reward;
 
 using S = OreoAlgoSettings;
 
-Schema<S> schema() {
+// The soft-Bellman loss and the data it reads.
+Schema<S> loss_schema() {
   return {
       dataset_field<S>("an HDF5 dataset of the run's task (episodes; groups not needed)"),
       reference_field<S>(),
@@ -50,6 +51,12 @@ Schema<S> schema() {
       boolean<S>(
           "time_feature", [](auto& s) -> auto& { return s.oreo.time_feature; },
           "the value net also sees the remaining time"),
+  };
+}
+
+// The networks, the optimizers and iterative OREO's rounds.
+Schema<S> schema() {
+  return loss_schema().extended({
       widths<S>(
           "value_net_arch", [](auto& s) -> auto& { return s.oreo.value_arch; }, "hidden layers of the value net"),
       schedule<S>(
@@ -76,7 +83,7 @@ Schema<S> schema() {
                       "temperature", [](auto& s) -> auto& { return s.round_temperature; }, 0, 100,
                       "sampling temperature of the collection", true)},
                  "each later round's collection"),
-  };
+  });
 }
 
 void finish(const ConfigReader&, const YAML::Node&, S& s, const RunConfig&) {

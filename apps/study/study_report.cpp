@@ -134,81 +134,90 @@ void name_arms(std::vector<RunRecord>& runs) {
   }
 }
 
-Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
-  Report rep;
-  rep.score = st.score;
-  for (const auto& r : runs) add_unique(rep.arms, r.arm), add_unique(rep.tasks, r.task);
-  if (st.normalize) {
-    for (const auto& task : rep.tasks) {
-      auto env = envs::make_env(task);
-      auto heuristic = envs::make_heuristic(task);
-      auto random = envs::make_random_policy(task, st.seed);
-      const Normalizer n{task, envs::evaluate(*env, *random, st.normalize_episodes, envs::kEvalSeedBase).mean,
-                         envs::evaluate(*env, *heuristic, st.normalize_episodes, envs::kEvalSeedBase).mean};
-      for (auto& r : runs) {
-        if (r.task != task) continue;
-        const auto norm = [&](double v) { return (v - n.random) / (n.heuristic - n.random); };
-        r.score = norm(r.score);
-        for (auto& e : r.evals) e.mean = norm(e.mean);
-        r.threshold = 1.0;
-        r.share = true;
-      }
-      rep.normalizers.push_back(n);
+namespace {
+
+// Scores between random play (0) and the task's heuristic (1), each measured here.
+void normalize_scores(Report& rep, std::vector<RunRecord>& runs, const ReportSettings& st) {
+  for (const auto& task : rep.tasks) {
+    auto env = envs::make_env(task);
+    auto heuristic = envs::make_heuristic(task);
+    auto random = envs::make_random_policy(task, st.seed);
+    const Normalizer n{task, envs::evaluate(*env, *random, st.normalize_episodes, envs::kEvalSeedBase).mean,
+                       envs::evaluate(*env, *heuristic, st.normalize_episodes, envs::kEvalSeedBase).mean};
+    for (auto& r : runs) {
+      if (r.task != task) continue;
+      const auto norm = [&](double v) { return (v - n.random) / (n.heuristic - n.random); };
+      r.score = norm(r.score);
+      for (auto& e : r.evals) e.mean = norm(e.mean);
+      r.threshold = 1.0;
+      r.share = true;
     }
+    rep.normalizers.push_back(n);
   }
-  rep.runs = std::move(runs);
+}
+
+// Each arm's aggregate metrics on `task`, with stratified-bootstrap intervals.
+void add_rows(Report& rep, const std::string& task, const ReportSettings& st) {
   const auto stat = [&](const ScoreMatrix& m, double (*f)(const ScoreMatrix&)) {
     return stratified_bootstrap(
         m, [f](const ScoreMatrix& s) { return f(s); }, st.bootstrap_reps, st.seed);
   };
-  for (const auto& task : rep.tasks) {
-    for (const auto& arm : rep.arms) {
-      const ScoreMatrix m = scores_of(rep.runs, arm, {task});
-      if (m.empty()) continue;
-      ArmTaskRow row{.arm = arm, .task = task, .runs = static_cast<int>(m[0].size())};
-      for (const auto& r : rep.runs)
-        if (r.task == task) row.threshold = r.threshold, row.share = r.share;
-      row.mean = stat(m, mean);
-      row.median = stat(m, median);
-      row.iqm = stat(m, iqm);
-      const double g = row.threshold;
-      row.optimality_gap = stratified_bootstrap(
-          m, [g](const ScoreMatrix& s) { return optimality_gap(s, g); }, st.bootstrap_reps, st.seed);
-      rep.rows.push_back(row);
-    }
-    // Performance profiles on 41 thresholds spanning the task's scores.
-    double lo = 1e300, hi = -1e300;
+  for (const auto& arm : rep.arms) {
+    const ScoreMatrix m = scores_of(rep.runs, arm, {task});
+    if (m.empty()) continue;
+    ArmTaskRow row{.arm = arm, .task = task, .runs = static_cast<int>(m[0].size())};
     for (const auto& r : rep.runs)
-      if (r.complete && r.task == task) lo = std::min(lo, r.score), hi = std::max(hi, r.score);
-    std::vector<double> th;
-    for (int k = 0; k <= 40; ++k) th.push_back(lo + (hi - lo) * k / 40.0 - (k == 0 ? 1e-9 * (1 + std::abs(lo)) : 0.0));
-    rep.profile_thresholds.push_back(th);
-    std::vector<std::vector<double>> per_arm;
-    for (const auto& arm : rep.arms) {
-      const ScoreMatrix m = scores_of(rep.runs, arm, {task});
-      per_arm.push_back(m.empty() ? std::vector<double>(th.size(), 0.0) : performance_profile(m, th));
-    }
-    rep.profiles.push_back(per_arm);
-    // IQM learning curves at the steps every run of the arm has evaluated.
-    for (const auto& arm : rep.arms) {
-      std::vector<const RunRecord*> rs;
-      for (const auto& r : rep.runs)
-        if (r.arm == arm && r.task == task) rs.push_back(&r);
-      if (rs.empty()) continue;
-      CurveRow c{.arm = arm, .task = task};
-      for (const auto& e : rs.front()->evals) {
-        ScoreMatrix at(1);
-        for (const RunRecord* r : rs)
-          for (const auto& x : r->evals)
-            if (x.step == e.step) at[0].push_back(x.mean);
-        if (at[0].size() != rs.size()) continue;
-        c.steps.push_back(e.step);
-        c.iqm.push_back(stratified_bootstrap(
-            at, [](const ScoreMatrix& s) { return iqm(s); }, 500, st.seed));
-      }
-      rep.curves.push_back(c);
-    }
+      if (r.task == task) row.threshold = r.threshold, row.share = r.share;
+    row.mean = stat(m, mean);
+    row.median = stat(m, median);
+    row.iqm = stat(m, iqm);
+    const double g = row.threshold;
+    row.optimality_gap = stratified_bootstrap(
+        m, [g](const ScoreMatrix& s) { return optimality_gap(s, g); }, st.bootstrap_reps, st.seed);
+    rep.rows.push_back(row);
   }
+}
+
+// Performance profiles on 41 thresholds spanning the task's scores.
+void add_profiles(Report& rep, const std::string& task) {
+  double lo = 1e300, hi = -1e300;
+  for (const auto& r : rep.runs)
+    if (r.complete && r.task == task) lo = std::min(lo, r.score), hi = std::max(hi, r.score);
+  std::vector<double> th;
+  for (int k = 0; k <= 40; ++k) th.push_back(lo + (hi - lo) * k / 40.0 - (k == 0 ? 1e-9 * (1 + std::abs(lo)) : 0.0));
+  rep.profile_thresholds.push_back(th);
+  std::vector<std::vector<double>> per_arm;
+  for (const auto& arm : rep.arms) {
+    const ScoreMatrix m = scores_of(rep.runs, arm, {task});
+    per_arm.push_back(m.empty() ? std::vector<double>(th.size(), 0.0) : performance_profile(m, th));
+  }
+  rep.profiles.push_back(per_arm);
+}
+
+// IQM learning curves at the steps every run of the arm has evaluated.
+void add_curves(Report& rep, const std::string& task, const ReportSettings& st) {
+  for (const auto& arm : rep.arms) {
+    std::vector<const RunRecord*> rs;
+    for (const auto& r : rep.runs)
+      if (r.arm == arm && r.task == task) rs.push_back(&r);
+    if (rs.empty()) continue;
+    CurveRow c{.arm = arm, .task = task};
+    for (const auto& e : rs.front()->evals) {
+      ScoreMatrix at(1);
+      for (const RunRecord* r : rs)
+        for (const auto& x : r->evals)
+          if (x.step == e.step) at[0].push_back(x.mean);
+      if (at[0].size() != rs.size()) continue;
+      c.steps.push_back(e.step);
+      c.iqm.push_back(stratified_bootstrap(
+          at, [](const ScoreMatrix& s) { return iqm(s); }, 500, st.seed));
+    }
+    rep.curves.push_back(c);
+  }
+}
+
+// The probability that each arm improves on each other, over the tasks both ran.
+void add_pairs(Report& rep, const ReportSettings& st) {
   for (const auto& x : rep.arms)
     for (const auto& y : rep.arms) {
       if (x == y) continue;
@@ -221,6 +230,22 @@ Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
                            stratified_bootstrap(scores_of(rep.runs, x, shared), scores_of(rep.runs, y, shared), poi,
                                                 st.bootstrap_reps, st.seed)});
     }
+}
+
+}  // namespace
+
+Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
+  Report rep;
+  rep.score = st.score;
+  for (const auto& r : runs) add_unique(rep.arms, r.arm), add_unique(rep.tasks, r.task);
+  if (st.normalize) normalize_scores(rep, runs, st);
+  rep.runs = std::move(runs);
+  for (const auto& task : rep.tasks) {
+    add_rows(rep, task, st);
+    add_profiles(rep, task);
+    add_curves(rep, task, st);
+  }
+  add_pairs(rep, st);
   return rep;
 }
 
