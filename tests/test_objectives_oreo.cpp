@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "objectives/primitives.h"
 #include "objectives/soft_bellman.h"
 #include "tests/objectives_reference.h"
 

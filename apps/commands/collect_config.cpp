@@ -124,11 +124,16 @@ const Schema<C>& schema() {
   return s;
 }
 
-agents::CollectSettings from_node(const YAML::Node& root, const ConfigReader& r) {
+// A collection's defaults: every core (threads 0); the data do not depend on the thread count.
+agents::CollectSettings defaults() {
   agents::CollectSettings s;
   s.threads = 0;
+  return s;
+}
+
+agents::CollectSettings from_node(const YAML::Node& root, const ConfigReader& r) {
+  agents::CollectSettings s = defaults();
   schema().read(r, root, "", s);
-  // Default: every core (0). The data do not depend on it for heuristic and random sources.
   s.threads = resolve_threads(s.threads);
   if (s.dataset_id.empty()) s.dataset_id = s.env_id + "-collect-seed" + std::to_string(s.seed);
   return s;
@@ -162,7 +167,7 @@ std::string collect_config_yaml(const agents::CollectSettings& s) {
 }
 
 void document_collect_keys(std::vector<KeyDoc>& out) {
-  schema().document(agents::CollectSettings{}, "", out);
+  schema().document(defaults(), "", out);
   for (const Kind k : {Kind::heuristic, Kind::policy, Kind::random}) {
     Source s;
     s.kind = k;

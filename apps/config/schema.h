@@ -126,8 +126,14 @@ class Schema {
         continue;
       }
       const YAML::Node v = f.value(in);
-      if (v.IsSequence() || v.IsMap()) e << YAML::Flow;
-      e << v;
+      if (v.IsSequence() && v.size() > 0 && v[0].IsMap()) {  // a list of mappings: one per line
+        e << YAML::BeginSeq;
+        for (const auto& item : v) e << YAML::Flow << item;
+        e << YAML::EndSeq;
+      } else {
+        if (v.IsSequence() || v.IsMap()) e << YAML::Flow;
+        e << v;
+      }
       if (comments && !f.doc.empty()) e << YAML::Comment(f.doc);
     }
   }
