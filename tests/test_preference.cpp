@@ -300,11 +300,11 @@ TEST_CASE("preference bad configs are refused with the key path (exit 2)", "[pre
   const std::string train = std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string();
   testing::expect_refused(train, dir / "run",
                           {{"adpo.tau_anc=0", "adpo.tau_anc: expected"},
-                           {"adpo.form=triplet", "adpo.form: expected one of pairwise, listwise, plackett_luce"},
-                           {"adpo.anchor=moving", "adpo.anchor: expected one of fixed, ema, dynamic"},
+                           {"adpo.form=triplet", "adpo.form: expected pairwise, listwise or plackett_luce, got 'triplet'"},
+                           {"adpo.anchor=moving", "adpo.anchor: expected fixed, ema or dynamic, got 'moving'"},
                            {"adpo.reference=null", "adpo.reference"},
                            {"adpo.preferences.noise=flip", "adpo.preferences.flip_probability: missing"},
-                           {"adpo.preferences.label=fuzzy", "adpo.preferences.label: expected one of hard, soft"},
+                           {"adpo.preferences.label=fuzzy", "adpo.preferences.label: expected hard or soft, got 'fuzzy'"},
                            {"adpo.preferences.colour=red", "adpo.preferences"},
                            {"adpo.beta=0.1", "adpo"},
                            {"'adpo.adaptive_tau={min: 2, max: 1}'", "adpo.adaptive_tau: expected min <= max"},
@@ -319,7 +319,7 @@ TEST_CASE("preference bad configs are refused with the key path (exit 2)", "[pre
       std::string(SOFTRL_BIN) + " train " + (dir / "dpo.yaml").string() + " --run-dir " + (dir / "run").string();
   testing::expect_refused(dpo, dir / "run",
                           {{"dpo.label_smoothing=0.5", "dpo.label_smoothing: expected"},
-                           {"dpo.loss_type=hinge", "dpo.loss_type: expected one of sigmoid, robust, ipo"},
+                           {"dpo.loss_type=hinge", "dpo.loss_type: expected sigmoid, robust or ipo, got 'hinge'"},
                            {"dpo.beta=0", "dpo.beta: expected"},
                            {"dpo.form=listwise", "dpo"}});
   fs::remove_all(dir);
