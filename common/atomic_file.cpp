@@ -1,6 +1,7 @@
 #include "common/atomic_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>  // renameat2
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,7 +15,7 @@
 namespace softrl {
 namespace fs = std::filesystem;
 
-void write_file_atomic(const fs::path& path, std::string_view bytes) {
+void write_file_atomic(const fs::path& path, std::string_view bytes, bool replace) {
   // A fresh, exclusively created temporary beside the target (mkstemp opens with O_EXCL): a
   // planted file or symlink under a fixed name cannot redirect the write, and two writers of one
   // file never share a temporary.
@@ -43,10 +44,24 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
     ::unlink(tmp.c_str());
     throw IoError(path.string() + ": cannot close it (" + reason + "); the file is unchanged");
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
+  const int moved = replace ? ::rename(tmp.c_str(), path.c_str())
+                            : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+  if (moved != 0) {
+    const int e = errno;
     ::unlink(tmp.c_str());
-    throw IoError(path.string() + ": cannot move it into place (" + reason + "); the file is unchanged");
+    if (!replace && e == EEXIST)
+      throw InputError(path.string() + ": appeared while it was being written (another process?); left as it is");
+    throw IoError(path.string() + ": cannot move it into place (" + std::strerror(e) + "); the file is unchanged");
+  }
+}
+
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at != std::string::npos && at > 0 && name.size() == at + 11 && entry.is_regular_file(ec))
+      fs::remove(entry.path(), ec);
   }
 }
 

@@ -1,5 +1,7 @@
 #include "common/distributed.h"
 
+#include <cstring>
+
 #include <cstdlib>
 #include <sstream>
 
@@ -149,6 +151,16 @@ int64_t all_reduce_sum(int64_t value) {
   std::vector<torch::Tensor> v = {torch::tensor({value}, torch::kLong)};
   collective("an all-reduce of a count", [&] { return g_group->allreduce(v); });
   return v[0].item<int64_t>();
+}
+
+std::string text_of_rank0(const std::string& text) {
+  if (!active()) return text;
+  torch::Tensor size = torch::tensor({static_cast<int64_t>(text.size())}, torch::kLong);
+  broadcast_from_rank0({size});
+  torch::Tensor bytes = torch::zeros({size.item<int64_t>()}, torch::kUInt8);
+  if (world().rank == 0) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
+  broadcast_from_rank0({bytes});
+  return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel()));
 }
 
 SyncStats sync_stats() { return g_sync; }

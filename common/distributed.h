@@ -41,6 +41,8 @@ void broadcast_from_rank0(const std::vector<torch::Tensor>& tensors);
 
 // The sum over ranks of an integer (e.g. items consumed).
 int64_t all_reduce_sum(int64_t value);
+// Rank 0's `text` on every rank (`text` itself with one process).
+std::string text_of_rank0(const std::string& text);
 
 // What a learner calls between backward() and its optimizer step. Its loss is a mean over `count`
 // items (rows, pairs, groups); each parameter's gradient becomes the gradient of the mean over all

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <type_traits>
@@ -14,6 +15,12 @@
 
 namespace softrl::data {
 namespace {
+
+// The kind of a JSON value that may be absent: yaml-cpp throws when asked the kind of a key a
+// mapping does not have, so absent keys are checked first.
+bool is_scalar(const YAML::Node& n) { return n.IsDefined() && n.IsScalar(); }
+bool is_map(const YAML::Node& n) { return n.IsDefined() && n.IsMap(); }
+bool is_sequence(const YAML::Node& n) { return n.IsDefined() && n.IsSequence(); }
 
 // Owns an HDF5 identifier and closes it with the matching H5*close.
 class Handle {
@@ -176,7 +183,7 @@ void write_episode(const Writer& w, hid_t file, const Dataset& d, int64_t e, con
 
 }  // namespace
 
-void write_dataset(const std::string& path, const Dataset& d) {
+void write_dataset(const std::string& path, const Dataset& d, bool replace) {
   silence_hdf5();
   const Writer w(path);
   std::string image;
@@ -209,7 +216,7 @@ void write_dataset(const std::string& path, const Dataset& d) {
     image.resize(static_cast<size_t>(size));
     if (H5Fget_file_image(file, image.data(), image.size()) != size) w.check(-1, "the file image");
   }
-  write_file_atomic(path, image);
+  write_file_atomic(path, image, replace);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -275,12 +282,45 @@ struct Reader {
       fail(std::string("attribute '") + name + "': expected integers");
     return v;
   }
+  // A JSON value that must be a number: the attribute and the key named when it is not.
+  double json_number_at(const YAML::Node& n, const std::string& what) const {
+    double v = 0;
+    if (!is_scalar(n) || !YAML::convert<double>::decode(n, v) || !std::isfinite(v))
+      fail("attribute " + what + ": expected a number, got " + (is_scalar(n) ? "'" + n.Scalar() + "'" : "no number"));
+    return v;
+  }
+  int64_t json_int_at(const YAML::Node& n, const std::string& what) const {
+    const double v = json_number_at(n, what);
+    if (v != std::floor(v) || std::abs(v) > 9007199254740992.0)
+      fail("attribute " + what + ": expected an integer, got '" + n.Scalar() + "'");
+    return static_cast<int64_t>(v);
+  }
   YAML::Node json(const std::string& text, const char* name) const {
     try {
       return YAML::Load(text);
     } catch (const YAML::Exception&) {
       fail(std::string("attribute '") + name + "' is not valid JSON");
     }
+  }
+
+  // Before anything is allocated for it: dataset `name` of `loc` declares `dims`, and an
+  // unfiltered one stores all of its bytes in the file (a crafted size is refused here, not met
+  // as an out-of-memory error or a read past the end).
+  void check_declared_size(hid_t loc, const std::string& where, const char* name,
+                           const std::vector<hsize_t>& dims) const {
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) fail(where + "missing dataset '" + name + "'");
+    Handle set(H5Dopen2(loc, name, H5P_DEFAULT), H5Dclose);
+    if (!set.ok()) fail(where + "'" + name + "' is not a dataset");
+    Handle space(H5Dget_space(set), H5Sclose);
+    std::vector<hsize_t> got(static_cast<size_t>(std::max(0, H5Sget_simple_extent_ndims(space))));
+    H5Sget_simple_extent_dims(space, got.data(), nullptr);
+    if (got != dims) fail(where + "'" + name + "' does not have the shape its episode's total_steps declares");
+    Handle type(H5Dget_type(set), H5Tclose);
+    Handle dcpl(H5Dget_create_plist(set), H5Pclose);
+    const uint64_t bytes = static_cast<uint64_t>(H5Sget_simple_extent_npoints(space)) * H5Tget_size(type);
+    if (H5Pget_nfilters(dcpl) == 0 && H5Dget_storage_size(set) < bytes)
+      fail(where + "'" + name + "' declares " + std::to_string(bytes) + " bytes but the file stores " +
+           std::to_string(H5Dget_storage_size(set)) + " (inconsistent: truncated or crafted)");
   }
 
   // Reads dataset `name` of `loc` whose shape must be `dims` and whose type class `cls` into `out`.
@@ -320,7 +360,7 @@ struct Reader {
 
 // A boolean kwarg: JSON true / false, or 0 / 1 (what datasets of softrl 0.x wrote).
 bool boolean_kwarg(const YAML::Node& n) {
-  if (n.IsScalar() && (n.Scalar() == "0" || n.Scalar() == "1")) return n.Scalar() == "1";
+  if (is_scalar(n) && (n.Scalar() == "0" || n.Scalar() == "1")) return n.Scalar() == "1";
   return n.as<bool>();
 }
 
@@ -331,12 +371,12 @@ void read_header(const Reader& r, hid_t file, Dataset& d, const std::optional<en
            std::to_string(kDatasetFormatVersion));
   d.id = r.attr_string(file, "", "dataset_id");
   const YAML::Node spec = r.json(r.attr_string(file, "", "env_spec"), "env_spec");
-  if (!spec.IsMap() || !spec["id"].IsScalar()) r.fail("attribute 'env_spec' has no id");
+  if (!spec.IsMap() || !is_scalar(spec["id"])) r.fail("attribute 'env_spec' has no id");
   d.env_id = spec["id"].Scalar();
   try {
     const envs::TaskEntry& task = envs::task(d.env_id);
     d.env_spec = envs::make_env(d.env_id)->spec();
-    if (const YAML::Node kw = spec["kwargs"]; kw.IsMap())
+    if (const YAML::Node kw = spec["kwargs"]; is_map(kw))
       for (const auto& o : task.options)
         if (kw[o.name].IsDefined())
           d.env_options[o.name] = o.type == envs::OptionSpec::Type::boolean ? (boolean_kwarg(kw[o.name]) ? 1.0 : 0.0)
@@ -350,10 +390,11 @@ void read_header(const Reader& r, hid_t file, Dataset& d, const std::optional<en
   const auto check_space = [&](const char* name, const envs::Space& s) {
     const YAML::Node j = r.json(r.attr_string(file, "", name), name);
     const bool discrete = s.kind == envs::Space::Kind::discrete;
-    const bool ok =
-        j.IsMap() && j["type"].IsScalar() && j["type"].Scalar() == (discrete ? "Discrete" : "Box") &&
-        (discrete ? (j["n"].IsScalar() && j["n"].as<int64_t>() == s.n)
-                  : (j["shape"].IsSequence() && j["shape"].size() == 1 && j["shape"][0].as<int64_t>() == s.dim()));
+    const std::string at = std::string("'") + name + "'";
+    const bool ok = j.IsMap() && is_scalar(j["type"]) && j["type"].Scalar() == (discrete ? "Discrete" : "Box") &&
+                    (discrete ? r.json_int_at(j["n"], at + " n") == s.n
+                              : (is_sequence(j["shape"]) && j["shape"].size() == 1 &&
+                                 r.json_int_at(j["shape"][0], at + " shape") == s.dim()));
     if (!ok)
       r.fail(std::string(name) + " does not match " + d.env_id + "'s " +
              (discrete ? "Discrete(" + std::to_string(s.n) + ")" : "Box(" + std::to_string(s.dim()) + ",)"));
@@ -370,9 +411,9 @@ void read_header(const Reader& r, hid_t file, Dataset& d, const std::optional<en
   const YAML::Node sources = r.json(r.attr_string(file, "", "softrl_sources"), "softrl_sources");
   if (!sources.IsSequence()) r.fail("attribute 'softrl_sources': expected a JSON list");
   for (const auto& s : sources) {
-    if (!s.IsMap() || !s["kind"].IsScalar()) r.fail("attribute 'softrl_sources': expected objects with a kind");
-    d.sources.push_back({s["kind"].Scalar(), s["description"].IsScalar() ? s["description"].Scalar() : "",
-                         s["weight"].IsScalar() ? s["weight"].as<double>() : 1.0});
+    if (!s.IsMap() || !is_scalar(s["kind"])) r.fail("attribute 'softrl_sources': expected objects with a kind");
+    d.sources.push_back({s["kind"].Scalar(), is_scalar(s["description"]) ? s["description"].Scalar() : "",
+                         s["weight"].IsDefined() ? r.json_number_at(s["weight"], "'softrl_sources' weight") : 1.0});
   }
   d.group_size = r.attr_int(file, "", "softrl_group_size");
   d.group_seeds = r.attr_ints(file, "softrl_group_seeds");
@@ -421,7 +462,14 @@ Dataset read_dataset(const std::string& path, const std::optional<envs::EnvSpec>
   if (!std::filesystem::is_regular_file(path, ec)) r.fail("no such dataset file");
   if (H5Fis_hdf5(path.c_str()) <= 0) r.fail("not an HDF5 file (a softrl dataset is HDF5, written by softrl collect)");
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!file.ok()) r.fail("cannot open the HDF5 file (truncated or corrupt)");
+  if (!file.ok()) {
+    // Opened without HDF5's file lock it reads: then another process holds that lock (a writer).
+    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    H5Pset_file_locking(fapl, false, true);
+    Handle unlocked(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl), H5Fclose);
+    if (unlocked.ok()) r.fail("in use by another process that has it open for writing; close it there and retry");
+    r.fail("cannot open the HDF5 file (truncated or corrupt)");
+  }
   Dataset d;
   read_header(r, file, d, expected_env);
   const int64_t episodes = r.attr_int(file, "", "total_episodes"), steps = r.attr_int(file, "", "total_steps");
@@ -435,7 +483,10 @@ Dataset read_dataset(const std::string& path, const std::optional<envs::EnvSpec>
     Handle g(H5Gopen2(file, name.c_str(), H5P_DEFAULT), H5Gclose);
     if (!g.ok()) r.fail("'" + name + "' is not a group");
     lengths[e] = r.attr_int(g, name + ": ", "total_steps");
-    if (lengths[e] < 1) r.fail(name + ": total_steps must be >= 1");
+    if (lengths[e] < 1 || lengths[e] > (int64_t{1} << 40))
+      r.fail(name + ": total_steps must be in [1, 2^40], got " + std::to_string(lengths[e]));
+    r.check_declared_size(g, name + ": ", "observations",
+                          {static_cast<hsize_t>(lengths[e]) + 1, static_cast<hsize_t>(d.obs_dim())});
     sum += lengths[e];
   }
   if (sum != steps)

@@ -25,8 +25,9 @@ namespace softrl::data {
 constexpr int64_t kDatasetFormatVersion = 1;
 
 // Builds the file in memory and renames it into place when complete (write_file_atomic): a reader
-// never sees a partial dataset under PATH. Throws IoError naming the file when it cannot be written.
-void write_dataset(const std::string& path, const Dataset& d);
+// never sees a partial dataset under PATH. Throws IoError naming the file when it cannot be written;
+// with `replace` false, InputError when PATH exists by then (write_file_atomic).
+void write_dataset(const std::string& path, const Dataset& d, bool replace = true);
 
 // Reads every episode into preallocated tensors. Throws InputError naming the file when it is not
 // HDF5, truncated, of another layout or format version, empty, or holds NaN / inf observations or

@@ -26,6 +26,9 @@
 
 namespace softrl {
 
+// The temperatures the core takes: outside, 1/tau is not a finite float (configs validate against it).
+constexpr double kMinTemperature = 1e-30, kMaxTemperature = 1e30;
+
 struct SoftmaxOptions {
   torch::Tensor mask = {};   // undefined = every entry included
   double temperature = 1.0;  // tau > 0

@@ -2,6 +2,7 @@
 // upgraded on opening, crafted files with non-finite weights, the finiteness check itself.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -175,5 +176,60 @@ TEST_CASE("a crafted checkpoint with a valid frame but NaN weights is refused", 
                              }}});
   CHECK_THROWS_WITH(agents::load_policy((dir / "shape.pt").string()),
                     Catch::Contains("shape.pt: tensor trunk.layers.0.weight has shape [64, 8]"));
+  fs::remove_all(dir);
+}
+
+namespace {
+// Replaces `from` by `to` in a checkpoint's payload (each once) and rewrites the frame's checksum
+// (FNV-1a 64 of the payload), as a hostile writer who knows the format would.
+void patch_payload(const fs::path& file, const std::string& from, const std::string& to) {
+  std::ifstream in(file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t at = bytes.find(from, 32);
+  REQUIRE(at != std::string::npos);
+  REQUIRE(bytes.find(from, at + 1) == std::string::npos);
+  bytes.replace(at, from.size(), to);
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 32; i < bytes.size(); ++i) h = (h ^ static_cast<unsigned char>(bytes[i])) * 1099511628211ull;
+  std::memcpy(bytes.data() + 24, &h, 8);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// The bytes of a pickled 32-bit integer (BININT), as the archive records a storage offset.
+std::string pickled_int(int32_t v) {
+  std::string s = "J";
+  s.append(reinterpret_cast<const char*>(&v), 4);
+  return s;
+}
+}  // namespace
+
+TEST_CASE("a tensor pointing past its storage is refused before anything reads it", "[checkpoint][faults]") {
+  const fs::path dir = fresh_dir("out_of_bounds");
+  fs::create_directories(dir);
+  const auto env = envs::make_env("LunarLanderContinuous-v3");
+  agents::PolicyHead head(agents::PolicySpec::for_env(env->spec(), {32, 32}));
+  // The first bias stored as the last 32 of 70032 floats: storage offset 70000, in bounds.
+  for (torch::Tensor p : head.parameters())
+    if (p.dim() == 1) {
+      p.set_data(torch::zeros({70032}).narrow(0, 70000, p.size(0)));
+      break;
+    }
+  agents::CheckpointHeader h = agents::CheckpointHeader::for_env(env->spec());
+  h.algo = "sac";
+  h.config_yaml = apps::to_yaml(apps::parse_config(kBaseConfig, "c.yaml"));
+  const fs::path ckpt = dir / "offset.pt";
+  agents::write_checkpoint(ckpt.string(), h, {{"policy", [&](auto& ar) { head.save(ar); }}});
+  CHECK_NOTHROW(agents::load_policy(ckpt.string()));
+  // The same file claiming offset 170000 (and a matching checksum): 100000 floats past the end.
+  patch_payload(ckpt, pickled_int(70000), pickled_int(170000));
+  CHECK_THROWS_WITH(agents::open_checkpoint(ckpt.string()),
+                    Catch::Contains("offset.pt: tensor policy.net.") &&
+                        Catch::Contains("reaches element 170031 of a storage of 70032 elements"));
+  std::ostringstream out, err;
+  CHECK(apps::run_eval({.target = ckpt.string(), .episodes = 1}, out, err) == 2);
+  CHECK(err.str().find("a crafted or corrupted checkpoint") != std::string::npos);
+  // A negative offset is refused the same way.
+  patch_payload(ckpt, pickled_int(170000), pickled_int(-64));
+  CHECK_THROWS_AS(agents::open_checkpoint(ckpt.string()), agents::CheckpointError);
   fs::remove_all(dir);
 }

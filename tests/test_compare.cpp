@@ -66,6 +66,13 @@ TEST_CASE("bad studies are refused before anything runs, naming the file and key
       {"arms[0].overrides={bc.batch_size: 0}", st + ": arm 'bc': " + (dir / "bc.yaml").string() + ": bc.batch_size"},
       {"arms[0].config=nothing.yaml", "nothing.yaml: cannot read the config file"},
       {"seeds=0", st + ": seeds: expected an integer in [1, 1000]"},
+      {"seeds=[]", st + ": seeds: expected a seed count or a non-empty list of seeds"},
+      {"arms[0].name=''", st + ": arms[0].name: '' cannot name the arm's directory: it is empty"},
+      {"arms[0].name=.", st + ": arms[0].name: '.' cannot name the arm's directory"},
+      {"arms[0].name=..", st + ": arms[0].name: '..' cannot name the arm's directory"},
+      {"name=../../escaped", st + ": name: '../../escaped' cannot name the study's directory: it holds '/'"},
+      {"grid={bc.dataset: [a/b.hdf5]}",
+       st + ": grid: the arm 'bc@bc.dataset=a/b.hdf5' it makes cannot name a directory"},
       {"grid={bc.batch_size: 64}", st + ": grid.bc.batch_size: expected a non-empty list of values"},
   };
   for (const auto& [override_text, message] : cases) {

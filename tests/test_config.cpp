@@ -245,3 +245,21 @@ TEST_CASE("config integers are exact, duplicate keys and extra documents are ref
   CHECK_THROWS_WITH(apps::parse_config(std::string(kBaseConfig) + "---\nseed: 4\n", "c.yaml"),
                     Catch::Contains("c.yaml: holds 2 YAML documents"));
 }
+
+TEST_CASE("temperatures are refused outside the softmax core's range, naming the key", "[config]") {
+  // 1e-31 passed the old bounds ((0, ...]) and ended in the core's internal error after set-up.
+  for (const auto& [algo, key] : std::vector<std::pair<std::string, std::string>>{
+           {"dpo", "dpo.beta"},
+           {"adpo", "adpo.tau_anc"},
+           {"adpo", "adpo.preferences.pair_temperature"},
+           {"adpo", "adpo.preferences.list_temperature"},
+           {"distill", "distill.temperature"},
+           {"oreo", "oreo.beta"},
+           {"oreo", "oreo.round_collection.temperature"}}) {
+    INFO(key);
+    const std::string text = printed_config(algo);
+    CHECK_NOTHROW(apps::parse_config(text, "c.yaml", {key + "=1e-30"}));
+    CHECK_THROWS_WITH(apps::parse_config(text, "c.yaml", {key + "=1e-31"}),
+                      Catch::Contains("c.yaml: " + key + ": expected a number in [1e-30, "));
+  }
+}

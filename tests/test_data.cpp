@@ -306,6 +306,21 @@ TEST_CASE("malformed, truncated and mismatched datasets are refused with the fil
       {crafted(good, "other_layout", "del f.attrs['total_steps']"), "missing attribute 'total_steps'"},
       {crafted(good, "bad_json", "f.attrs['env_spec'] = '{\\\"id\\\": '"), "env_spec"},
       {crafted(good, "unknown_env", "f.attrs['env_spec'] = '{\\\"id\\\": \\\"CartPole-v1\\\"}'"), "CartPole-v1"},
+      // Crafted metadata: wrong JSON types, declared sizes the file does not hold.
+      {crafted(good, "n_string",
+               "f.attrs['action_space'] = '{\\\"type\\\": \\\"Discrete\\\", \\\"n\\\": \\\"four\\\"}'"),
+       "attribute 'action_space' n: expected a number, got 'four'"},
+      {crafted(good, "weight_string",
+               "f.attrs['softrl_sources'] = '[{\\\"kind\\\": \\\"heuristic\\\", \\\"weight\\\": \\\"heavy\\\"}]'"),
+       "attribute 'softrl_sources' weight: expected a number, got 'heavy'"},
+      {crafted(good, "no_id", "f.attrs['env_spec'] = '{\\\"entry_point\\\": \\\"x\\\"}'"),
+       "attribute 'env_spec' has no id"},
+      {crafted(good, "huge_episode", "f['episode_0'].attrs['total_steps'] = 2**62"),
+       "episode_0: total_steps must be in [1, 2^40], got 4611686018427387904"},
+      {crafted(good, "no_storage",
+               "t = int(f['episode_0'].attrs['total_steps']); del f['episode_0/observations']; "
+               "f.create_dataset('episode_0/observations', shape=(t + 1, 8), dtype='f4')"),
+       "episode_0: 'observations' declares"},
   };
   for (const auto& [file, phrase] : cases) {
     const std::string msg = refusal(file);
@@ -313,6 +328,9 @@ TEST_CASE("malformed, truncated and mismatched datasets are refused with the fil
     CHECK(msg.rfind(file.string() + ": ", 0) == 0);
     CHECK(msg.find(phrase) != std::string::npos);
   }
+  // A source without a description (optional) is fine.
+  CHECK(refusal(crafted(good, "no_description", "f.attrs['softrl_sources'] = '[{\\\"kind\\\": \\\"random\\\"}]'")) ==
+        "(accepted)");
   // Another task than the run's.
   const std::string msg = refusal(good, envs::make_env("LunarLanderContinuous-v3")->spec());
   CHECK(msg.find("collected on LunarLander-v3, the run is on LunarLanderContinuous-v3") != std::string::npos);

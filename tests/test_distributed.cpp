@@ -266,3 +266,30 @@ TEST_CASE("softrl train under torchrun: OREO and GRPO on 2 processes learn what 
   WARN("OREO: largest parameter gap, 2 processes vs 1: " << oreo_gap);
   CHECK(oreo_gap < 1e-6);
 }
+
+TEST_CASE("ranks whose configs differ stop together before the first collective, naming the difference",
+          "[distributed]") {
+  const TrainRuns t("softrl_dist_differ");
+  std::ofstream(t.dir / "c.yaml") << "env: {id: LunarLanderContinuous-v3}\ntotal_steps: 200\n"
+                                     "sac: {net_arch: [16], batch_size: 16, learning_starts: 50}\n";
+  const std::string port = std::to_string(free_port());
+  const auto rank = [&](int r, const std::string& extra) {
+    return "RANK=" + std::to_string(r) + " LOCAL_RANK=" + std::to_string(r) +
+           " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port + " " + SOFTRL_BIN + " train " + t.path("c.yaml") +
+           " " + extra + " --no-progress --run-dir " + t.path("run") + " > " + t.path("rank" + std::to_string(r)) +
+           ".log 2>&1; echo $? > " + t.path("rank" + std::to_string(r)) + ".rc";
+  };
+  TrainRuns::sh("(" + rank(0, "") + ") & (" + rank(1, "sac.batch_size=32") + ") & wait");
+  const auto text = [&](const std::string& f) {
+    std::ifstream in(t.dir / f);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  INFO(text("rank0.log") << text("rank1.log"));
+  CHECK(text("rank0.rc") == "2\n");
+  CHECK(text("rank1.rc") == "2\n");
+  CHECK(text("rank1.log")
+            .find("this rank's config differs from rank 0's: rank 0 has '  batch_size: 16', rank 1 "
+                  "has '  batch_size: 32'") != std::string::npos);
+  CHECK(text("rank0.log").find("1 other rank(s) resolved another config than rank 0") != std::string::npos);
+  CHECK_FALSE(fs::exists(t.dir / "run" / "checkpoints"));
+}

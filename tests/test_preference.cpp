@@ -298,19 +298,20 @@ TEST_CASE("preference bad configs are refused with the key path (exit 2)", "[pre
   const fs::path dir = testing::fresh_dir("softrl_preference_config");
   const fs::path cfg = write_run_config(dir);
   const std::string train = std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string();
-  testing::expect_refused(train, dir / "run",
-                          {{"adpo.tau_anc=0", "adpo.tau_anc: expected"},
-                           {"adpo.form=triplet", "adpo.form: expected pairwise, listwise or plackett_luce, got 'triplet'"},
-                           {"adpo.anchor=moving", "adpo.anchor: expected fixed, ema or dynamic, got 'moving'"},
-                           {"adpo.reference=null", "adpo.reference"},
-                           {"adpo.preferences.noise=flip", "adpo.preferences.flip_probability: missing"},
-                           {"adpo.preferences.label=fuzzy", "adpo.preferences.label: expected hard or soft, got 'fuzzy'"},
-                           {"adpo.preferences.colour=red", "adpo.preferences"},
-                           {"adpo.beta=0.1", "adpo"},
-                           {"'adpo.adaptive_tau={min: 2, max: 1}'", "adpo.adaptive_tau: expected min <= max"},
-                           {"env.id=LunarLanderContinuous-v3 'adpo.adaptive_tau={alpha: 1}'", "adpo.adaptive_tau"},
-                           {"adpo.ema_rate=0", "adpo.ema_rate: expected"},
-                           {"adpo.holdout_dataset=" + (dir / "nowhere.hdf5").string(), "nowhere.hdf5"}});
+  testing::expect_refused(
+      train, dir / "run",
+      {{"adpo.tau_anc=0", "adpo.tau_anc: expected"},
+       {"adpo.form=triplet", "adpo.form: expected pairwise, listwise or plackett_luce, got 'triplet'"},
+       {"adpo.anchor=moving", "adpo.anchor: expected fixed, ema or dynamic, got 'moving'"},
+       {"adpo.reference=null", "adpo.reference"},
+       {"adpo.preferences.noise=flip", "adpo.preferences.flip_probability: missing"},
+       {"adpo.preferences.label=fuzzy", "adpo.preferences.label: expected hard or soft, got 'fuzzy'"},
+       {"adpo.preferences.colour=red", "adpo.preferences"},
+       {"adpo.beta=0.1", "adpo"},
+       {"'adpo.adaptive_tau={min: 2, max: 1}'", "adpo.adaptive_tau: expected min <= max"},
+       {"env.id=LunarLanderContinuous-v3 'adpo.adaptive_tau={alpha: 1}'", "adpo.adaptive_tau"},
+       {"adpo.ema_rate=0", "adpo.ema_rate: expected"},
+       {"adpo.holdout_dataset=" + (dir / "nowhere.hdf5").string(), "nowhere.hdf5"}});
   // DPO's keys, on the same data.
   std::ofstream(dir / "dpo.yaml") << "env: {id: LunarLander-v3}\nalgo: dpo\ntotal_steps: 1000\n"
                                      "dpo: {dataset: "

@@ -6,6 +6,7 @@
 
 #include "agents/bc/behaviour_cloning.h"
 #include "agents/loops/offline_loop.h"
+#include "common/interrupts.h"
 #include "objectives/primitives.h"
 
 namespace softrl::agents {
@@ -104,7 +105,10 @@ void clone_behaviour(PolicyHead& policy, const PolicySteps& steps, const Referen
                     .learning_rate = {.initial = recipe.bc_learning_rate}},
                    seed);
   loop.begin(seed);
-  while (loop.steps() < recipe.bc_steps) loop.iterate();
+  while (loop.steps() < recipe.bc_steps) {
+    if (pending_signal()) throw StopRequested{};  // at set-up: nothing to save yet
+    loop.iterate();
+  }
   copy_parameters(policy, bc.policy());
   std::cerr << who << ": reference policy by behaviour cloning (" << recipe.bc_steps << " samples, final loss "
             << loop.metrics().back().second << ") in "

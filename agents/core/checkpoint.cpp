@@ -28,6 +28,49 @@ std::string read_string(torch::serialize::InputArchive& ar, const std::string& k
   return v.toStringRef();
 }
 
+// A tensor whose elements all lie inside its storage. The archive reader accepts any storage
+// offset, size and stride the file declares, so a crafted file can point a tensor past its storage:
+// every later read would leave it.
+void check_in_bounds(const torch::Tensor& t, const std::string& path, const std::string& name) {
+  if (!t.defined() || t.numel() == 0) return;
+  const auto fail = [&](const std::string& why) {
+    throw CheckpointError(path + ": tensor " + name + " " + why + " (a crafted or corrupted checkpoint)");
+  };
+  if (t.storage_offset() < 0) fail("has a negative storage offset");
+  int64_t last = t.storage_offset();  // the index of the furthest element
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.stride(d) < 0) fail("has a negative stride");
+    if (t.size(d) > 1 && t.stride(d) > (INT64_MAX - last) / (t.size(d) - 1)) fail("has strides beyond any storage");
+    last += (t.size(d) - 1) * t.stride(d);
+  }
+  const int64_t capacity = static_cast<int64_t>(t.storage().nbytes() / t.element_size());
+  if (last >= capacity)
+    fail("reaches element " + std::to_string(last) + " of a storage of " + std::to_string(capacity) + " elements");
+}
+
+void check_value_in_bounds(const c10::IValue& v, const std::string& path, const std::string& name) {
+  if (v.isTensor()) check_in_bounds(v.toTensor(), path, name);
+  else if (v.isTensorList())
+    for (const torch::Tensor& t : v.toTensorVector()) check_in_bounds(t, path, name);
+  else if (v.isList())
+    for (const c10::IValue& e : v.toListRef()) check_value_in_bounds(e, path, name);
+  else if (v.isTuple())
+    for (const c10::IValue& e : v.toTupleRef().elements()) check_value_in_bounds(e, path, name);
+  else if (v.isGenericDict())
+    for (const auto& kv : v.toGenericDict()) check_value_in_bounds(kv.value(), path, name);
+}
+
+// Every tensor of the archive, however deep, in bounds; before anything reads one.
+void check_tensors_in_bounds(torch::serialize::InputArchive& ar, const std::string& path, const std::string& prefix) {
+  for (const std::string& key : ar.keys()) {
+    const std::string name = prefix.empty() ? key : prefix + "." + key;
+    torch::serialize::InputArchive sub;
+    c10::IValue value;
+    if (ar.try_read(key, sub)) check_tensors_in_bounds(sub, path, name);
+    else if (ar.try_read(key, value)) check_value_in_bounds(value, path, name);
+  }
+}
+
 void read_header(OpenedCheckpoint& c) {
   CheckpointHeader& h = c.header;
   h.format = read_tensor(c.archive, "format").item<int64_t>();
@@ -190,7 +233,10 @@ OpenedCheckpoint open_checkpoint(const std::string& path) {
     throw CheckpointError(path + ": corrupted checkpoint (checksum mismatch)");
   try {
     c.archive.load_from(bytes.data() + kFrame, length);
+    check_tensors_in_bounds(c.archive, path, "");
     read_header(c);
+  } catch (const CheckpointError&) {
+    throw;
   } catch (const std::exception& e) {
     const std::string what = e.what();
     throw CheckpointError(

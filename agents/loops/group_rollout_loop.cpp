@@ -6,6 +6,7 @@
 #include "agents/core/checkpoint.h"
 #include "agents/loops/collector.h"
 #include "common/distributed.h"
+#include "common/interrupts.h"
 
 namespace softrl::agents {
 
@@ -52,7 +53,11 @@ void GroupRolloutLoop::iterate() {
   c.dataset_id = "group-rollouts-" + std::to_string(iteration_);
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const data::Dataset rollouts = collect(c, [](const CollectProgress&) { return true; });
+  // A signal stops a long collection (single process: ranks could not agree mid-collection);
+  // nothing has changed yet, so the run saves the state before this iteration.
+  const auto keep_going = [](const CollectProgress&) { return distributed::active() || pending_signal() == 0; };
+  const data::Dataset rollouts = collect(c, keep_going);
+  if (!distributed::active() && pending_signal()) throw StopRequested{};
   const auto t1 = Clock::now();
   int64_t u = 0;
   last_ = learner_.learn(rollouts, gen_, &u);

@@ -84,8 +84,9 @@ void OfflineLoop::iterate() {
   pos_ += n;
   if (step_ < cfg_.total_steps && round_at(step_) != round_) {
     // The next round learns from the old and the new data, in a fresh epoch.
+    // The round's data first: a round that stops part-way (StopRequested) leaves round_ as it was.
+    learner_.next_round(round_at(step_));
     round_ = round_at(step_);
-    learner_.next_round(round_);
     ++epoch_;
     new_epoch();
   } else if (pos_ == size_) {

@@ -28,11 +28,11 @@ Schema<S> schema() {
       integer<S>(
           "candidates", [](auto& s) -> auto& { return s.distill.candidates; }, 2, 4096,
           "sampled candidate actions per state"),
-      real<S>(
-          "temperature", [](auto& s) -> auto& { return s.distill.teacher_temperature; }, 0, 1e6,
-          "temperature of the teacher's distribution over the candidates", true),
-      real<S>(
-          "tau_anc", [](auto& s) -> auto& { return s.distill.tau_anchor; }, 0, 1e6, "ADPO's anchor temperature", true)
+      temperature<S>(
+          "temperature", [](auto& s) -> auto& { return s.distill.teacher_temperature; }, 1e6,
+          "temperature of the teacher's distribution over the candidates"),
+      temperature<S>(
+          "tau_anc", [](auto& s) -> auto& { return s.distill.tau_anchor; }, 1e6, "ADPO's anchor temperature")
           .when(adpo_objective),
       choice<S, Anchor>(
           "anchor", [](auto& s) -> auto& { return s.distill.anchor; },

@@ -114,15 +114,21 @@ S soft_grpo_defaults() {
 }
 
 // A saved policy to start from or stay close to; it must take the run's inputs and give its actions.
+// The policy a run starts from is the one it trains, so its hidden layers must be net_arch's too
+// (else config.yaml would record widths the run never had); a reference only has to agree on the
+// spaces.
 std::shared_ptr<agents::PolicyHead> policy_at(const std::string& path, const agents::PolicySpec& spec,
-                                              const std::string& key, const envs::EnvSpec& env) {
+                                              const std::string& key, const envs::EnvSpec& env, bool same_widths) {
   if (path.empty()) return nullptr;
   auto p = reference_recipe({.path = path}, env).policy;
   const agents::PolicySpec& got = p->spec();
   if (got.kind != spec.kind || got.obs_dim != spec.obs_dim || got.act_dim != spec.act_dim ||
       got.num_actions != spec.num_actions)
     throw InputError(key + ": " + path + " holds a " + got.describe() + " policy; this run needs " + spec.describe() +
-                     " (hidden layers may differ)");
+                     (same_widths ? "" : " (hidden layers may differ)"));
+  if (same_widths && got.hidden != spec.hidden)
+    throw InputError(key + ": " + path + " holds a " + got.describe() + " policy; this run's net_arch gives " +
+                     spec.describe() + ": set net_arch to the saved policy's hidden layers");
   return p;
 }
 
@@ -131,8 +137,9 @@ agents::Training build(const RunConfig& run, const envs::EnvSpec& env) {
   const agents::PolicySpec spec = s.grpo.soft ? agents::soft_policy_spec(*s.grpo.soft, env, s.net_arch)
                                               : agents::PolicySpec::for_env(env, s.net_arch);
   const std::string section = run.algo + ".";
-  auto learner = std::make_unique<agents::Grpo>(spec, s.grpo, run.seed, policy_at(s.init, spec, section + "init", env),
-                                                policy_at(s.reference, spec, section + "reference", env));
+  auto learner =
+      std::make_unique<agents::Grpo>(spec, s.grpo, run.seed, policy_at(s.init, spec, section + "init", env, true),
+                                     policy_at(s.reference, spec, section + "reference", env, false));
   auto loop =
       std::make_unique<agents::GroupRolloutLoop>(*learner,
                                                  agents::GroupRolloutSettings{.env_id = run.env_id,

@@ -7,6 +7,8 @@
 #include "agents/loops/offline_loop.h"
 #include "agents/oreo/value_guided.h"
 #include "apps/algos/offline_keys.h"
+#include "common/distributed.h"
+#include "common/interrupts.h"
 #include "data/hdf5_dataset.h"
 
 namespace softrl::apps {
@@ -21,9 +23,9 @@ Schema<S> loss_schema() {
   return {
       dataset_field<S>("an HDF5 dataset of the run's task (episodes; groups not needed)"),
       reference_field<S>(),
-      real<S>(
-          "beta", [](auto& s) -> auto& { return s.oreo.loss.beta; }, 0, 1e6,
-          "KL-regularisation temperature of the soft Bellman target", true),
+      temperature<S>(
+          "beta", [](auto& s) -> auto& { return s.oreo.loss.beta; }, 1e6,
+          "KL-regularisation temperature of the soft Bellman target"),
       real<S>(
           "gamma", [](auto& s) -> auto& { return s.oreo.loss.gamma; }, 0, 1, "discount factor", true),
       optional_real<S>(
@@ -79,9 +81,9 @@ Schema<S> schema() {
                   integer<S>(
                       "group_size", [](auto& s) -> auto& { return s.round_group_size; }, 0, 1 << 16,
                       "episodes per start state (0: the dataset's)"),
-                  real<S>(
-                      "temperature", [](auto& s) -> auto& { return s.round_temperature; }, 0, 100,
-                      "sampling temperature of the collection", true)},
+                  temperature<S>(
+                      "temperature", [](auto& s) -> auto& { return s.round_temperature; }, 100,
+                      "sampling temperature of the collection")},
                  "each later round's collection"),
   });
 }
@@ -114,7 +116,13 @@ agents::Oreo::RoundCollector round_collector(const RunConfig& run, const OreoAlg
     c.n_envs = 16;
     c.threads = 1;
     c.dataset_id = "oreo-round-" + std::to_string(round);
-    return agents::collect(c, [](const agents::CollectProgress&) { return true; });
+    // A signal stops a long round collection (single process); the round starts again on resume.
+    const auto keep_going = [](const agents::CollectProgress&) {
+      return distributed::active() || pending_signal() == 0;
+    };
+    data::Dataset d = agents::collect(c, keep_going);
+    if (!distributed::active() && pending_signal()) throw StopRequested{};
+    return d;
   };
 }
 

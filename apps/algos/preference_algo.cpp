@@ -37,12 +37,12 @@ Schema<S> view_schema() {
           "label", [](auto& s) -> auto& { return s.view.label; },
           {{"hard", View::Label::hard}, {"soft", View::Label::soft}},
           "hard: the higher return wins; soft: probabilities from the returns"),
-      real<S>(
-          "pair_temperature", [](auto& s) -> auto& { return s.view.pair_temperature; }, 0, 1e12,
-          "soft pairwise labels: sigmoid((R_i - R_j) / T)", true),
-      real<S>(
-          "list_temperature", [](auto& s) -> auto& { return s.view.list_temperature; }, 0, 1e12,
-          "soft listwise labels: softmax(z(R) / T)", true),
+      temperature<S>(
+          "pair_temperature", [](auto& s) -> auto& { return s.view.pair_temperature; }, 1e12,
+          "soft pairwise labels: sigmoid((R_i - R_j) / T)"),
+      temperature<S>(
+          "list_temperature", [](auto& s) -> auto& { return s.view.list_temperature; }, 1e12,
+          "soft listwise labels: softmax(z(R) / T)"),
       choice<S, Noise>(
           "noise", [](auto& s) -> auto& { return s.view.noise; },
           {{"none", Noise::none}, {"flip", Noise::flip}, {"gaussian", Noise::gaussian}, {"cauchy", Noise::cauchy}},
@@ -102,9 +102,9 @@ Schema<S> common_schema() {
 // TRL's names: sigmoid with label_smoothing > 0 is conservative DPO (Mitchell 2023), written as sigmoid.
 Schema<S> dpo_schema() {
   return common_schema().extended({
-      real<S>(
-          "beta", [](auto& s) -> auto& { return s.learner.dpo.beta; }, 0, 1e6,
-          "inverse temperature of the implicit reward", true),
+      temperature<S>(
+          "beta", [](auto& s) -> auto& { return s.learner.dpo.beta; }, 1e6,
+          "inverse temperature of the implicit reward"),
       choice<S, Variant>(
           "loss_type", [](auto& s) -> auto& { return s.learner.dpo.variant; },
           {{"sigmoid", Variant::sigmoid},
@@ -140,9 +140,8 @@ Schema<S> adpo_schema() {
            {"listwise", Objective::adpo_listwise},
            {"plackett_luce", Objective::plackett_luce}},
           "pairwise, listwise (softmax over the group) or Plackett-Luce"),
-      real<S>(
-          "tau_anc", [](auto& s) -> auto& { return s.learner.tau_anchor; }, 0, 1e6, "the anchored temperature tau",
-          true),
+      temperature<S>(
+          "tau_anc", [](auto& s) -> auto& { return s.learner.tau_anchor; }, 1e6, "the anchored temperature tau"),
       custom<S>(
           "adaptive_tau", "{alpha, min, max} or null (off)", "discrete: tau adapted to the anchor's entropy",
           [](const ConfigReader& r, const YAML::Node& n, const std::string& p, S& o) {

@@ -23,8 +23,13 @@ int collect(const CollectOptions& opt, std::ostream& out) {
   if (opt.config_path.empty()) throw InputError("give a collection CONFIG.yaml");
   const agents::CollectSettings s = load_collect_config(opt.config_path, opt.overrides);
   const fs::path path = opt.out;
-  if (fs::exists(path) && !opt.overwrite)
+  // Checked before collecting; the final move checks again (another collect may finish first).
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(path, ec);
+  if (fs::exists(st) && !opt.overwrite)
     throw InputError(opt.out + " already exists; choose another --out or add --overwrite");
+  if (fs::exists(st) && !fs::is_regular_file(st))
+    throw InputError(opt.out + " is not a regular file; --overwrite replaces dataset files only");
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   set_compute_threads(s.threads);
   out << "collecting " << s.start_seeds << " start states x " << s.group_size << " episodes on " << s.env_id << " ("
@@ -60,7 +65,7 @@ int collect(const CollectOptions& opt, std::ostream& out) {
     out << "interrupted before any group was complete: nothing written\n";
     return 128 + signal;
   }
-  data::write_dataset(opt.out, d);
+  data::write_dataset(opt.out, d, /*replace=*/opt.overwrite);
   out << (signal ? "interrupted: wrote the " : "wrote ") << d.num_groups() << " complete groups, " << d.num_episodes()
       << " episodes, " << d.num_steps() << " steps to " << opt.out << " (" << fs::file_size(path) / 1024 << " KiB, "
       << static_cast<int64_t>(d.num_steps() / std::max(wall, 1e-9)) << " steps/s)\n";

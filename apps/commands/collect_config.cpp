@@ -43,9 +43,9 @@ const Schema<Source>& source_schema(Kind kind) {
           .required("expected a run directory or a checkpoint file", [](const SchemaContext&) { return "runs/sac"; }),
       boolean<Source>(
           "deterministic", [](auto& s) -> auto& { return s.deterministic; }, "act with the policy's mode"),
-      real<Source>(
-          "temperature", [](auto& s) -> auto& { return s.temperature; }, 0, 100,
-          "sampling temperature (logits / T, or the Gaussian's std * T)", true)};
+      temperature<Source>(
+          "temperature", [](auto& s) -> auto& { return s.temperature; }, 100,
+          "sampling temperature (logits / T, or the Gaussian's std * T)")};
   static const Schema<Source> random = {kind_field(), weight()};
   return kind == Kind::heuristic ? heuristic : kind == Kind::policy ? policy : random;
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "apps/commands/command_boundary.h"
 #include "apps/run/interrupts.h"
 #include "apps/run/progress.h"
+#include "apps/run/run_dir.h"
 #include "apps/study/report_html.h"
 #include "apps/study/study_config.h"
 #include "apps/study/study_report.h"
@@ -45,9 +47,13 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
   std::vector<std::string> argv_s = {"softrl"};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::fflush(nullptr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw IoError("cannot start a cell: fork failed");
   if (pid == 0) {
+    // A cell dies with its study: SIGTERM (it saves its checkpoint) when compare ends, however.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(128 + SIGTERM);  // compare was gone before the line above
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) dup2(fd, STDOUT_FILENO), dup2(fd, STDERR_FILENO), close(fd);
     std::vector<char*> argv;
@@ -62,6 +68,16 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
 struct Running {
   size_t cell;
   clock_type::time_point started;
+};
+
+// The cells still running when run_study leaves early (an error): each is stopped at its
+// checkpoint (SIGTERM) and reaped, so that no cell trains on after its study has failed.
+struct StopCellsOnExit {
+  std::map<pid_t, Running>& running;
+  ~StopCellsOnExit() {
+    for (const auto& [pid, r] : running) kill(pid, SIGTERM);
+    for (const auto& [pid, r] : running) waitpid(pid, nullptr, 0);
+  }
 };
 
 // The cells (indices into study.cells()) that have not finished.
@@ -86,6 +102,7 @@ int run_study(const Study& study, const fs::path& dir, int jobs, std::ostream& o
       << cells.size() - todo.size() << " already finished, " << jobs << " at a time\n"
       << std::flush;
   std::map<pid_t, Running> running;
+  const StopCellsOnExit stop_cells{running};
   size_t next = 0, done = cells.size() - todo.size();
   int failure = 0;
   bool stopping = false;
@@ -255,7 +272,8 @@ int compare(const CompareOptions& opt, std::ostream& out) {
     throw InputError(study_dir.string() + " already holds a study; use --resume " + study_dir.string() +
                      " or choose another --study-dir");
   fs::create_directories(study_dir);
-  if (!resume) write_file_atomic(study_dir / "study.yaml", study_yaml(study));
+  const RunDirLock lock(study_dir);  // one compare at a time per study directory
+  if (!resume) write_file_atomic(study_dir / "study.yaml", study_yaml(study), /*replace=*/false);
   if (opt.executor == "slurm")
     return submit_to_slurm(study_dir, study.name, unfinished_cells(study, study_dir), opt.slurm, out);
   const int code = run_study(study, study_dir, jobs, out);

@@ -1,5 +1,6 @@
 #include "apps/commands/eval_command.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -127,22 +128,22 @@ void print_summary(std::ostream& out, const Evaluated& p, const EvalOptions& opt
     out << "  report: " << (p.report_dir / "eval_report.json").string() << "\n";
 }
 
-// Runs the episodes, recording episode 0 when asked.
-envs::GroupEvaluation evaluate_recording(Evaluated& p, const EvalOptions& opt, envs::Env& env) {
-  std::vector<envs::Image> frames;
+// Runs the episodes, keeping episode 0's frames when asked (written once the results are shown).
+envs::GroupEvaluation evaluate_recording(Evaluated& p, const EvalOptions& opt, envs::Env& env,
+                                         std::vector<envs::Image>& frames) {
   envs::StepObserver record;
   if (!opt.record.empty())
     record = [&](int episode, const envs::Env& e, const envs::StepResult* step) {
       if (episode == 0 && (!step || e.elapsed_steps() % 2 == 0 || step->terminated || step->truncated))
         frames.push_back(envs::render(e));
     };
-  const envs::GroupEvaluation s =
-      envs::evaluate_groups(env, *p.actor, opt.episodes, opt.group, opt.seed, record, opt.threshold);
-  if (!opt.record.empty()) {
-    if (opt.record.ends_with(".gif")) envs::write_gif(opt.record, frames, 4);
-    else envs::write_png(opt.record, frames.back());
-  }
-  return s;
+  return envs::evaluate_groups(env, *p.actor, opt.episodes, opt.group, opt.seed, record, opt.threshold);
+}
+
+void write_recording(const EvalOptions& opt, const std::vector<envs::Image>& frames) {
+  if (opt.record.empty()) return;
+  if (opt.record.ends_with(".gif")) envs::write_gif(opt.record, frames, 4);
+  else envs::write_png(opt.record, frames.back());
 }
 
 }  // namespace
@@ -152,6 +153,7 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
     err << "softrl eval: --record " << opt.record << ": expected a .gif or .png file name\n";
     return 2;
   }
+
   const std::string prefix = "heuristic:";
   return guarded(
       "eval",
@@ -161,11 +163,15 @@ int run_eval(const EvalOptions& opt, std::ostream& out, std::ostream& err) {
         if (opt.value_guided > 0 && p.report_dir.empty())
           throw InputError("--value-guided needs a run directory or checkpoint, not " + opt.target);
         if (opt.group > 1 && opt.value_guided > 0) throw InputError("--group and --value-guided do not combine");
-        const envs::GroupEvaluation s = evaluate_recording(p, opt, *p.env);
+        std::vector<envs::Image> frames;
+        const envs::GroupEvaluation s = evaluate_recording(p, opt, *p.env, frames);
         const double threshold = s.threshold;
         if (opt.json) out << stats_json(p, opt, s, threshold) << "\n";
         else print_summary(out, p, opt, s, threshold);
-        // The results are printed first: a report that cannot be written loses nothing already shown.
+        out << std::flush;
+        // The results are printed first: a recording or report that cannot be written loses
+        // nothing already shown.
+        write_recording(opt, frames);
         if (!p.report_dir.empty() && opt.write_report)
           write_file_atomic(p.report_dir / "eval_report.json", stats_json(p, opt, s, threshold) + "\n");
         return 0;

@@ -1,5 +1,7 @@
 // softrl: the command-line entry point, a table of subcommands.
+#include <cmath>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
@@ -12,6 +14,7 @@
 #include "apps/commands/report_command.h"
 #include "apps/commands/train_command.h"
 #include "apps/commands/validate_envs.h"
+#include "apps/config/config_reader.h"
 #include "apps/run/run.h"
 #include "bench/bench_allreduce.h"
 #include "bench/bench_collect.h"
@@ -107,7 +110,14 @@ Command eval_command(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   c->add_option("--threshold", ev.threshold,
                 "A success's minimum return (default: the task's, e.g. 200) for the "
-                "success rate and Pass@k");
+                "success rate and Pass@k")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            // NaN and inf would make every episode a failure or a success without a word.
+            const std::optional<double> x = parse_whole_double(v);
+            return x && std::isfinite(*x) ? std::string() : "expected a finite return, got " + v;
+          },
+          "FINITE"));
   c->add_option("--record", ev.record, "Write episode 0 as an animated .gif (or its last frame as .png)");
   c->add_flag("--json", ev.json, "Print JSON");
   c->add_flag("!--no-report", ev.write_report, "Do not write the run's eval_report.json (e.g. when only recording)");

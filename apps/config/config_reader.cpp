@@ -30,7 +30,7 @@ void ConfigReader::fail_msg(const std::string& path, const std::string& msg) con
 
 void ConfigReader::check_keys(const YAML::Node& map, const std::string& path,
                               const std::set<std::string>& allowed) const {
-  if (!map.IsMap()) fail(path.empty() ? "(top level)" : path, "a mapping", map);
+  if (!map.IsDefined() || !map.IsMap()) fail(path.empty() ? "(top level)" : path, "a mapping", map);
   std::set<std::string> seen;
   for (const auto& kv : map) {
     const std::string k = kv.first.as<std::string>();
@@ -42,7 +42,7 @@ void ConfigReader::check_keys(const YAML::Node& map, const std::string& path,
 }
 
 std::string ConfigReader::text(const YAML::Node& n, const std::string& path, const char* expected) const {
-  if (!n.IsScalar()) fail(path, expected, n);
+  if (!n.IsDefined() || !n.IsScalar()) fail(path, expected, n);
   return n.Scalar();
 }
 
@@ -60,7 +60,7 @@ std::optional<int64_t> parse_integer(const std::string& text) {
 int64_t ConfigReader::integer(const YAML::Node& n, const std::string& path, int64_t lo, int64_t hi) const {
   std::ostringstream e;
   e << "an integer in [" << lo << ", " << hi << "]";
-  if (!n.IsScalar()) fail(path, e.str(), n);
+  if (!n.IsDefined() || !n.IsScalar()) fail(path, e.str(), n);
   const std::optional<int64_t> v = parse_integer(n.Scalar());
   if (!v || *v < lo || *v > hi) fail(path, e.str(), n);
   return *v;
@@ -69,7 +69,7 @@ int64_t ConfigReader::integer(const YAML::Node& n, const std::string& path, int6
 double ConfigReader::real(const YAML::Node& n, const std::string& path, double lo, double hi, bool lo_open) const {
   std::ostringstream e;
   e << "a number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
-  if (!n.IsScalar()) fail(path, e.str(), n);
+  if (!n.IsDefined() || !n.IsScalar()) fail(path, e.str(), n);
   double d;
   try {
     d = n.as<double>();
@@ -81,7 +81,7 @@ double ConfigReader::real(const YAML::Node& n, const std::string& path, double l
 }
 
 bool ConfigReader::boolean(const YAML::Node& n, const std::string& path) const {
-  if (!n.IsScalar()) fail(path, "true or false", n);
+  if (!n.IsDefined() || !n.IsScalar()) fail(path, "true or false", n);
   try {
     return n.as<bool>();
   } catch (const YAML::Exception&) {

@@ -20,6 +20,7 @@
 
 #include "agents/core/schedule.h"
 #include "apps/config/config_reader.h"
+#include "objectives/softmax.h"
 
 namespace softrl::apps {
 
@@ -215,6 +216,12 @@ Field<T> optional_real(std::string name, Get get, double lo, double hi, std::str
                 const std::optional<double>& v = get(o);
                 return v ? YAML::Node(format_double(*v)) : YAML::Node(YAML::NodeType::Null);
               }};
+}
+
+// A temperature (or an inverse temperature) the softmax core takes: [1e-30, hi], hi <= 1e30.
+template <class T, class Get>
+Field<T> temperature(std::string name, Get get, double hi, std::string doc) {
+  return real<T>(std::move(name), get, kMinTemperature, std::min(hi, kMaxTemperature), std::move(doc));
 }
 
 template <class T, class Get>

@@ -129,7 +129,11 @@ class RunDriver {
     while (loop.steps() < cfg_.total_steps) {
       if (stop_requested()) return interrupted();
       const int64_t before = loop.steps();
-      iterate_checked();
+      try {
+        iterate_checked();
+      } catch (const StopRequested&) {  // a long phase stopped before it changed anything
+        return interrupted();
+      }
       const int64_t step = loop.steps();
       const bool last = step >= cfg_.total_steps;
       const double w = wall();
@@ -312,10 +316,46 @@ class RunDriver {
   std::string last_eval_text_ = "-";
 };
 
+// Under torchrun every rank must train the same run: ranks whose resolved configs differ would
+// meet in collectives of different shapes (Gloo aborts). Checked before the first collective of
+// the run; every rank learns whether any differs, so all stop (exit 2) together.
+void agree_on_config(const RunConfig& cfg, const RunOptions& opt) {
+  if (opt.world_size <= 1) return;
+  const std::string mine = to_yaml(cfg), first = distributed::text_of_rank0(mine);
+  std::string difference;
+  std::istringstream a(first), b(mine);
+  for (std::string la, lb;;) {
+    const bool more_a = static_cast<bool>(std::getline(a, la)), more_b = static_cast<bool>(std::getline(b, lb));
+    if (!more_a && !more_b) break;
+    if (!more_a) la = "(nothing)";
+    if (!more_b) lb = "(nothing)";
+    if (la != lb) {
+      difference = "rank 0 has '" + la + "', rank " + std::to_string(opt.rank) + " has '" + lb + "'";
+      break;
+    }
+  }
+  const int64_t differing = distributed::all_reduce_sum(difference.empty() ? 0 : 1);
+  if (differing == 0) return;
+  throw InputError(difference.empty() ? std::to_string(differing) + " other rank(s) resolved another config than rank 0"
+                                      : "this rank's config differs from rank 0's: " + difference);
+}
+
+// A signal during the set-up (a reference policy's behaviour cloning): nothing was trained, so
+// nothing is saved; a resumed run's checkpoint is as it was.
+RunResult stopped_during_setup(const fs::path& dir, std::ostream& out) {
+  out << "interrupted while setting up the run, before its first step: nothing saved in " << dir.string() << "\n";
+  RunResult r;
+  r.status = RunResult::Status::interrupted;
+  r.run_dir = dir;
+  r.exit_code = 128 + (pending_signal() ? pending_signal() : SIGINT);
+  return r;
+}
+
 }  // namespace
 
 RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
   clear_pending_signal();
+  agree_on_config(cfg, opt);
   if (!opt.pick_free_name && fs::exists(run_dir / "checkpoints" / "latest.pt"))  // before building anything
     throw InputError(run_dir.string() + " already holds a run; use --resume " + run_dir.string() +
                      " or choose another --run-dir");
@@ -327,6 +367,9 @@ RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOpti
   std::optional<RunDriver> made;
   try {
     made.emplace(cfg, claimed.dir, opt, out);
+  } catch (const StopRequested&) {
+    claimed.release_unused();
+    return stopped_during_setup(run_dir, out);
   } catch (...) {
     claimed.release_unused();
     throw;
@@ -334,7 +377,14 @@ RunResult start_run(const RunConfig& cfg, const fs::path& run_dir, const RunOpti
   RunDriver& driver = *made;
   fs::create_directories(claimed.dir / "checkpoints");
   write_file_atomic(claimed.dir / "config.yaml", to_yaml(cfg));
-  return driver.fresh();
+  try {
+    return driver.fresh();
+  } catch (const StopRequested&) {  // during the learner's own set-up (a reference policy's cloning)
+    fs::remove(claimed.dir / "config.yaml");
+    fs::remove(claimed.dir / "checkpoints");
+    claimed.release_unused();
+    return stopped_during_setup(run_dir, out);
+  }
 }
 
 RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostream& out) {
@@ -343,10 +393,16 @@ RunResult resume_run(const fs::path& run_dir, const RunOptions& opt, std::ostrea
   std::optional<RunDirLock> lock;
   if (opt.rank == 0) lock.emplace(run_dir);  // the other ranks only read it
   const RunConfig cfg = load_config((run_dir / "config.yaml").string());
+  agree_on_config(cfg, opt);
   if (!fs::exists(run_dir / "checkpoints" / "latest.pt"))
     throw InputError(run_dir.string() + ": no checkpoints/latest.pt to resume from");
-  RunDriver driver(cfg, run_dir, opt, out);
-  return driver.resume();
+  std::optional<RunDriver> driver;
+  try {
+    driver.emplace(cfg, run_dir, opt, out);
+  } catch (const StopRequested&) {
+    return stopped_during_setup(run_dir, out);
+  }
+  return driver->resume();
 }
 
 }  // namespace softrl::apps

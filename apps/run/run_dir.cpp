@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/atomic_file.h"
 #include "common/error.h"
 
 namespace softrl::apps {
@@ -39,6 +40,9 @@ RunDirLock::RunDirLock(const fs::path& dir) {
     if (e == EWOULDBLOCK) throw InputError(dir.string() + " is in use by another softrl process");
     throw IoError(path.string() + ": cannot lock (" + std::strerror(e) + ")");
   }
+  // Whoever wrote here before is gone: what a killed writer left half-written goes.
+  remove_stale_temporaries(dir);
+  remove_stale_temporaries(dir / "checkpoints");
 }
 
 RunDirLock::~RunDirLock() {

@@ -1,7 +1,8 @@
 #pragma once
-// Owning a run directory: one softrl process at a time holds RUN_DIR/.lock (flock) for the life
-// of a train, resume (and, to come, collect or compare cell), so two runs never interleave their
-// logs; a new run only starts in a directory that is new or empty.
+// Owning a directory: one softrl process at a time holds DIR/.lock (flock) for the life of a train
+// or resume (a run directory) or of a compare (a study directory), so two runs never interleave
+// their logs and two studies never train the same cells; a new run only starts in a directory that
+// is new or empty. Taking the lock removes the temporaries a killed writer left behind.
 #include <filesystem>
 
 namespace softrl::apps {
@@ -9,6 +10,7 @@ namespace softrl::apps {
 class RunDirLock {
  public:
   // Throws InputError when another process holds the directory, IoError when it cannot be locked.
+  // Once held, removes DIR's and DIR/checkpoints' stale temporaries (remove_stale_temporaries).
   explicit RunDirLock(const std::filesystem::path& dir);
   ~RunDirLock();
   RunDirLock(const RunDirLock&) = delete;

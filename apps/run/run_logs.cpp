@@ -32,6 +32,18 @@ std::optional<int64_t> step_of(const std::string& line) {
   }
 }
 
+// A CSV log a resumed run appends to must start with a header "step,...", else the new rows
+// would land under columns that are not theirs: such a log (edited, a byte-order mark before its
+// header) is refused with InputError. An empty or missing log is fine.
+void check_csv_header(const fs::path& path) {
+  std::ifstream in(path);
+  std::string header;
+  if (!in || !std::getline(in, header) || header.rfind("step,", 0) == 0) return;
+  throw InputError(path.string() + ": its first line is not a header starting with 'step,' (" +
+                   (header.rfind("\xEF\xBB\xBF", 0) == 0 ? std::string("a byte-order mark precedes it") : "edited?") +
+                   "); the run cannot append to it: restore the file or start a new run");
+}
+
 // Keeps the header and the rows up to last_step; returns the header line ("" when none).
 std::string drop_rows_after(const fs::path& path, int64_t last_step) {
   std::ifstream in(path);
@@ -77,10 +89,13 @@ RunLogs::RunLogs(const fs::path& run_dir, std::optional<int64_t> resume_step)
       eval_path_(run_dir / "eval.csv") {
   const fs::path &csv = csv_path_, &jsonl = jsonl_path_, &eval = eval_path_;
   if (resume_step) {
-    std::stringstream header(drop_rows_after(csv, *resume_step));
-    for (std::string col; std::getline(header, col, ',');) columns_.push_back(col);
-    drop_rows_after(jsonl, *resume_step);
+    check_csv_header(csv);  // both checked before either is shortened
+    check_csv_header(eval);
+    const std::string csv_header = drop_rows_after(csv, *resume_step);
     drop_rows_after(eval, *resume_step);
+    drop_rows_after(jsonl, *resume_step);
+    std::stringstream header(csv_header);
+    for (std::string col; std::getline(header, col, ',');) columns_.push_back(col);
   }
   const auto mode = resume_step ? std::ios::app : std::ios::trunc;
   csv_.open(csv, mode);

@@ -47,14 +47,30 @@ void flatten_overrides(const YAML::Node& n, const std::string& prefix, std::vect
   }
 }
 
+// Why `name` cannot name one directory of its own ("" when it can): a study's and each arm's name
+// is one path component under studies/ and runs/, so that no two names share a directory and none
+// escapes its parent. `strict`: the characters a name written in a study file may hold (names a
+// grid makes also hold its values: brackets, spaces).
+std::string unsafe_component(const std::string& name, bool strict = true) {
+  if (name.empty()) return "it is empty";
+  if (name == "." || name == "..") return "'" + name + "' is not a directory of its own";
+  if (name.size() > 200) return "it is " + std::to_string(name.size()) + " characters long (200 at most)";
+  for (char c : name) {
+    if (c == '/' || c == '\0') return "it holds '/'";
+    if (strict &&
+        !(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_.@=,").find(c) != std::string_view::npos))
+      return std::string("it holds '") + c + "'; letters, digits and - _ . @ = , only";
+  }
+  return "";
+}
+
 StudyArm parse_arm(const ConfigReader& r, const YAML::Node& n, const std::string& path, const fs::path& base) {
   if (!n.IsMap()) r.fail(path, "a mapping {name, config, overrides}", n);
   r.check_keys(n, path, {"name", "config", "overrides"});
   StudyArm a;
   a.name = r.text(n["name"], path + ".name", "a name (letters, digits, - _ .)");
-  for (char c : a.name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-_.@=,").find(c) != std::string_view::npos))
-      r.fail(path + ".name", "a name of letters, digits, - _ . @ = , (it names directories)", n["name"]);
+  if (const std::string why = unsafe_component(a.name); !why.empty())
+    r.fail_msg(path + ".name", "'" + a.name + "' cannot name the arm's directory: " + why);
   const fs::path cfg = r.text(n["config"], path + ".config", "the path of a run config");
   a.config = fs::absolute(cfg.is_absolute() ? cfg : base / cfg).lexically_normal().string();
   if (const YAML::Node o = n["overrides"]; o.IsDefined() && !o.IsNull()) {
@@ -93,6 +109,9 @@ void expand_grid(const ConfigReader& r, const YAML::Node& g, const std::string& 
     }
     expanded.insert(expanded.end(), partial.begin(), partial.end());
   }
+  for (const StudyArm& a : expanded)
+    if (const std::string why = unsafe_component(a.name, /*strict=*/false); !why.empty())
+      r.fail_msg(path, "the arm '" + a.name + "' it makes cannot name a directory: " + why);
   s.arms = std::move(expanded);
 }
 
@@ -113,6 +132,7 @@ YAML::Node arms_node(const Study& s) {
 
 void read_seeds(const ConfigReader& r, const YAML::Node& n, const std::string& path, Study& s) {
   s.seeds.clear();
+  if (n.IsSequence() && n.size() == 0) r.fail(path, "a seed count or a non-empty list of seeds", n);
   if (n.IsSequence()) {
     for (size_t i = 0; i < n.size(); ++i)
       s.seeds.push_back(static_cast<uint64_t>(r.integer(n[i], path + "[" + std::to_string(i) + "]", 0)));
@@ -126,8 +146,14 @@ void read_seeds(const ConfigReader& r, const YAML::Node& n, const std::string& p
 Schema<Study> schema(const fs::path& base) {
   using S = Study;
   return {
-      text<S>(
-          "name", [](auto& s) -> auto& { return s.name; }, "a name", "the study's name"),
+      custom<S>(
+          "name", "a name (letters, digits, - _ . @ = ,)", "the study's name (its directory under studies/)",
+          [](const ConfigReader& r, const YAML::Node& n, const std::string& p, S& s) {
+            s.name = r.text(n, p, "a name");
+            if (const std::string why = unsafe_component(s.name); !why.empty())
+              r.fail_msg(p, "'" + s.name + "' cannot name the study's directory: " + why);
+          },
+          [](const S& s) { return YAML::Node(s.name); }),
       custom<S>(
           "arms", "list of {name, config, overrides}", "what is compared: a run config each, with overrides",
           [base](const ConfigReader& r, const YAML::Node& n, const std::string& p, S& s) {
