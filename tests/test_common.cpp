@@ -2,6 +2,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <limits>
 
 #include <random>
@@ -66,6 +67,27 @@ TEST_CASE("an atomic write that fails leaves the old file and no temporary", "[c
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
   }
   CHECK(files == 2);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a write that must not replace refuses a file that appeared, and stale temporaries go", "[common]") {
+  const fs::path dir = fs::temp_directory_path() / "softrl_atomic_noreplace";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_file_atomic(dir / "d.hdf5", "first", /*replace=*/false);
+  // A second writer to the same new name (two collects to one --out): refused, the first kept.
+  CHECK_THROWS_AS(write_file_atomic(dir / "d.hdf5", "second", /*replace=*/false), InputError);
+  std::ifstream in(dir / "d.hdf5");
+  std::string text;
+  std::getline(in, text);
+  CHECK(text == "first");
+  // What killed writers leave (NAME.tmp.XXXXXX) goes; other files stay.
+  for (const char* name : {"latest.pt.tmp.Ab3xYz", "config.yaml.tmp.000000", "notes.tmp.txt", "x.tmp.abc"})
+    std::ofstream(dir / name) << "x";
+  remove_stale_temporaries(dir);
+  std::set<std::string> left;
+  for (const auto& e : fs::directory_iterator(dir)) left.insert(e.path().filename().string());
+  CHECK(left == std::set<std::string>{"d.hdf5", "notes.tmp.txt", "x.tmp.abc"});
   fs::remove_all(dir);
 }
 
