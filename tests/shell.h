@@ -36,6 +36,16 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   return p;
 }
 
+// A small, long SAC run on LunarLanderContinuous-v3 ([16, 16], 1M steps, no evaluation or
+// checkpoint before the end): for the tests that interrupt, resume or shorten it.
+inline const char* kSmallSacConfig = R"(env: {id: LunarLanderContinuous-v3}
+total_steps: 1000000
+eval: {every: 0, episodes: 1}
+checkpoint: {every: 0}
+log: {every: 50}
+sac: {net_arch: [16, 16], batch_size: 16, buffer_size: 10000, learning_starts: 50}
+)";
+
 inline std::string read_text(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};

@@ -70,13 +70,7 @@ void wait_for_file(const fs::path& path) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
 }
 
-const char* kConfig = R"(env: {id: LunarLanderContinuous-v3}
-total_steps: 1000000
-eval: {every: 0, episodes: 1}
-checkpoint: {every: 0}
-log: {every: 50}
-sac: {net_arch: [16, 16], batch_size: 16, buffer_size: 10000, learning_starts: 50}
-)";
+const char* kConfig = softrl::testing::kSmallSacConfig;
 }  // namespace
 
 TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]") {

@@ -92,13 +92,7 @@ int processes_mentioning(const std::string& text) {
   return n;
 }
 
-const char* kSac = R"(env: {id: LunarLanderContinuous-v3}
-total_steps: 200
-eval: {every: 0, episodes: 1}
-checkpoint: {every: 0}
-log: {every: 50}
-sac: {net_arch: [16, 16], batch_size: 16, buffer_size: 10000, learning_starts: 50}
-)";
+const char* kSac = softrl::testing::kSmallSacConfig;
 
 }  // namespace
 
@@ -138,7 +132,7 @@ TEST_CASE("a resumed run removes a killed writer's temporaries and refuses a log
   const fs::path dir = fresh_dir("resume_logs");
   std::ofstream(dir / "c.yaml") << kSac;
   const std::string run_dir = (dir / "run").string();
-  REQUIRE(run("train " + (dir / "c.yaml").string() + " --no-progress --run-dir " + run_dir).code == 0);
+  REQUIRE(run("train " + (dir / "c.yaml").string() + " total_steps=200 --no-progress --run-dir " + run_dir).code == 0);
   // Train longer: total_steps is the one key a resume may change.
   std::string cfg = read_text(dir / "run" / "config.yaml");
   cfg.replace(cfg.find("total_steps: 200"), 16, "total_steps: 300");

@@ -296,7 +296,7 @@ class RunDriver {
   ProgressPrinter progress_;
   std::optional<RunLogs> logs_;
   RunResult result_;
-  // Rank 0's share of waiting for and reducing gradients, over this session (not earlier ones).
+  // Rank 0's share of waiting for and reducing gradients, over this process's run (not before a resume).
   void print_sync_cost() const {
     const distributed::SyncStats st = distributed::sync_stats();
     const double session = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
@@ -304,7 +304,7 @@ class RunDriver {
     char buf[240];
     std::snprintf(buf, sizeof buf,
                   "data parallel: %d processes; gradient all-reduce %lld calls of %.2f MB, %.3f ms each, %.1f s in "
-                  "all (%.1f %% of this session's %.1f s)\n",
+                  "all (%.1f %% of this process's %.1f s)\n",
                   opt_.world_size, static_cast<long long>(st.calls), static_cast<double>(st.bytes) / calls / 1e6,
                   1e3 * st.seconds / calls, st.seconds, 100.0 * st.seconds / std::max(session, 1e-9), session);
     out_ << buf;
