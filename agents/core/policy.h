@@ -62,7 +62,7 @@ class PolicyHead {
   void save(torch::serialize::OutputArchive& ar) const;
   // Loads the weights of an archive written by save(); throws CheckpointError when its spec differs.
   void load(torch::serialize::InputArchive& ar, const std::string& source);
-  // Reads the PolicySpec that save() wrote.
+  // Reads the spec that save() wrote.
   static PolicySpec read_spec(torch::serialize::InputArchive& ar);
 
  private:
