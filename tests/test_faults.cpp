@@ -210,7 +210,9 @@ TEST_CASE("SIGINT inside a long phase of an iteration is honoured within a secon
   const fs::path oreo_dir = dir / "oreo";
   pid = start_softrl({"train", (dir / "oreo.yaml").string(), "--run-dir", oreo_dir.string(), "--no-progress"},
                      dir / "oreo.log");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // loaded, cloning
+  // config.yaml is written once the learner is built, just before its set-up clones the reference.
+  REQUIRE(wait_until([&] { return fs::exists(oreo_dir / "config.yaml"); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   std::tie(code, seconds) = interrupt(pid);
   INFO(read_text(dir / "oreo.log"));
   CHECK(code == 130);
