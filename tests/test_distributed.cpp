@@ -298,3 +298,36 @@ TEST_CASE("ranks whose configs differ stop together before the first collective,
   CHECK(text("rank0.log").find("1 other rank(s) resolved another config than rank 0") != std::string::npos);
   CHECK_FALSE(fs::exists(t.dir / "run" / "checkpoints"));
 }
+
+TEST_CASE("ranks that would read different data under the same path stop together, naming the file", "[distributed]") {
+  // One config, run from two directories whose d.hdf5 differ (a dataset copied unequally to two
+  // machines): the check runs before anything reads the file.
+  const TrainRuns t("softrl_dist_files");
+  for (const char* side : {"a", "b"}) {
+    fs::create_directories(t.dir / side);
+    std::ofstream(t.dir / side / "c.yaml") << "env: {id: LunarLander-v3}\nalgo: bc\nbc: {dataset: d.hdf5}\n";
+    std::ofstream(t.dir / side / "d.hdf5") << "not the same bytes on " << side;
+  }
+  std::string port;
+  const auto rank = [&](int r, const std::string& side) {
+    const std::string log = t.path("rank" + std::to_string(r));
+    return "cd " + t.path(side) + " && RANK=" + std::to_string(r) + " LOCAL_RANK=" + std::to_string(r) +
+           " WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port + " " + SOFTRL_BIN +
+           " train c.yaml --no-progress --dist-timeout 60 --run-dir " + t.path("run") + " > " + log +
+           ".log 2>&1; echo $? > " + log + ".rc";
+  };
+  const auto text = [&](const std::string& f) {
+    std::ifstream in(t.dir / f);
+    return std::string((std::istreambuf_iterator<char>(in)), {});
+  };
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    port = std::to_string(free_port());
+    TrainRuns::sh("(" + rank(0, "a") + ") & (" + rank(1, "b") + ") & wait");
+    if (text("rank0.log").find("Address already in use") == std::string::npos) break;
+  }
+  INFO(text("rank0.log") << text("rank1.log"));
+  CHECK(text("rank0.rc") == "2\n");
+  CHECK(text("rank1.rc") == "2\n");
+  CHECK(text("rank1.log").find("this rank's config differs from rank 0's: rank 0 has 'file d.hdf5: 23 bytes") !=
+        std::string::npos);
+}

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <sstream>
@@ -316,12 +318,39 @@ class RunDriver {
   std::string last_eval_text_ = "-";
 };
 
-// Under torchrun every rank must train the same run: ranks whose resolved configs differ would
-// meet in collectives of different shapes (Gloo aborts). Checked before the first collective of
-// the run; every rank learns whether any differs, so all stop (exit 2) together.
+// The files a resolved config names (datasets, checkpoints to start from), as lines "file PATH:
+// SIZE bytes, FNV-1a HASH": ranks on different machines must read the same data, not only the
+// same path.
+std::string named_files(const std::string& yaml) {
+  std::string out;
+  const std::function<void(const YAML::Node&)> visit = [&](const YAML::Node& n) {
+    if (n.IsMap())
+      for (const auto& kv : n) visit(kv.second);
+    else if (n.IsSequence())
+      for (const auto& v : n) visit(v);
+    else if (n.IsScalar() && n.Scalar().size() < 4096 && fs::is_regular_file(n.Scalar())) {
+      std::ifstream in(n.Scalar(), std::ios::binary);
+      uint64_t h = 1469598103934665603ull, size = 0;
+      char buf[1 << 16];
+      while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i)
+          h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+        size += static_cast<uint64_t>(in.gcount());
+      }
+      out += "file " + n.Scalar() + ": " + std::to_string(size) + " bytes, FNV-1a " + std::to_string(h) + "\n";
+    }
+  };
+  visit(YAML::Load(yaml));
+  return out;
+}
+
+// Under torchrun every rank must train the same run: ranks whose resolved configs (or the files
+// they name) differ would meet in collectives of different shapes (Gloo aborts) or learn from
+// other data. Checked before the first collective of the run; every rank learns whether any
+// differs, so all stop (exit 2) together.
 void agree_on_config(const RunConfig& cfg, const RunOptions& opt) {
   if (opt.world_size <= 1) return;
-  const std::string mine = to_yaml(cfg), first = distributed::text_of_rank0(mine);
+  const std::string yaml = to_yaml(cfg), mine = yaml + named_files(yaml), first = distributed::text_of_rank0(mine);
   std::string difference;
   std::istringstream a(first), b(mine);
   for (std::string la, lb;;) {
