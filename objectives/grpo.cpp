@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "objectives/gumbel.h"
+#include "objectives/primitives.h"
 #include "objectives/softmax.h"
 
 namespace softrl::grpo {
@@ -73,6 +74,8 @@ torch::Tensor soft_action_log_density(const torch::Tensor& logits, const torch::
   TORCH_CHECK(ids.scalar_type() == torch::kLong && ids.sizes() == perturbed.sizes(),
               "softrl::grpo::soft_action_log_density: ids (int64) and perturbed logits must have the same shape");
   TORCH_CHECK(opt.noise_min < opt.noise_max, "softrl::grpo: noise_min must be < noise_max");
+  if (opt.categorical)
+    return selective_log_softmax(logits.gather(-1, ids), perturbed.detach().argmax(-1), {.temperature = opt.temperature});
   // p_hat = p renormalized over the stored ids = softmax of the gathered logits.
   const torch::Tensor log_p_hat = log_softmax(logits.gather(-1, ids), {.temperature = opt.temperature});
   torch::Tensor log_p = log_p_hat;

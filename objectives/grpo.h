@@ -55,12 +55,19 @@ struct SoftDensityOptions {
   double prob_eps = 1e-6;                     // log(p_hat + eps), as SofT-GRPO's code
   std::optional<double> min_log_prob = -3.0;  // keep entries with log p_hat > this (SofT-GRPO's M)
   bool mean_over_entries = true;              // SofT-GRPO averages; false = exact sum of independent terms
+  // Score the executed entry k* = argmax g' by its categorical log-probability log softmax(z / T)_k*
+  // instead of g''s Gumbel density (the other fields then unused). SofT-GRPO's code keeps the
+  // categorical log-probability for the answer tokens, which earn the reward, and applies the
+  // Gumbel density to the thinking tokens only; argmax g' is an exact Categorical(p) sample
+  // (Gumbel-max) when the noise is unclamped, so this is the ordinary policy-gradient score.
+  bool categorical = false;
 };
 
 // SofT-GRPO: log-likelihood of stored perturbed logits g' [.., K] at the stored action ids [.., K]
 // under the current policy logits [.., A]. p_hat = the policy renormalized over the K ids
 // (= softmax of the gathered logits); eps_hat = clamp(g' - log(p_hat + prob_eps)); per entry the
 // Gumbel(log p_hat, 1) log-density -eps_hat - exp(-eps_hat); reduced over the kept entries.
+// With opt.categorical: log softmax(z_ids / T) at argmax g' (the executed entry) instead.
 // Returns [..] (one value per position), ready for surrogate_loss as logp.
 torch::Tensor soft_action_log_density(const torch::Tensor& logits, const torch::Tensor& ids,
                                       const torch::Tensor& perturbed, const SoftDensityOptions& opt = {});

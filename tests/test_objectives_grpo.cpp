@@ -125,6 +125,36 @@ TEST_CASE("SofT-GRPO soft-action log-density and its per-entry gradient", "[grpo
   CHECK_FALSE(dm.isnan().any().item<bool>());
 }
 
+TEST_CASE("SofT-GRPO categorical score: log softmax(z_ids / T) at argmax g', and its gradient", "[grpo]") {
+  torch::manual_seed(16);
+  const int64_t B = 8, A = 6, K = 4;
+  const double T = 0.6;
+  const torch::Tensor logits = (torch::randn({B, A}) * 2).requires_grad_(true);
+  const torch::Tensor ids = std::get<1>(logits.detach().topk(K, -1));
+  const torch::Tensor gp = torch::randn({B, K}) * 3;
+  grpo::SoftDensityOptions opt;
+  opt.temperature = T;
+  opt.categorical = true;
+  const torch::Tensor score = grpo::soft_action_log_density(logits, ids, gp, opt);
+  // Plain float64: the executed entry k* = argmax g', log p_hat_k* and d/dz_j = ([j = id_k*] - p_hat_j) / T.
+  torch::Tensor want_grad = torch::zeros({B, A}, torch::kFloat64);
+  for (int b = 0; b < B; ++b) {
+    int64_t best = 0;
+    for (int k = 1; k < K; ++k)
+      if (d(gp[b][k]) > d(gp[b][best])) best = k;
+    double z = 0;
+    for (int k = 0; k < K; ++k) z += std::exp(d(logits[b][ids[b][k].item<int64_t>()]) / T);
+    const double want = d(logits[b][ids[b][best].item<int64_t>()]) / T - std::log(z);
+    CHECK(d(score[b]) == Approx(want).epsilon(1e-6));
+    for (int k = 0; k < K; ++k) {
+      const int64_t j = ids[b][k].item<int64_t>();
+      want_grad[b][j] = ((k == best ? 1.0 : 0.0) - std::exp(d(logits[b][j]) / T) / z) / T;
+    }
+  }
+  const torch::Tensor grad = torch::autograd::grad({score.sum()}, {logits})[0];
+  CHECK(close(grad, want_grad, 1e-5, 1e-7));
+}
+
 TEST_CASE("group advantages: all-equal rewards and a group of one", "[grpo]") {
   const GroupStats st = grpo::group_advantages(torch::tensor({{2.0f, 2.0f, 2.0f}, {1.0f, 5.0f, 3.0f}}),
                                                {.mask = torch::tensor({{true, true, true}, {true, false, false}})});

@@ -1,8 +1,9 @@
 // SofT-GRPO (Zheng & Lee 2025): soft actions as the collector plays them (option B: the executed
 // action is argmax g', y fed back; option A: the prototype mixture), the Gumbel log-density of g'
-// (exact sum against a float64 evaluation; the reference code's clamp), ratio 1 before any update,
-// the noise's Gumbel(0, 1) statistics, one update at ratio 1 along the gradient of A log q(g'),
-// exact resume, evaluation and bad configs through the binary.
+// (exact sum against a float64 evaluation; the reference code's clamp), the categorical score of the
+// executed action against a float64 log-softmax, ratio 1 before any update, the noise's Gumbel(0, 1)
+// statistics, one update at ratio 1 along the gradient of A log q(g'), the categorical update with
+// the inputs held at zero equal to plain GRPO's, exact resume, evaluation and bad configs.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -24,9 +25,9 @@ using Soft = agents::SoftActionSettings;
 
 namespace {
 
-Soft soft_settings(const std::string& env_id, Soft::Density density = Soft::Density::exact) {
+Soft soft_settings(const std::string& env_id, Soft::Score score = Soft::Score::gumbel_exact) {
   Soft s;
-  s.density = density;
+  s.score = score;
   if (env_id == "LunarLanderContinuous-v3") {
     s.execution = Soft::Execution::prototype_mixture;
     s.prototypes = agents::lunar_lander_prototypes();
@@ -98,7 +99,7 @@ TEST_CASE("soft actions, option B: argmax g' is executed, y is fed back, ratio 1
 }
 
 TEST_CASE("soft actions, option A: the env takes the prototype mixture; reference density clamps", "[soft_grpo]") {
-  const Soft s = soft_settings("LunarLanderContinuous-v3", Soft::Density::reference);
+  const Soft s = soft_settings("LunarLanderContinuous-v3", Soft::Score::gumbel_reference);
   auto policy = fresh_policy(s, "LunarLanderContinuous-v3");
   REQUIRE(policy->spec().obs_dim == 8);
   const data::Dataset d = soft_rollouts("LunarLanderContinuous-v3", s, policy);
@@ -113,6 +114,65 @@ TEST_CASE("soft actions, option A: the env takes the prototype mixture; referenc
   CHECK(e.max().item<float>() <= 3.0f + 1e-5f);
   CHECK(((e + 1.5).abs() < 1e-4).any().item<bool>());  // the lower clamp is hit (P(eps < -1.5) = 1.2 %)
   CHECK((torch::exp(now.logp.to(torch::kFloat64) - d.behaviour_log_prob) - 1).abs().max().item<double>() < 1e-5);
+}
+
+TEST_CASE("soft actions, categorical score: log softmax(z / T) of the executed action; greedy feeds one-hot y",
+          "[soft_grpo]") {
+  for (const std::string env_id : {"LunarLander-v3", "LunarLanderContinuous-v3"}) {
+    INFO(env_id);
+    Soft s = soft_settings(env_id, Soft::Score::categorical);
+    s.temperature = 0.7;
+    const auto policy = fresh_policy(s, env_id);
+    const data::Dataset d = soft_rollouts(env_id, s, policy);
+    const agents::PolicySteps steps = agents::soft_policy_steps(s, d);
+    const agents::StepScores now = agents::score_all_steps(*policy, steps);
+    const torch::Tensor executed = d.perturbed_logits.argmax(-1);
+    if (env_id == "LunarLander-v3") CHECK(torch::equal(d.actions.to(torch::kLong).reshape({-1}), executed));
+    const torch::Tensor want =
+        torch::log_softmax(now.a.to(torch::kFloat64) / 0.7, -1).gather(-1, executed.unsqueeze(-1)).squeeze(-1);
+    // Within a few float32 rounding steps of each log-probability.
+    const torch::Tensor err = (now.logp.to(torch::kFloat64) - want).abs() / (want.abs() + 1);
+    CHECK(err.max().item<double>() < 1e-5);
+    // The collector recorded the same score: ratio 1 before any update.
+    CHECK((torch::exp(now.logp.to(torch::kFloat64) - d.behaviour_log_prob) - 1).abs().max().item<double>() < 1e-5);
+
+    // The greedy step executes argmax z and feeds back its one-hot vector.
+    const agents::SoftStep g = agents::greedy_soft_step(s, now.a);
+    CHECK(torch::equal(g.weights, torch::one_hot(now.a.argmax(-1), 4).to(torch::kFloat32)));
+    if (env_id == "LunarLanderContinuous-v3") {
+      const torch::Tensor protos = torch::tensor({-1.f, 0.f, -1.f, -1.f, 1.f, 0.f, -1.f, 1.f}).reshape({4, 2});
+      CHECK(torch::equal(g.actions, protos.index_select(0, now.a.argmax(-1))));
+    }
+  }
+}
+
+TEST_CASE("SofT-GRPO with y held at zero and the categorical score updates as GRPO with four zero inputs",
+          "[soft_grpo]") {
+  Soft s = soft_settings("LunarLander-v3", Soft::Score::categorical);
+  s.feedback = false;
+  const agents::PolicySpec spec = agents::soft_policy_spec(s, envs::make_env("LunarLander-v3")->spec(), {16});
+  agents::GrpoSettings gs;
+  gs.epochs = 2;
+  gs.minibatch_episodes = 3;
+  agents::GrpoSettings plain_settings = gs;
+  gs.soft = s;
+  agents::Grpo soft(spec, gs, 5), plain(spec, plain_settings, 5);
+  const data::Dataset d = soft_rollouts("LunarLander-v3", s,
+                                        std::shared_ptr<agents::PolicyHead>(&soft.policy(), [](agents::PolicyHead*) {}));
+  // The same episodes as plain GRPO sees them: the four inputs as zero columns, no g'.
+  data::Dataset plain_d = d;
+  plain_d.observations = torch::cat({d.observations, torch::zeros({d.num_steps(), 4})}, 1);
+  plain_d.perturbed_logits = torch::Tensor();
+  at::Generator gen_soft = at::detail::createCPUGenerator(11), gen_plain = at::detail::createCPUGenerator(11);
+  int64_t n_soft = 0, n_plain = 0;
+  const agents::Metrics m_soft = soft.learn(d, gen_soft, &n_soft), m_plain = plain.learn(plain_d, gen_plain, &n_plain);
+  CHECK(n_soft == n_plain);
+  CHECK(n_soft > 2);
+  for (const std::string name : {"loss", "clip_fraction", "approx_kl", "grad_norm", "entropy"})
+    CHECK(testing::metric(m_soft, name) == testing::metric(m_plain, name));
+  const auto a = soft.policy().parameters(), b = plain.policy().parameters();
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
 }
 
 TEST_CASE("SofT-GRPO: one update at ratio 1 follows the gradient of A log q(g')", "[soft_grpo]") {
@@ -150,7 +210,7 @@ TEST_CASE("SofT-GRPO run: resumed = uninterrupted; eval and Pass@k act softly; b
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"
-        "kl_to_reference,entropy,noise_mean,noise_std,noise_at_clamp,collect_s,learn_s,steps_per_s,updates_per_s");
+        "grad_norm,kl_to_reference,entropy,noise_mean,noise_std,noise_at_clamp,collect_s,learn_s,steps_per_s,updates_per_s");
   for (const std::string mode : {"", " --group 3"}) {
     const auto run = testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() + " --episodes 2" +
                                         mode + " --json");
@@ -168,6 +228,9 @@ TEST_CASE("SofT-GRPO run: resumed = uninterrupted; eval and Pass@k act softly; b
   testing::expect_refused(std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string(),
                           dir / "run",
                           {{"soft_grpo.density=approx", "soft_grpo.density: expected exact or reference"},
+                           {"soft_grpo.score=gumbel", "soft_grpo.score: expected categorical, gumbel_exact or "
+                                                      "gumbel_reference, got 'gumbel'"},
+                           {"soft_grpo.feedback=2", "soft_grpo.feedback: expected"},
                            {"soft_grpo.gumbel_temperature=0", "soft_grpo.gumbel_temperature: expected"},
                            {"soft_grpo.temperature=-1", "soft_grpo.temperature: expected"},
                            {"env.id=BipedalWalker-v3", "env.id: soft_grpo runs on LunarLander-v3"},

@@ -68,8 +68,8 @@ Grpo::Grpo(const PolicySpec& spec, const GrpoSettings& settings, uint64_t seed, 
 }
 
 std::vector<std::string> Grpo::metric_names() const {
-  std::vector<std::string> names = {"mean_return",   "group_max_return", "zero_std_groups", "loss",
-                                    "clip_fraction", "approx_kl",        "kl_to_reference", "entropy"};
+  std::vector<std::string> names = {"mean_return", "group_max_return", "zero_std_groups", "loss",     "clip_fraction",
+                                    "approx_kl",   "grad_norm",        "kl_to_reference", "entropy"};
   if (cfg_.soft) names.insert(names.end(), {"noise_mean", "noise_std", "noise_at_clamp"});
   return names;
 }
@@ -140,7 +140,7 @@ Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates
   const std::vector<int64_t> start(starts.data_ptr<int64_t>(), starts.data_ptr<int64_t>() + starts.numel());
   const int64_t E = d.num_episodes(), mb = std::max<int64_t>(1, cfg_.minibatch_episodes);
 
-  double loss_sum = 0, clip_sum = 0, approx_sum = 0, kl_sum = 0, entropy_sum = 0;
+  double loss_sum = 0, clip_sum = 0, approx_sum = 0, kl_sum = 0, entropy_sum = 0, grad_norm_sum = 0;
   int64_t n = 0;
   for (int64_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
     const torch::Tensor order = torch::randperm(E, gen, torch::kLong);
@@ -158,7 +158,8 @@ Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates
       if (distributed::active())
         distributed::sync_gradients(policy_->parameters(),
                                     grpo::aggregation_count(L.valid(), cfg_.surrogate.aggregation));
-      torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
+      // The score's gradient norm before clipping: how noisy each update's direction is.
+      grad_norm_sum += torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
       optimizer_->step();
       torch::NoGradGuard no_grad;
       const torch::Tensor h = policy_->discrete() ? entropy(pi.a) : (pi.b + 0.5 * std::log(2 * M_PI * M_E)).sum(-1);
@@ -186,6 +187,7 @@ Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates
                  {"loss", loss_sum / k},
                  {"clip_fraction", clip_sum / k},
                  {"approx_kl", approx_sum / k},
+                 {"grad_norm", grad_norm_sum / k},
                  {"kl_to_reference", kl ? kl_sum / k : 0.0},
                  {"entropy", entropy_sum / k}};
   out.insert(out.end(), noise.begin(), noise.end());

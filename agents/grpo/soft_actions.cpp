@@ -18,13 +18,14 @@ int64_t SoftActionSettings::num_actions() const {
   return execution == Execution::prototype_mixture ? static_cast<int64_t>(prototypes.size()) : 4;
 }
 
-double SoftActionSettings::noise_min() const { return density == Density::reference ? kRefNoiseMin : -kInf; }
-double SoftActionSettings::noise_max() const { return density == Density::reference ? kRefNoiseMax : kInf; }
+double SoftActionSettings::noise_min() const { return score == Score::gumbel_reference ? kRefNoiseMin : -kInf; }
+double SoftActionSettings::noise_max() const { return score == Score::gumbel_reference ? kRefNoiseMax : kInf; }
 
 grpo::SoftDensityOptions SoftActionSettings::density_options() const {
   grpo::SoftDensityOptions o;
   o.temperature = temperature;
-  if (density == Density::reference) {
+  o.categorical = score == Score::categorical;
+  if (score == Score::gumbel_reference) {
     o.noise_min = kRefNoiseMin, o.noise_max = kRefNoiseMax, o.prob_eps = kRefProbEps, o.min_log_prob = kRefMinLogProb;
     o.mean_over_entries = true;
   } else {
@@ -37,8 +38,11 @@ grpo::SoftDensityOptions SoftActionSettings::density_options() const {
 std::string SoftActionSettings::describe() const {
   std::ostringstream o;
   o << "soft actions (" << (execution == Execution::argmax_feedback ? "argmax + feedback" : "prototype mixture")
-    << ", T " << temperature << ", tau_g " << gumbel_temperature << ", "
-    << (density == Density::exact ? "exact" : "reference") << " density)";
+    << (feedback ? "" : " held at zero") << ", T " << temperature << ", tau_g " << gumbel_temperature << ", "
+    << (score == Score::categorical      ? "categorical"
+        : score == Score::gumbel_exact ? "exact Gumbel"
+                                       : "reference Gumbel")
+    << " score)";
   return o.str();
 }
 
@@ -62,8 +66,20 @@ double gumbel_draw(envs::Rng& rng) {
 torch::Tensor soft_log_probs(const SoftActionSettings& s, const torch::Tensor& logits) {
   torch::NoGradGuard no_grad;
   const torch::Tensor log_p = log_softmax(logits.to(torch::kFloat32).contiguous(), {.temperature = s.temperature});
-  return s.density == SoftActionSettings::Density::reference ? torch::log(log_p.exp() + kRefProbEps) : log_p;
+  return s.score == SoftActionSettings::Score::gumbel_reference ? torch::log(log_p.exp() + kRefProbEps) : log_p;
 }
+
+namespace {
+// The executed actions of soft weights y: the argmax entry, or the mixture of the prototypes.
+torch::Tensor executed_actions(const SoftActionSettings& s, const SoftStep& st) {
+  if (s.execution == SoftActionSettings::Execution::argmax_feedback) return st.perturbed.argmax(-1);
+  std::vector<float> flat;
+  for (const auto& c : s.prototypes) flat.insert(flat.end(), c.begin(), c.end());
+  const int64_t k = static_cast<int64_t>(s.prototypes.size());
+  const torch::Tensor protos = torch::tensor(flat).reshape({k, -1});
+  return st.weights.matmul(protos).contiguous();
+}
+}  // namespace
 
 SoftStep soft_step(const SoftActionSettings& s, const torch::Tensor& logits, const torch::Tensor& noise) {
   torch::NoGradGuard no_grad;
@@ -72,16 +88,22 @@ SoftStep soft_step(const SoftActionSettings& s, const torch::Tensor& logits, con
   SoftStep out;
   out.perturbed = (log_p + eps).contiguous();
   out.weights = softmax(out.perturbed, {.temperature = s.gumbel_temperature});
-  if (s.execution == SoftActionSettings::Execution::argmax_feedback) {
-    out.actions = out.perturbed.argmax(-1);
-  } else {
-    std::vector<float> flat;
-    for (const auto& c : s.prototypes) flat.insert(flat.end(), c.begin(), c.end());
-    const int64_t k = static_cast<int64_t>(s.prototypes.size());
-    const torch::Tensor protos = torch::tensor(flat).reshape({k, -1});
-    out.actions = out.weights.matmul(protos).contiguous();
-  }
+  out.actions = executed_actions(s, out);
   return out;
+}
+
+SoftStep greedy_soft_step(const SoftActionSettings& s, const torch::Tensor& logits) {
+  torch::NoGradGuard no_grad;
+  SoftStep out;
+  out.perturbed = soft_log_probs(s, logits).contiguous();
+  out.weights = torch::one_hot(out.perturbed.argmax(-1), s.num_actions()).to(torch::kFloat32).contiguous();
+  out.actions = executed_actions(s, out);
+  return out;
+}
+
+torch::Tensor soft_score(const SoftActionSettings& s, const torch::Tensor& logits, const torch::Tensor& perturbed) {
+  const torch::Tensor ids = torch::arange(perturbed.size(-1), torch::kLong).expand(perturbed.sizes());
+  return grpo::soft_action_log_density(logits, ids, perturbed, s.density_options());
 }
 
 torch::Tensor soft_policy_inputs(const SoftActionSettings& s, const torch::Tensor& obs, const torch::Tensor& perturbed,
@@ -91,6 +113,7 @@ torch::Tensor soft_policy_inputs(const SoftActionSettings& s, const torch::Tenso
   const int64_t n = obs.size(0), k = s.num_actions();
   const torch::Tensor y = softmax(perturbed.to(torch::kFloat32).contiguous(), {.temperature = s.gumbel_temperature});
   torch::Tensor previous = torch::zeros({n, k}, torch::kFloat32);
+  if (!s.feedback) return torch::cat({obs.to(torch::kFloat32), previous}, 1);
   if (n > 1) previous.narrow(0, 1, n - 1).copy_(y.narrow(0, 0, n - 1));
   // An episode's first step has no previous soft action.
   const torch::Tensor first = episode_start.to(torch::kLong).narrow(0, 0, episode_start.size(0) - 1);
@@ -124,11 +147,16 @@ std::vector<float> SoftPolicyActor::act(std::span<const float> obs) {
   x.insert(x.end(), previous_.begin(), previous_.end());
   const torch::Tensor input = torch::from_blob(x.data(), {1, static_cast<int64_t>(x.size())}, torch::kFloat32).clone();
   const int64_t k = s_.num_actions();
-  torch::Tensor noise = torch::zeros({1, k}, torch::kFloat64);
-  if (!deterministic_)
+  const torch::Tensor logits = policy_.distribution(input).logits;
+  SoftStep st;
+  if (deterministic_) {
+    st = greedy_soft_step(s_, logits);
+  } else {
+    torch::Tensor noise = torch::zeros({1, k}, torch::kFloat64);
     for (int64_t j = 0; j < k; ++j) noise[0][j] = gumbel_draw(rng_);
-  const SoftStep st = soft_step(s_, policy_.distribution(input).logits, noise);
-  if (s_.extra_inputs() > 0) previous_.assign(st.weights.data_ptr<float>(), st.weights.data_ptr<float>() + k);
+    st = soft_step(s_, logits, noise);
+  }
+  if (s_.extra_inputs() > 0 && s_.feedback) previous_.assign(st.weights.data_ptr<float>(), st.weights.data_ptr<float>() + k);
   const torch::Tensor a = st.actions.to(torch::kFloat32).reshape({-1}).contiguous();
   return std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
 }

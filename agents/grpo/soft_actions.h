@@ -8,7 +8,8 @@
 //    step (zeros at an episode's first step), as the soft token shapes the next forward pass;
 //  - prototype_mixture (LunarLanderContinuous-v3): the env takes sum_k y_k c_k, a mixture of K
 //    continuous action prototypes, as the soft token is a mixture of embeddings.
-// The learner scores the stored g' with its Gumbel log-density under the current policy.
+// The learner scores each step under the current policy by `score`: the executed entry's
+// categorical log-probability (the paper's treatment of answer tokens), or g''s Gumbel log-density.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -26,14 +27,20 @@ namespace softrl::agents {
 
 struct SoftActionSettings {
   enum class Execution { argmax_feedback, prototype_mixture };
-  // exact: the sum of the K independent Gumbel(log p_k, 1) log-densities of g', noise never
+  // categorical: the executed entry argmax g' scored by log softmax(z / T) (noise unclamped, so it
+  // is an exact sample of p); the soft inputs y stay the "thinking" channel and the Gumbel noise
+  // still drives exploration.
+  // gumbel_exact: the sum of the K independent Gumbel(log p_k, 1) log-densities of g', noise never
   // clamped (the density of what was sampled, so the ratio is a true importance weight);
-  // reference: SofT-GRPO's code: noise clamped to [-1.5, 3] at sampling and when recovered,
+  // gumbel_reference: SofT-GRPO's code: noise clamped to [-1.5, 3] at sampling and when recovered,
   // log(p + 1e-6), entries with log p <= -3 dropped, the mean over the kept entries.
-  enum class Density { exact, reference };
+  enum class Score { categorical, gumbel_exact, gumbel_reference };
 
   Execution execution = Execution::argmax_feedback;
-  Density density = Density::exact;
+  Score score = Score::categorical;
+  // false: the K fed-back inputs are held at zero (a categorical policy with the soft policy's
+  // inputs, isolating what the fed-back y adds).
+  bool feedback = true;
   double temperature = 1.0;                    // T of p = softmax(z / T)
   double gumbel_temperature = 0.1;             // tau_g of y = softmax(g' / tau_g) (the script's 0.1)
   std::vector<std::vector<float>> prototypes;  // prototype_mixture: K actions of the env's box
@@ -44,7 +51,7 @@ struct SoftActionSettings {
   // Noise bounds at sampling time (infinite for the exact density).
   double noise_min() const;
   double noise_max() const;
-  std::string describe() const;  // e.g. "soft actions (argmax + feedback, tau_g 0.1, exact density)"
+  std::string describe() const;  // e.g. "soft actions (argmax + feedback, T 1, tau_g 0.1, categorical score)"
 };
 
 // The four prototypes of LunarLanderContinuous-v3 with the discrete actions' meaning (Gymnasium's
@@ -68,6 +75,12 @@ struct SoftStep {
 };
 // `logits` [N, K] of the policy (before the temperature); `noise` [N, K] Gumbel(0, 1) draws.
 SoftStep soft_step(const SoftActionSettings& s, const torch::Tensor& logits, const torch::Tensor& noise);
+// The noise-free step: g' = log p, the executed entry argmax z and y its one-hot vector, the limit
+// tau_g -> 0 of what training fed back (y is near one-hot at the executed action in training:
+// softmax(log p / tau_g) would be a distribution the policy never saw as input).
+SoftStep greedy_soft_step(const SoftActionSettings& s, const torch::Tensor& logits);
+// Each step's log-likelihood under `logits` by the settings' score: [N] from g' [N, K].
+torch::Tensor soft_score(const SoftActionSettings& s, const torch::Tensor& logits, const torch::Tensor& perturbed);
 
 // The policy's input at every step of stored episodes: the observation, then (feedback) y of the
 // previous step rebuilt from the stored g' (zeros at each episode's first step). obs [N, d],
@@ -79,7 +92,7 @@ torch::Tensor soft_policy_inputs(const SoftActionSettings& s, const torch::Tenso
 PolicySteps soft_policy_steps(const SoftActionSettings& s, const data::Dataset& d);
 
 // A soft-action policy acting one observation at a time (evaluation): sampled with Gumbel noise
-// from its own stream, or deterministic (noise 0: argmax of the logits, y = softmax(log p / tau_g)).
+// from its own stream, or deterministic (greedy_soft_step: argmax of the logits, one-hot y).
 class SoftPolicyActor : public envs::Policy {
  public:
   // `policy` must outlive the actor.

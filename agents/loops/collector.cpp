@@ -268,16 +268,14 @@ class Collector {
     }
     if (extra > 0) input = torch::cat({input, previous}, 1);
     const torch::Tensor logits = src.policy->distribution(input).logits;
-    const SoftStep st = soft_step(s, logits, noise);
-    const torch::Tensor ids = torch::arange(k, torch::kLong).expand({r_n, k});
-    const torch::Tensor logq =
-        grpo::soft_action_log_density(logits, ids, st.perturbed, s.density_options()).to(torch::kFloat64).contiguous();
+    const SoftStep st = src.deterministic ? greedy_soft_step(s, logits) : soft_step(s, logits, noise);
+    const torch::Tensor logq = soft_score(s, logits, st.perturbed).to(torch::kFloat64).contiguous();
     const torch::Tensor act = st.actions.to(torch::kFloat32).reshape({r_n, -1}).contiguous();
     for (int64_t r = 0; r < r_n; ++r) {
       Slot& slot = slots_[rows[r]];
       const float* g = st.perturbed.data_ptr<float>() + r * k;
       slot.rec.perturbed.insert(slot.rec.perturbed.end(), g, g + k);
-      if (extra > 0)
+      if (extra > 0 && s.feedback)
         slot.previous_soft.assign(st.weights.data_ptr<float>() + r * k, st.weights.data_ptr<float>() + (r + 1) * k);
       std::copy(act.data_ptr<float>() + r * ad_, act.data_ptr<float>() + (r + 1) * ad_, pa + rows[r] * ad_);
       slot.rec.log_prob.push_back(logq.data_ptr<double>()[r]);

@@ -78,10 +78,21 @@ Schema<S> soft_grpo_schema() {
       real<S>(
           "gumbel_temperature", [](auto& s) -> auto& { return s.grpo.soft->gumbel_temperature; }, 1e-3, 1e3,
           "Gumbel-softmax temperature of the soft action", true),
-      choice<S, Soft::Density>(
-          "density", [](auto& s) -> auto& { return s.grpo.soft->density; },
-          {{"exact", Soft::Density::exact}, {"reference", Soft::Density::reference}},
-          "the soft action's log-density: exact Gumbel-softmax, or the authors' reference form"),
+      choice<S, Soft::Score>(
+          "density", [](auto& s) -> auto& { return s.grpo.soft->score; },
+          {{"exact", Soft::Score::gumbel_exact}, {"reference", Soft::Score::gumbel_reference}},
+          "read, never written: configs from before `score` (exact = gumbel_exact, reference = gumbel_reference)")
+          .when([](const S&, const SchemaContext&) { return false; }),
+      choice<S, Soft::Score>(
+          "score", [](auto& s) -> auto& { return s.grpo.soft->score; },
+          {{"categorical", Soft::Score::categorical},
+           {"gumbel_exact", Soft::Score::gumbel_exact},
+           {"gumbel_reference", Soft::Score::gumbel_reference}},
+          "each step's log-likelihood: the executed action's log-softmax (the paper's answer tokens), the exact "
+          "Gumbel density of g', or the authors' clamped reference form"),
+      boolean<S>(
+          "feedback", [](auto& s) -> auto& { return s.grpo.soft->feedback; },
+          "feed y back as the next step's extra inputs (false: held at zero)"),
   });
 }
 
@@ -172,7 +183,7 @@ AlgoEntry grpo_algo() {
 
 AlgoEntry soft_grpo_algo() {
   return {.name = "soft_grpo",
-          .summary = "SofT-GRPO: GRPO on Gumbel-perturbed soft actions scored by their Gumbel log-density",
+          .summary = "SofT-GRPO: GRPO on Gumbel-perturbed soft actions fed back as inputs, scored categorically or by Gumbel density",
           .section = algo_section<S>(soft_grpo_schema(), finish_soft_grpo, soft_grpo_defaults),
           .build = build,
           .actor = soft_actor,
