@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian 12 packages) and builds softrl into build/. Idempotent.
+#   scripts/setup.sh           what building, training and evaluating need
+#   scripts/setup.sh --tests   also what only the tests use (scripts/test.sh passes it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Building, training, evaluating: the compiler and build tools, LibTorch and OpenBLAS, Box2D,
+# yaml-cpp, CLI11, libpng (GIFs and PNGs), HDF5 (datasets), Gloo's headers (c10d under torchrun).
+# catch2 and libbenchmark-dev are here too: the test and bench binaries are part of the build.
 PACKAGES=(build-essential cmake ninja-build ccache libtorch-dev libopenblas0-pthread libbox2d-dev
-          libyaml-cpp-dev catch2 libcli11-dev libbenchmark-dev libpng-dev
-          libhdf5-dev python3-h5py chromium
-          slurmctld slurmd slurm-client munge libgloo-dev python3-torch)
+          libyaml-cpp-dev catch2 libcli11-dev libbenchmark-dev libpng-dev libhdf5-dev libgloo-dev)
+# Only tests: h5py (a dataset opened from Python), Chromium (report.html rendered headless), a
+# one-node Slurm with munge (a study through Slurm), python3-torch (Debian's torchrun).
+if [[ "${1:-}" == --tests ]]; then
+  PACKAGES+=(python3-h5py chromium slurmctld slurmd slurm-client munge python3-torch)
+fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,7 +27,7 @@ if ((${#missing[@]})); then
 fi
 
 # LibTorch must reach OpenBLAS, not the reference BLAS (~18x slower on our MLPs); the pthread
-# build was the fastest single-threaded (see README, "BLAS choice").
+# build was the fastest single-threaded (see docs/environments.md, "BLAS choice").
 BLAS=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
 if [[ "$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)" != "$(readlink -f "$BLAS")" ]]; then
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

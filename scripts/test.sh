@@ -12,7 +12,7 @@ args=()
 for a in "$@"; do
   if [[ "$a" == --fast ]]; then fast=1; else args+=("$a"); fi
 done
-scripts/setup.sh
+scripts/setup.sh --tests
 jobs="${SOFTRL_TEST_JOBS:-$(nproc)}"
 if ((fast)); then
   ctest --test-dir build --output-on-failure --timeout 300 -j "$jobs" -L fast "${args[@]}"

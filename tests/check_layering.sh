@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The layering of the architecture (README, "Architecture"): apps -> agents -> data -> envs,
+# The layering of the architecture (docs/architecture.md): apps -> agents -> data -> envs,
 # agents -> objectives, with common/ a leaf below all and bench/ beside apps; inside apps/,
 # commands -> study -> run -> algos -> config; inside agents/, core/ below the loops and methods. Fails, naming the file and the include, when a folder
 # includes a header from a folder it must not reach, or when two files include each other's headers.

@@ -46,7 +46,7 @@ TEST_CASE("an interrupted then resumed run ends with the same parameters", "[dri
     REQUIRE(a.size() == b.size());
     INFO(env_id);
     for (size_t i = 0; i < a.size(); ++i) CHECK(torch::equal(a[i], b[i]));
-    // Every step is logged once, in order, and wall time carries on from the interrupted session.
+    // Every step is logged once, in order, and wall time carries on from the interrupted process.
     const auto rows = csv_rows(dir / "split" / "metrics.csv");
     REQUIRE(rows.size() == 5);
     for (size_t i = 0; i < rows.size(); ++i) {

@@ -14,7 +14,7 @@
 //                whose differences are rounded once, plus the row sum inside the formula
 //                (sum g, <g, p>): log2(n) u times the sum of its terms' magnitudes (pairwise
 //                summation in LibTorch's float64 autograd; the float32 kernels sum in double).
-// The tests fail on the core as it was before these bounds were met (see the README).
+// The tests fail on the core as it was before these bounds were met (see docs/benchmarks/core.md).
 #include <cfloat>
 #include <cmath>
 #include <random>

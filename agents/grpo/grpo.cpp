@@ -50,6 +50,59 @@ Metrics noise_statistics(const SoftActionSettings& s, const torch::Tensor& logit
           {"noise_at_clamp", item(at_clamp.to(torch::kFloat64).mean())}};
 }
 
+// An iteration's steps as every minibatch reads them: the policy's inputs, the sampling policy's
+// and the reference's log-likelihoods (ref undefined without a KL term), per-step advantages and
+// the episodes' first steps.
+struct IterationSteps {
+  PolicySteps steps;
+  torch::Tensor old, ref, adv;
+  std::vector<int64_t> start;
+};
+
+// Sums over an iteration's minibatch updates of what each logs.
+struct UpdateTotals {
+  double loss = 0, clip = 0, approx_kl = 0, kl = 0, entropy = 0, grad_norm = 0;
+  int64_t n = 0;
+};
+
+// One clipped-surrogate step on the minibatch of `episodes`.
+void update_minibatch(PolicyHead& policy, torch::optim::Adam& optimizer, const GrpoSettings& cfg,
+                      const IterationSteps& it, const torch::Tensor& episodes, UpdateTotals& totals) {
+  const EpisodeLayout L = episode_layout(it.start, episodes);
+  const StepScores pi = score_steps(policy, it.steps, L.index);
+  grpo::SurrogateInfo info;
+  const torch::Tensor loss = grpo::surrogate_loss(
+      L.pad(pi.logp), L.pad(it.old.index_select(0, L.index)), L.pad(it.adv.index_select(0, L.index)), L.valid(),
+      cfg.surrogate, it.ref.defined() ? L.pad(it.ref.index_select(0, L.index)) : torch::Tensor(), &info);
+  optimizer.zero_grad();
+  loss.backward();
+  // Data parallel: every rank holds as many episodes, so as many minibatches per epoch. (The
+  // count is a reduction of its own: skipped with one process.)
+  if (distributed::active())
+    distributed::sync_gradients(policy.parameters(), grpo::aggregation_count(L.valid(), cfg.surrogate.aggregation));
+  // The score's gradient norm before clipping: how noisy each update's direction is.
+  totals.grad_norm += torch::nn::utils::clip_grad_norm_(policy.parameters(), cfg.max_grad_norm);
+  optimizer.step();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor h = policy.discrete() ? entropy(pi.a) : (pi.b + 0.5 * std::log(2 * M_PI * M_E)).sum(-1);
+  totals.loss += item(loss), totals.clip += info.clip_fraction, totals.approx_kl += info.approx_kl_old;
+  totals.kl += info.kl, totals.entropy += item(h.mean());
+  ++totals.n;
+}
+
+// The mean over groups of each group's best episode return.
+double mean_group_best(const data::Dataset& d) {
+  const auto members = group_members(d);
+  const double* ret = d.episode_return.to(torch::kFloat64).contiguous().data_ptr<double>();
+  double best = 0;
+  for (const auto& m : members) {
+    double b = -INFINITY;
+    for (int64_t e : m) b = std::max(b, ret[e]);
+    best += b / static_cast<double>(members.size());
+  }
+  return best;
+}
+
 }  // namespace
 
 Grpo::Grpo(const PolicySpec& spec, const GrpoSettings& settings, uint64_t seed, std::shared_ptr<PolicyHead> initial,
@@ -129,68 +182,38 @@ torch::Tensor Grpo::advantages(const data::Dataset& d, double* zero_std_share) c
 }
 
 Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates) {
-  const PolicySteps steps = cfg_.soft ? soft_policy_steps(*cfg_.soft, d) : policy_steps(d);
-  const StepScores sampling = score_all_steps(*policy_, steps);
-  const torch::Tensor old = sampling.logp;
-  const bool kl = cfg_.surrogate.kl_coef > 0;
-  const torch::Tensor ref = kl ? score_all_steps(*reference_, steps).logp : torch::Tensor();
+  IterationSteps it;
+  it.steps = cfg_.soft ? soft_policy_steps(*cfg_.soft, d) : policy_steps(d);
+  const StepScores sampling = score_all_steps(*policy_, it.steps);
+  it.old = sampling.logp;
+  if (cfg_.surrogate.kl_coef > 0) it.ref = score_all_steps(*reference_, it.steps).logp;
   double zero_std = 0;
-  const torch::Tensor adv = advantages(d, &zero_std).to(torch::kFloat32);
+  it.adv = advantages(d, &zero_std).to(torch::kFloat32);
   const torch::Tensor starts = d.episode_start.to(torch::kLong).contiguous();
-  const std::vector<int64_t> start(starts.data_ptr<int64_t>(), starts.data_ptr<int64_t>() + starts.numel());
+  it.start.assign(starts.data_ptr<int64_t>(), starts.data_ptr<int64_t>() + starts.numel());
   const int64_t E = d.num_episodes(), mb = std::max<int64_t>(1, cfg_.minibatch_episodes);
 
-  double loss_sum = 0, clip_sum = 0, approx_sum = 0, kl_sum = 0, entropy_sum = 0, grad_norm_sum = 0;
-  int64_t n = 0;
+  UpdateTotals totals;
   for (int64_t epoch = 0; epoch < cfg_.epochs; ++epoch) {
     const torch::Tensor order = torch::randperm(E, gen, torch::kLong);
-    for (int64_t b = 0; b < E; b += mb) {
-      const EpisodeLayout L = episode_layout(start, order.narrow(0, b, std::min(mb, E - b)));
-      const StepScores pi = score_steps(*policy_, steps, L.index);
-      grpo::SurrogateInfo info;
-      const torch::Tensor loss = grpo::surrogate_loss(
-          L.pad(pi.logp), L.pad(old.index_select(0, L.index)), L.pad(adv.index_select(0, L.index)), L.valid(),
-          cfg_.surrogate, kl ? L.pad(ref.index_select(0, L.index)) : torch::Tensor(), &info);
-      optimizer_->zero_grad();
-      loss.backward();
-      // Data parallel: every rank holds as many episodes, so as many minibatches per epoch. (The
-      // count is a reduction of its own: skipped with one process.)
-      if (distributed::active())
-        distributed::sync_gradients(policy_->parameters(),
-                                    grpo::aggregation_count(L.valid(), cfg_.surrogate.aggregation));
-      // The score's gradient norm before clipping: how noisy each update's direction is.
-      grad_norm_sum += torch::nn::utils::clip_grad_norm_(policy_->parameters(), cfg_.max_grad_norm);
-      optimizer_->step();
-      torch::NoGradGuard no_grad;
-      const torch::Tensor h = policy_->discrete() ? entropy(pi.a) : (pi.b + 0.5 * std::log(2 * M_PI * M_E)).sum(-1);
-      loss_sum += item(loss), clip_sum += info.clip_fraction, approx_sum += info.approx_kl_old, kl_sum += info.kl;
-      entropy_sum += item(h.mean());
-      ++n;
-    }
+    for (int64_t b = 0; b < E; b += mb)
+      update_minibatch(*policy_, *optimizer_, cfg_, it, order.narrow(0, b, std::min(mb, E - b)), totals);
   }
-  *updates = n;
-  // The iteration's episodes: their mean return and the mean over groups of the best one.
-  const auto members = group_members(d);
-  const double* ret = d.episode_return.to(torch::kFloat64).contiguous().data_ptr<double>();
-  double best = 0;
-  for (const auto& m : members) {
-    double b = -INFINITY;
-    for (int64_t e : m) b = std::max(b, ret[e]);
-    best += b / static_cast<double>(members.size());
-  }
-  const double k = static_cast<double>(std::max<int64_t>(1, n));
-  Metrics noise;
-  if (cfg_.soft) noise = noise_statistics(*cfg_.soft, sampling.a, steps.perturbed);
+  *updates = totals.n;
+  const double k = static_cast<double>(std::max<int64_t>(1, totals.n));
   Metrics out = {{"mean_return", item(d.episode_return.to(torch::kFloat64).mean())},
-                 {"group_max_return", best},
+                 {"group_max_return", mean_group_best(d)},
                  {"zero_std_groups", zero_std},
-                 {"loss", loss_sum / k},
-                 {"clip_fraction", clip_sum / k},
-                 {"approx_kl", approx_sum / k},
-                 {"grad_norm", grad_norm_sum / k},
-                 {"kl_to_reference", kl ? kl_sum / k : 0.0},
-                 {"entropy", entropy_sum / k}};
-  out.insert(out.end(), noise.begin(), noise.end());
+                 {"loss", totals.loss / k},
+                 {"clip_fraction", totals.clip / k},
+                 {"approx_kl", totals.approx_kl / k},
+                 {"grad_norm", totals.grad_norm / k},
+                 {"kl_to_reference", it.ref.defined() ? totals.kl / k : 0.0},
+                 {"entropy", totals.entropy / k}};
+  if (cfg_.soft) {
+    const Metrics noise = noise_statistics(*cfg_.soft, sampling.a, it.steps.perturbed);
+    out.insert(out.end(), noise.begin(), noise.end());
+  }
   return out;
 }
 

@@ -107,6 +107,29 @@ torch::optim::AdamOptions adam(double lr) { return torch::optim::AdamOptions(lr)
 
 double item(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).item<double>(); }
 
+// The soft Bellman batch of episodes `ep` laid out as L: the policy's log-probs `logp` at L's steps,
+// the reference's, the rewards, V at each row's first step (with gradient) and V at each episode's
+// cut (a constant: the bootstrap of truncated episodes).
+oreo::SoftBellmanBatch bellman_batch(const Oreo::Table& d, ValueFunction& value, const EpisodeLayout& L,
+                                     const torch::Tensor& ep, const torch::Tensor& logp) {
+  const torch::Tensor& I = L.index;
+  oreo::SoftBellmanBatch b;
+  b.valid = L.pad(torch::ones({L.steps()})) > 0;
+  b.logp = L.pad(logp);
+  b.logp_ref = L.pad(d.ref_logp.index_select(0, I));
+  b.rewards = L.pad(d.reward.index_select(0, I));
+  const torch::Tensor firsts = I.index_select(0, L.first);
+  const torch::Tensor v =
+      value.net->forward(value.input(d.obs.index_select(0, firsts), d.time_left.index_select(0, firsts))).squeeze(-1);
+  b.values = torch::zeros({ep.size(0), L.cols}, v.options())
+                 .index_put({L.row.index_select(0, L.first), L.col.index_select(0, L.first)}, v);
+  b.truncated = d.truncated.index_select(0, ep);
+  torch::NoGradGuard no_grad;
+  b.bootstrap_value =
+      value.net->forward(value.input(d.final_obs.index_select(0, ep), d.final_time_left.index_select(0, ep))).squeeze(-1);
+  return b;
+}
+
 }  // namespace
 
 Oreo::Oreo(const data::Dataset& dataset, const OreoSettings& settings, ReferenceRecipe reference, uint64_t seed,
@@ -156,31 +179,11 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
   const int64_t B = ep.size(0);
   const EpisodeLayout L = episode_layout(d.start, ep, cfg_.chunk);
   *steps = L.steps();
-  const int64_t T = L.cols;
   const torch::Tensor& I = L.index;
-  auto pad = [&](const torch::Tensor& x) { return L.pad(x); };
-
   const StepScores pi = score_steps(*policy_, {d.obs, d.actions, d.u}, I);
   const StepScores ref{d.ref_logp, d.ref_a, d.ref_b};
-  const torch::Tensor logp = pi.logp, kl_step = step_kl(pi, ref.index_select(I), policy_->discrete());
-  const torch::Tensor count = pad(torch::ones({*steps}));
-  oreo::SoftBellmanBatch b;
-  b.valid = count > 0;
-  b.logp = pad(logp);
-  b.logp_ref = pad(d.ref_logp.index_select(0, I));
-  b.rewards = pad(d.reward.index_select(0, I));
-  const torch::Tensor firsts = I.index_select(0, L.first);
-  const torch::Tensor v =
-      value_.net->forward(value_.input(d.obs.index_select(0, firsts), d.time_left.index_select(0, firsts))).squeeze(-1);
-  b.values =
-      torch::zeros({B, T}, v.options()).index_put({L.row.index_select(0, L.first), L.col.index_select(0, L.first)}, v);
-  b.truncated = d.truncated.index_select(0, ep);
-  {
-    torch::NoGradGuard no_grad;
-    b.bootstrap_value =
-        value_.net->forward(value_.input(d.final_obs.index_select(0, ep), d.final_time_left.index_select(0, ep)))
-            .squeeze(-1);
-  }
+  const torch::Tensor kl_step = step_kl(pi, ref.index_select(I), policy_->discrete());
+  const oreo::SoftBellmanBatch b = bellman_batch(d, value_, L, ep, pi.logp);
 
   // Critic loss L_V (the policy's log-ratios are constants there) and actor loss L_pi on the values
   // from before the critic step: two separate graphs, so both backward passes run before either
@@ -191,7 +194,7 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
   const torch::Tensor lv = oreo::value_loss(vb, cfg_.loss, &vinfo);
   oreo::SoftBellmanBatch pb = b;
   pb.values = b.values.detach();
-  pb.kl_per_step = pad(kl_step) / count.clamp_min(1);
+  pb.kl_per_step = L.pad(kl_step) / L.pad(torch::ones({*steps})).clamp_min(1);
   const torch::Tensor lp = oreo::policy_loss(pb, cfg_.loss, &pinfo);
   value_opt_->zero_grad();
   policy_opt_->zero_grad();

@@ -136,6 +136,51 @@ std::vector<int64_t> to_vector(const torch::Tensor& t) {
   return {c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel()};
 }
 
+// The objective's loss on sequence scores l (policy) and l_a (anchor) of the groups laid out as L,
+// and in `loss_items` what it is a mean over (groups, or pairs).
+torch::Tensor objective_loss(const PreferenceLearnerSettings& cfg, const Pool& train, const std::vector<int64_t>& groups,
+                             const Layout& L, const torch::Tensor& l, const torch::Tensor& l_a, double tau,
+                             double* loss_items) {
+  torch::Tensor loss;
+  *loss_items = static_cast<double>(l.size(0));  // the losses are means over groups, or over pairs
+  switch (cfg.objective) {
+    case Objective::dpo:
+    case Objective::adpo_pairwise: {
+      const Pairs p = pairs_of(train, groups, L.P);
+      const torch::Tensor fl = l.reshape(-1), fa = l_a.reshape(-1);
+      if (cfg.objective == Objective::adpo_pairwise) {
+        loss = preference::adpo_pairwise_loss(fl.index_select(0, p.i), fl.index_select(0, p.j), fa.index_select(0, p.i),
+                                              fa.index_select(0, p.j), p.q.to(l.dtype()), tau);
+        *loss_items = static_cast<double>(p.i.numel());
+        break;
+      }
+      // DPO takes hard preferences: the label's side of 1/2 (ties carry no preference).
+      const torch::Tensor keep = p.q != 0.5;
+      const torch::Tensor i_first = (p.q > 0.5).index({keep});
+      const torch::Tensor i = p.i.index({keep}), j = p.j.index({keep});
+      const torch::Tensor w = torch::where(i_first, i, j), r = torch::where(i_first, j, i);
+      if (w.numel() == 0) {
+        loss = (l * 0).sum();
+        *loss_items = 0;
+        break;
+      }
+      loss = preference::dpo_loss(fl.index_select(0, w), fl.index_select(0, r), fa.index_select(0, w),
+                                  fa.index_select(0, r), cfg.dpo);
+      *loss_items = static_cast<double>(w.numel());
+      break;
+    }
+    case Objective::adpo_listwise:
+      loss = preference::adpo_listwise_loss(l, l_a, targets(train, groups, L.P, &Pool::Group::target).to(l.dtype()),
+                                            tau, L.mask);
+      break;
+    case Objective::plackett_luce:
+      loss = preference::plackett_luce_loss(l, l_a, targets(train, groups, L.P, &Pool::Group::rank_key).to(l.dtype()),
+                                            1.0 / tau, L.mask);
+      break;
+  }
+  return loss;
+}
+
 double item(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).item<double>(); }
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -238,44 +283,9 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
     tau_ = temperature(entropy(pi.a));
   }
 
-  torch::Tensor loss;
-  double loss_items = static_cast<double>(l.size(0));  // the losses are means over groups, or over pairs
   const double tau = tau_;
-  switch (cfg_.objective) {
-    case Objective::dpo:
-    case Objective::adpo_pairwise: {
-      const Pairs p = pairs_of(*train_, groups, L.P);
-      const torch::Tensor fl = l.reshape(-1), fa = l_a.reshape(-1);
-      if (cfg_.objective == Objective::adpo_pairwise) {
-        loss = preference::adpo_pairwise_loss(fl.index_select(0, p.i), fl.index_select(0, p.j), fa.index_select(0, p.i),
-                                              fa.index_select(0, p.j), p.q.to(l.dtype()), tau);
-        loss_items = static_cast<double>(p.i.numel());
-        break;
-      }
-      // DPO takes hard preferences: the label's side of 1/2 (ties carry no preference).
-      const torch::Tensor keep = p.q != 0.5;
-      const torch::Tensor i_first = (p.q > 0.5).index({keep});
-      const torch::Tensor i = p.i.index({keep}), j = p.j.index({keep});
-      const torch::Tensor w = torch::where(i_first, i, j), r = torch::where(i_first, j, i);
-      if (w.numel() == 0) {
-        loss = (l * 0).sum();
-        loss_items = 0;
-        break;
-      }
-      loss = preference::dpo_loss(fl.index_select(0, w), fl.index_select(0, r), fa.index_select(0, w),
-                                  fa.index_select(0, r), cfg_.dpo);
-      loss_items = static_cast<double>(w.numel());
-      break;
-    }
-    case Objective::adpo_listwise:
-      loss = preference::adpo_listwise_loss(l, l_a, targets(*train_, groups, L.P, &Pool::Group::target).to(l.dtype()),
-                                            tau, L.mask);
-      break;
-    case Objective::plackett_luce:
-      loss = preference::plackett_luce_loss(l, l_a, targets(*train_, groups, L.P, &Pool::Group::rank_key).to(l.dtype()),
-                                            1.0 / tau, L.mask);
-      break;
-  }
+  double loss_items = 0;
+  const torch::Tensor loss = objective_loss(cfg_, *train_, groups, L, l, l_a, tau, &loss_items);
   optimizer_->zero_grad();
   loss.backward();
   distributed::sync_gradients(policy_->parameters(),

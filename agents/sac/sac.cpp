@@ -150,60 +150,76 @@ DeferredMetrics Sac::update(const Batch& b, at::Generator& gen) {
 // are done. The arithmetic does not depend on which thread runs a task, so parameters and
 // results are the same at any thread count. The losses' values are only reported, not
 // differentiated: they are computed when the metrics are read.
-DeferredMetrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
-  torch::NoGradGuard no_graph;  // every pass and gradient is by hand (the temperature's aside)
-  const double alpha = this->alpha();
-  GaussianPolicyImpl& actor = *policy_.gaussian();
-  const int64_t batch = b.obs.size(0), obs_dim = b.obs.size(-1), act_dim = actor.act_dim;
-  const auto half = [&](const torch::Tensor& t, int64_t h) {
-    return h == 0 ? t.narrow(0, 0, batch / 2) : t.narrow(0, batch / 2, batch - batch / 2);
-  };
-  const auto joined = [](const std::array<torch::Tensor, 2>& t) { return torch::cat({t[0], t[1]}); };
-  // The noise of a~ at s, then of a' at s', in this order whatever the threads do.
-  const torch::Tensor eps = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
-  const torch::Tensor eps_next = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
-  const std::vector<DenseView> actor_layers = actor.trunk->dense_layers();
-  std::array<std::vector<torch::Tensor>, 2> actor_acts;
+// The actor at s (a~ with its log-prob, the trunk's activations kept for its backward pass) and at
+// s' (a'), each as two half batches.
+struct Sac::ActorPass {
+  torch::Tensor eps, logp, action;
+  std::vector<DenseView> layers;
+  std::array<std::vector<torch::Tensor>, 2> acts;
   std::array<HeadSample, 2> pi, next;
-  fork([&](int64_t h) {
-    actor_acts[h] = dense_forward(actor_layers, half(b.obs, h));
-    pi[h] = squashed_gaussian_head(actor_acts[h].back(), half(eps, h));
-    next[h] = squashed_gaussian_head(dense_forward(actor_layers, half(b.next_obs, h)).back(), half(eps_next, h));
-  });
-  const torch::Tensor logp = joined({pi[0].log_prob, pi[1].log_prob});
-  const torch::Tensor action = joined({pi[0].action, pi[1].action});
-  const double alpha_loss = update_temperature(logp);
+};
 
-  // Critics: Q_m(s, a) and the target members at (s', a').
+namespace {
+// Half h of a batch's rows (the first batch / 2, or the rest).
+torch::Tensor batch_half(const torch::Tensor& t, int64_t h) {
+  const int64_t batch = t.size(0);
+  return h == 0 ? t.narrow(0, 0, batch / 2) : t.narrow(0, batch / 2, batch - batch / 2);
+}
+torch::Tensor joined(const std::array<torch::Tensor, 2>& t) { return torch::cat({t[0], t[1]}); }
+}  // namespace
+
+Sac::ActorPass Sac::sample_actor(const Batch& b, at::Generator& gen) {
+  GaussianPolicyImpl& actor = *policy_.gaussian();
+  const int64_t batch = b.obs.size(0), act_dim = actor.act_dim;
+  ActorPass a;
+  // The noise of a~ at s, then of a' at s', in this order whatever the threads do.
+  a.eps = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
+  const torch::Tensor eps_next = at::normal(0.0, 1.0, {batch, act_dim}, gen, b.obs.options());
+  a.layers = actor.trunk->dense_layers();
+  fork([&](int64_t h) {
+    a.acts[h] = dense_forward(a.layers, batch_half(b.obs, h));
+    a.pi[h] = squashed_gaussian_head(a.acts[h].back(), batch_half(a.eps, h));
+    a.next[h] = squashed_gaussian_head(dense_forward(a.layers, batch_half(b.next_obs, h)).back(), batch_half(eps_next, h));
+  });
+  a.logp = joined({a.pi[0].log_prob, a.pi[1].log_prob});
+  a.action = joined({a.pi[0].action, a.pi[1].action});
+  return a;
+}
+
+// Critics: Q_m(s, a) against the target members at (s', a'); one Adam step per member.
+void Sac::step_critics(const Batch& b, const ActorPass& a, double alpha, torch::Tensor* q, torch::Tensor* y) {
   const torch::Tensor sa = torch::cat({b.obs, b.actions}, -1);
-  const torch::Tensor next_sa = torch::cat({b.next_obs, joined({next[0].action, next[1].action})}, -1);
+  const torch::Tensor next_sa = torch::cat({b.next_obs, joined({a.next[0].action, a.next[1].action})}, -1);
   std::array<std::vector<torch::Tensor>, 2> acts;
   std::array<torch::Tensor, 2> next_q;
   fork([&](int64_t m) {
     next_q[m] = critic_target_->member_forward(m, next_sa).back();
     acts[m] = critic_->member_forward(m, sa);
   });
-  const torch::Tensor y =
-      sac::continuous_critic_target(b.rewards, b.terminated, torch::stack({next_q[0], next_q[1]}).squeeze(-1),
-                                    joined({next[0].log_prob, next[1].log_prob}), alpha, cfg_.gamma);
-  const torch::Tensor q = member_outputs(acts);
-  const torch::Tensor dq = sac::critic_loss_gradient(q, y);
+  *y = sac::continuous_critic_target(b.rewards, b.terminated, torch::stack({next_q[0], next_q[1]}).squeeze(-1),
+                                     joined({a.next[0].log_prob, a.next[1].log_prob}), alpha, cfg_.gamma);
+  *q = member_outputs(acts);
+  const torch::Tensor dq = sac::critic_loss_gradient(*q, *y);
   allocate_gradients(critic_->parameters());
   const SlicedAdamStep critic_step(*critic_opt_);
   fork([&](int64_t m) {
     critic_->member_backward(m, acts[m], dq[m].unsqueeze(-1), /*weight_grads=*/true, /*input_grad=*/false);
     critic_step.apply(m, 2);
   });
+}
 
-  // Actor: the stepped critics at (s, a~), differentiated into a~ only; the targets follow the
-  // stepped critics meanwhile.
-  const torch::Tensor sa_pi = torch::cat({b.obs, action}, -1);
+// Actor: the stepped critics at (s, a~), differentiated into a~ only, then back through the
+// actor's two half batches; the targets follow the stepped critics meanwhile. Returns Q(s, a~).
+torch::Tensor Sac::step_actor(const Batch& b, const ActorPass& a, double alpha) {
+  const int64_t obs_dim = b.obs.size(-1), act_dim = policy_.gaussian()->act_dim;
+  const torch::Tensor sa_pi = torch::cat({b.obs, a.action}, -1);
+  std::array<std::vector<torch::Tensor>, 2> acts;
   fork([&](int64_t m) {
     acts[m] = critic_->member_forward(m, sa_pi);
     polyak_update(*critic_target_, *critic_, cfg_.tau, m);
   });
   const torch::Tensor q_pi = member_outputs(acts);
-  const sac::ActorLossGradient d_lp = sac::continuous_actor_loss_gradient(logp, q_pi, alpha);
+  const sac::ActorLossGradient d_lp = sac::continuous_actor_loss_gradient(a.logp, q_pi, alpha);
   std::array<torch::Tensor, 2> d_input;
   fork([&](int64_t m) {
     d_input[m] =
@@ -211,16 +227,16 @@ DeferredMetrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   });
   const torch::Tensor d_action = (d_input[0] + d_input[1]).narrow(-1, obs_dim, act_dim);
   allocate_gradients(policy_.parameters());
-  const std::vector<DenseView> actor_grads = actor.trunk->dense_gradients();
+  const std::vector<DenseView> actor_grads = policy_.gaussian()->trunk->dense_gradients();
   if (actor_grad_half_.empty() || actor_grad_half_[0].w.scalar_type() != actor_grads[0].w.scalar_type()) {
     actor_grad_half_.clear();
     for (const DenseView& g : actor_grads)
       actor_grad_half_.push_back({torch::empty_like(g.w.t()).t(), torch::empty_like(g.b)});
   }
   fork([&](int64_t h) {
-    const torch::Tensor d_out = squashed_gaussian_head_backward(actor_acts[h].back(), half(eps, h), pi[h].action,
-                                                                half(d_lp.d_logp, h), half(d_action, h));
-    dense_backward(actor_layers, h == 0 ? &actor_grads : &actor_grad_half_, actor_acts[h], d_out, /*input_grad=*/false);
+    const torch::Tensor d_out = squashed_gaussian_head_backward(a.acts[h].back(), batch_half(a.eps, h), a.pi[h].action,
+                                                                batch_half(d_lp.d_logp, h), batch_half(d_action, h));
+    dense_backward(a.layers, h == 0 ? &actor_grads : &actor_grad_half_, a.acts[h], d_out, /*input_grad=*/false);
   });
   fork([&](int64_t k) {
     for (size_t l = static_cast<size_t>(k); l < actor_grads.size(); l += 2) {
@@ -230,8 +246,18 @@ DeferredMetrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
   });
   const SlicedAdamStep actor_step(*actor_opt_);
   fork([&](int64_t h) { actor_step.apply(h, 2); });
+  return q_pi;
+}
 
-  return DeferredMetrics([q, y, logp, q_pi, alpha, alpha_loss, alpha_after = this->alpha()] {
+DeferredMetrics Sac::update_continuous(const Batch& b, at::Generator& gen) {
+  torch::NoGradGuard no_graph;  // every pass and gradient is by hand (the temperature's aside)
+  const double alpha = this->alpha();
+  const ActorPass a = sample_actor(b, gen);
+  const double alpha_loss = update_temperature(a.logp);
+  torch::Tensor q, y;
+  step_critics(b, a, alpha, &q, &y);
+  const torch::Tensor q_pi = step_actor(b, a, alpha);
+  return DeferredMetrics([q, y, logp = a.logp, q_pi, alpha, alpha_loss, alpha_after = this->alpha()] {
     sac::CriticLossInfo ci;
     sac::ActorLossInfo ai;
     const torch::Tensor lq = sac::critic_loss(q, y, &ci);

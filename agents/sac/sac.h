@@ -66,7 +66,12 @@ class Sac : public TransitionLearner {
   std::vector<torch::Tensor> all_parameters();
 
  private:
+  struct ActorPass;  // sac.cpp
   DeferredMetrics update_continuous(const Batch& b, at::Generator& gen);
+  // update_continuous's three stages.
+  ActorPass sample_actor(const Batch& b, at::Generator& gen);
+  void step_critics(const Batch& b, const ActorPass& a, double alpha, torch::Tensor* q, torch::Tensor* y);
+  torch::Tensor step_actor(const Batch& b, const ActorPass& a, double alpha);
   Metrics update_discrete(const Batch& b);
   // Steps the temperature on log pi (continuous) or the logits (discrete); its loss, NaN when fixed.
   double update_temperature(const torch::Tensor& policy_output);

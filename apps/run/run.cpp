@@ -234,12 +234,12 @@ class RunDriver {
     return result_;
   }
 
-  void log_row(double w, int64_t steps_this_session, int64_t updates_this_session) {
+  void log_row(double w, int64_t steps_this_process, int64_t updates_this_process) {
     agents::Metrics row = {{"step", static_cast<double>(training_.loop->steps())}, {"wall_time", wall_before_ + w}};
     const agents::Metrics m = training_.loop->metrics();
     row.insert(row.end(), m.begin(), m.end());
-    row.emplace_back("steps_per_s", steps_this_session / std::max(w, 1e-9));
-    row.emplace_back("updates_per_s", updates_this_session / std::max(w, 1e-9));
+    row.emplace_back("steps_per_s", steps_this_process / std::max(w, 1e-9));
+    row.emplace_back("updates_per_s", updates_this_process / std::max(w, 1e-9));
     logs_->metrics(row);
   }
 
@@ -301,19 +301,19 @@ class RunDriver {
   // Rank 0's share of waiting for and reducing gradients, over this process's run (not before a resume).
   void print_sync_cost() const {
     const distributed::SyncStats st = distributed::sync_stats();
-    const double session = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
     const double calls = static_cast<double>(std::max<int64_t>(1, st.calls));
     char buf[240];
     std::snprintf(buf, sizeof buf,
                   "data parallel: %d processes; gradient all-reduce %lld calls of %.2f MB, %.3f ms each, %.1f s in "
                   "all (%.1f %% of this process's %.1f s)\n",
                   opt_.world_size, static_cast<long long>(st.calls), static_cast<double>(st.bytes) / calls / 1e6,
-                  1e3 * st.seconds / calls, st.seconds, 100.0 * st.seconds / std::max(session, 1e-9), session);
+                  1e3 * st.seconds / calls, st.seconds, 100.0 * st.seconds / std::max(elapsed, 1e-9), elapsed);
     out_ << buf;
   }
 
   const std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
-  double wall_before_ = 0;  // wall time of earlier sessions of this run
+  double wall_before_ = 0;  // wall time of the run's earlier processes (before a resume)
   int64_t last_saved_step_ = -1;
   std::string last_eval_text_ = "-";
 };
