@@ -459,7 +459,10 @@ Dataset read_dataset(const std::string& path, const std::optional<envs::EnvSpec>
   silence_hdf5();
   const Reader r{path};
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) r.fail("no such dataset file");
+  if (!std::filesystem::exists(path, ec))
+    r.fail("no such dataset file (resolved to " + std::filesystem::absolute(path, ec).string() +
+           "; softrl collect CONFIG.yaml --out " + path + " makes one)");
+  if (!std::filesystem::is_regular_file(path, ec)) r.fail("not a regular file");
   if (H5Fis_hdf5(path.c_str()) <= 0) r.fail("not an HDF5 file (a softrl dataset is HDF5, written by softrl collect)");
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok()) {

@@ -82,7 +82,17 @@ TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]")
         std::string::npos);
   r = run("train " + (dir / "missing.yaml").string());
   CHECK(r.code == 2);
-  CHECK(r.output.find("missing.yaml: cannot read the config file") != std::string::npos);
+  CHECK(r.output.find("missing.yaml: no such config file (softrl config ALGO > ") != std::string::npos);
+  // An SB3 / TRL reflex: the option form of an override gets the key=value form back.
+  r = run("train " + (dir / "missing.yaml").string() + " --total_steps=100");
+  CHECK(r.code == 2);
+  CHECK(r.output.find("overrides are key=value without dashes (e.g. total_steps=100)") != std::string::npos);
+  // The top-level help names what a config may choose.
+  r = run("--help");
+  CHECK(r.code == 0);
+  CHECK(r.output.find("Algorithms (a config's `algo:`): adpo, bc, distill, dpo, grpo, oreo, sac, soft_grpo") !=
+        std::string::npos);
+  CHECK(r.output.find("LunarLanderContinuous-v3, BipedalWalker-v3") != std::string::npos);
   r = run("frobnicate");
   CHECK(r.code == 2);
   CHECK(r.output.find("unknown command 'frobnicate'") != std::string::npos);

@@ -219,6 +219,9 @@ TEST_CASE("mutated configs end in a clear error or a valid config, never a crash
                     Catch::Contains("c.yaml: env.options.gravity: expected a number in (-12, 0), got \"-12\""));
   CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"env.options.enable_wind=2"}),
                     Catch::Contains("c.yaml: env.options.enable_wind: expected true or false"));
+  // A task without options says so instead of listing nothing.
+  CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"env.id=BipedalWalker-v3", "env.options.gravity=-9"}),
+                    Catch::Contains("c.yaml: env.options.gravity: unknown key; nothing may be set here"));
   CHECK_THROWS_WITH(apps::parse_config(kBaseConfig, "c.yaml", {"sac.target_entropy=.nan"}),
                     Catch::Contains("c.yaml: sac.target_entropy: expected a number"));
   CHECK_THROWS_WITH(

@@ -293,7 +293,7 @@ TEST_CASE("malformed, truncated and mismatched datasets are refused with the fil
   const std::string bytes = read_bytes(good);
   std::ofstream(dir / "truncated.hdf5", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   const std::vector<std::pair<fs::path, std::string>> cases = {
-      {dir / "missing.hdf5", "no such dataset file"},
+      {dir / "missing.hdf5", "no such dataset file (resolved to "},
       {dir / "text.hdf5", "not an HDF5 file"},
       {dir / "truncated.hdf5", "truncated or corrupt"},
       {crafted(good, "version", "f.attrs['softrl_format_version'] = 2"), "format version 2"},

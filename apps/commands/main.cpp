@@ -14,6 +14,7 @@
 #include "apps/commands/report_command.h"
 #include "apps/commands/train_command.h"
 #include "apps/commands/validate_envs.h"
+#include "apps/algos/registry.h"
 #include "apps/config/config_reader.h"
 #include "apps/run/run.h"
 #include "bench/bench_allreduce.h"
@@ -23,6 +24,7 @@
 #include "bench/bench_sac.h"
 #include "bench/bench_softmax.h"
 #include "common/runtime.h"
+#include "envs/registry.h"
 
 namespace {
 using namespace softrl::apps;
@@ -82,6 +84,9 @@ std::vector<Command> bench_commands(CLI::App& bench) {
 Command train_command(CLI::App& app) {
   static TrainOptions tr;
   CLI::App* c = app.add_subcommand("train", "Train from a YAML config: softrl train CONFIG.yaml [key=value ...]");
+  c->footer("\nOverrides are dotted key=value pairs (e.g. total_steps=100000 eval.episodes=20). "
+            "softrl config ALGO [--env ID] > my.yaml writes a complete default config to start from; "
+            "docs/config_keys.md lists every key.\n");
   c->add_option("config", tr.config_path, "CONFIG.yaml");
   c->add_option("overrides", tr.overrides, "dotted.key=value overrides");
   c->add_option("--run-dir", tr.run_dir, "Run directory (default runs/<env>-<algo>-seed<S>-<time>)");
@@ -229,6 +234,32 @@ Command validate_command(CLI::App& app) {
   c->add_flag("--json", val.json, "Print JSON");
   return {c, [] { return run_validate_envs(val, std::cout); }};
 }
+std::string joined_names(const auto& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + std::string(n);
+  return s;
+}
+
+// What `softrl --help` ends with: the algorithms and tasks a config may name, and where keys live.
+std::string help_footer() {
+  return "\nAlgorithms (a config's `algo:`): " + joined_names(algo_names()) +
+         "\nEnvironments (`env.id`): " + joined_names(softrl::envs::env_ids()) +
+         "\n\nsoftrl config ALGO [--env ID] prints a complete default config; softrl config --markdown every key."
+         "\nOverrides are dotted key=value pairs after the config, e.g. softrl train my.yaml total_steps=100000 "
+         "sac.learning_rate=1e-3.";
+}
+
+// `--total_steps=100` (an SB3 / TRL reflex) is not an option: say how overrides are written.
+void hint_dashed_overrides(int argc, char** argv, std::ostream& err) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos && eq > 2) {
+      err << "softrl: overrides are key=value without dashes (e.g. " << a.substr(2) << ")\n";
+      return;
+    }
+  }
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -236,6 +267,7 @@ int main(int argc, char** argv) {
   CLI::App app{"softrl: reinforcement learning and preference optimization on a shared softmax core"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "softrl " SOFTRL_VERSION);
+  app.footer(help_footer());
   CLI::App* bench = app.add_subcommand("bench", "Speed benchmarks (not tests)");
   bench->require_subcommand(1);
   std::vector<Command> commands = bench_commands(*bench);
@@ -258,6 +290,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
+    if (rc != 0) hint_dashed_overrides(argc, argv, std::cerr);
     return rc == 0 ? 0 : 2;
   }
   for (const auto& c : commands)

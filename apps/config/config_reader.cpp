@@ -35,7 +35,9 @@ void ConfigReader::check_keys(const YAML::Node& map, const std::string& path,
   for (const auto& kv : map) {
     const std::string k = kv.first.as<std::string>();
     const std::string key_path = path.empty() ? k : path + "." + k;
-    if (!allowed.count(k)) fail_msg(key_path, "unknown key; valid keys here: " + join_names(allowed));
+    if (!allowed.count(k))
+      fail_msg(key_path, allowed.empty() ? "unknown key; nothing may be set here"
+                                         : "unknown key; valid keys here: " + join_names(allowed));
     // yaml-cpp would silently keep the first value, PyYAML (and RL Zoo) the last: refuse both.
     if (!seen.insert(k).second) fail_msg(key_path, "given twice; keep one");
   }

@@ -31,6 +31,8 @@ std::string read_config_file(const std::string& path) {
   // A config is a small regular file: refuse devices, FIFOs and anything huge before reading.
   constexpr uintmax_t kMaxBytes = 1 << 20;
   std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    throw InputError(path + ": no such config file (softrl config ALGO > " + path + " writes a default one)");
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError(path + ": cannot read the config file (not a regular file)");
   if (std::filesystem::file_size(path, ec) > kMaxBytes)
