@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -229,11 +230,19 @@ double ink_share(const fs::path& png) {
 
 TEST_CASE("report.html renders in headless Chromium with the study's curves and intervals", "[compare][browser]") {
   const fs::path dir = study_fixture();
-  REQUIRE(
-      run_softrl("compare " + (dir / "study.yaml").string() + " seeds=[3] --study-dir " + (dir / "s").string()).code ==
-      0);
+  // A long arm name, as grids make them: shown whole.
+  const std::string long_arm = "filtered_top_quarter_lr3e-3";
+  REQUIRE(run_softrl("compare " + (dir / "study.yaml").string() + " seeds=[3] arms[1].name=" + long_arm +
+                     " --study-dir " + (dir / "s").string())
+              .code == 0);
   const std::string html = read_text(dir / "s" / "report.html");
   CHECK(html.find("<script") == std::string::npos);
+  // The score rule and the bootstrap's settings are stated on the page and in summary.json.
+  CHECK(html.find("Score of a run: the mean return of the final evaluation. Intervals: 95 % stratified bootstrap "
+                  "over runs (2000 resamples, seed 0") != std::string::npos);
+  const std::string summary = read_text(dir / "s" / "summary.json");
+  CHECK(summary.find("\"score\": \"the mean return of the final evaluation\"") != std::string::npos);
+  CHECK(summary.find("\"bootstrap_reps\": 2000") != std::string::npos);
   CHECK(html.find("http") == std::string::npos);  // nothing fetched from the network
   CHECK(count(html, "<img alt=") == 2);           // each arm's best run, embedded
   CHECK(fs::file_size(dir / "s" / "gifs" / "bc.gif") > 1000);
@@ -250,6 +259,25 @@ TEST_CASE("report.html renders in headless Chromium with the study's curves and 
   CHECK(count(dom.output, "class=\"band\"") == 2);
   CHECK(count(dom.output, "class=\"profile\"") == 2);
   CHECK(count(dom.output, "class=\"interval\"") == 8);
+  CHECK(count(dom.output, ">" + long_arm + "</text>") == 4);  // one label per aggregate metric, whole
+  // Axis ticks step by 1, 2 or 5 times a power of ten.
+  for (const std::string cls : {"ytick", "xtick"}) {
+    std::vector<double> ticks;
+    for (size_t at = dom.output.find("class=\"" + cls + "\""); at != std::string::npos;
+         at = dom.output.find("class=\"" + cls + "\"", at + 1)) {
+      const size_t open = dom.output.find('>', at) + 1;
+      std::string t = dom.output.substr(open, dom.output.find('<', open) - open);
+      const double scale = t.back() == 'k' ? 1e3 : t.back() == 'M' ? 1e6 : 1.0;
+      if (scale != 1.0) t.pop_back();
+      ticks.push_back(std::stod(t) * scale);
+    }
+    INFO(cls);
+    REQUIRE(ticks.size() >= 6);  // two charts' worth at least
+    const double step = ticks[1] - ticks[0];
+    const double mantissa = step / std::pow(10.0, std::floor(std::log10(step)));
+    CHECK((std::abs(mantissa - 1) < 1e-9 || std::abs(mantissa - 2) < 1e-9 || std::abs(mantissa - 5) < 1e-9));
+    CHECK(std::abs(ticks[0] / step - std::round(ticks[0] / step)) < 1e-9);  // on a multiple of the step
+  }
   CHECK(dom.output.find("CONSOLE") == std::string::npos);  // no console messages
   const Result shot = sh(chromium + "--screenshot=" + (dir / "shot.png").string() + " " + url);
   REQUIRE(shot.code == 0);

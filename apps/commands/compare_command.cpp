@@ -195,7 +195,8 @@ int report_study(const Study& study, const fs::path& dir, std::ostream& out) {
   Report r =
       build_report(runs, {.last_k = study.last_k,
                           .normalize = study.normalize,
-                          .normalize_episodes = study.eval_episodes > 0 ? static_cast<int>(study.eval_episodes) : 100});
+                          .normalize_episodes = study.eval_episodes > 0 ? static_cast<int>(study.eval_episodes) : 100,
+                          .score = score_rule(study.last_k, study.best, "")});
   record_best_runs(r, dir);
   out << report_table(r);
   write_report(r, dir, study.name, study_yaml(study));

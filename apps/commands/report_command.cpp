@@ -21,12 +21,9 @@ int run_report(const ReportOptions& opt, std::ostream& out, std::ostream& err) {
           runs.push_back(read_run(d, study_arm_of(d), opt.last_k, opt.best, opt.metric));
         }
         name_arms(runs);
-        const std::string score = !opt.metric.empty() ? "last logged " + opt.metric
-                                  : opt.best          ? "best evaluation's mean return"
-                                  : opt.last_k > 1
-                                      ? "mean return of the last " + std::to_string(opt.last_k) + " evaluations"
-                                      : "mean return of the final evaluation(s)";
-        const Report r = build_report(runs, {.last_k = opt.last_k, .normalize = opt.normalize, .score = score});
+        const Report r = build_report(runs, {.last_k = opt.last_k,
+                                             .normalize = opt.normalize,
+                                             .score = score_rule(opt.last_k, opt.best, opt.metric)});
         out << report_table(r);
         if (!opt.out.empty()) {
           fs::create_directories(opt.out);

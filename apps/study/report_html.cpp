@@ -36,17 +36,55 @@ std::string num(double v, int digits = 1) {
   return b;
 }
 
+// Digits after the point that show an interval of this width with two significant figures
+// (0.801 [0.754, 0.845], 232.2 [225.0, 240.0]): one at least, four at most.
+int digits_for(double width) {
+  if (!(width > 0) || !std::isfinite(width)) return 1;
+  return std::clamp(1 - static_cast<int>(std::floor(std::log10(width))), 1, 4);
+}
+std::string interval_text(const Interval& iv, int digits) {
+  return num(iv.point, digits) + " [" + num(iv.lo, digits) + ", " + num(iv.hi, digits) + "]";
+}
+
+// Axis ticks at multiples of 1, 2 or 5 times a power of ten covering [lo, hi] in 3 to 6 steps.
+struct Ticks {
+  double first, step;
+  int count;
+  int digits;  // after the point, enough for the step
+};
+Ticks nice_ticks(double lo, double hi) {
+  const double span = hi > lo ? hi - lo : 1.0;
+  const double raw = span / 5, magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * magnitude >= raw) {
+      step = m * magnitude;
+      break;
+    }
+  const double first = std::floor(lo / step) * step, last = std::ceil(hi / step) * step;
+  return {first, step, static_cast<int>(std::lround((last - first) / step)) + 1,
+          std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)))};
+}
+
+// A tick's text: 250000 as 250k and 12000000 as 12M when the value is round there.
+std::string tick_label(double v, int digits) {
+  const double a = std::abs(v);
+  if (a >= 1e6 && std::fmod(a, 1e5) == 0) return num(v / 1e6, std::fmod(a, 1e6) == 0 ? 0 : 1) + "M";
+  if (a >= 1e4 && std::fmod(a, 1e3) == 0) return num(v / 1e3, 0) + "k";
+  return num(v == 0 ? 0.0 : v, digits);
+}
+
 // A chart area mapping data coordinates to SVG pixels, with labelled axes.
 struct Chart {
   double x0, x1, y0, y1;
   static constexpr double W = 560, H = 300, L = 70, R = 20, T = 20, B = 50;
+  Ticks xt, yt;
+  // The axes reach the ticks' round values around the data's range.
   Chart(double xa, double xb, double ya, double yb)
-      : x0(xa),
-        x1(xb == xa ? xa + 1 : xb),
-        y0(ya),
-        y1(yb == ya ? ya + 1 : yb) {
-    const double pad = 0.05 * (y1 - y0);
-    y0 -= pad, y1 += pad;
+      : xt(nice_ticks(xa, xb == xa ? xa + 1 : xb)),
+        yt(nice_ticks(ya, yb == ya ? ya + 1 : yb)) {
+    x0 = xt.first, x1 = xt.first + xt.step * (xt.count - 1);
+    y0 = yt.first, y1 = yt.first + yt.step * (yt.count - 1);
   }
   double px(double x) const { return L + (x - x0) / (x1 - x0) * (W - L - R); }
   double py(double y) const { return H - B - (y - y0) / (y1 - y0) * (H - T - B); }
@@ -56,12 +94,15 @@ struct Chart {
       << "\" viewBox=\"0 0 " << W << " " << H << "\">";
     o << "<rect x=\"" << L << "\" y=\"" << T << "\" width=\"" << W - L - R << "\" height=\"" << H - T - B
       << "\" fill=\"#fff\" stroke=\"#888\"/>";
-    for (int k = 0; k <= 4; ++k) {
-      const double xv = x0 + (x1 - x0) * k / 4, yv = y0 + (y1 - y0) * k / 4;
-      o << "<text x=\"" << px(xv) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">"
-        << num(xv, std::abs(x1 - x0) < 10 ? 2 : 0) << "</text>";
-      o << "<text x=\"" << L - 6 << "\" y=\"" << py(yv) + 4 << "\" text-anchor=\"end\">"
-        << num(yv, std::abs(y1 - y0) < 10 ? 2 : 0) << "</text>";
+    for (int k = 0; k < xt.count; ++k) {
+      const double xv = xt.first + k * xt.step;
+      o << "<text class=\"xtick\" x=\"" << px(xv) << "\" y=\"" << H - B + 16 << "\" text-anchor=\"middle\">"
+        << tick_label(xv, xt.digits) << "</text>";
+    }
+    for (int k = 0; k < yt.count; ++k) {
+      const double yv = yt.first + k * yt.step;
+      o << "<text class=\"ytick\" x=\"" << L - 6 << "\" y=\"" << py(yv) + 4 << "\" text-anchor=\"end\">"
+        << tick_label(yv, yt.digits) << "</text>";
       o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << py(yv) << "\" y2=\"" << py(yv)
         << "\" stroke=\"#eee\"/>";
     }
@@ -94,7 +135,9 @@ std::string curves_svg(const Report& r, const std::string& task) {
   if (ya > yb) return "<p>No evaluations.</p>";
   const Chart ch(xa, xb, ya, yb);
   std::ostringstream o;
-  o << ch.open("environment steps", "IQM of evaluation returns", task + " learning curves");
+  o << ch.open("training steps (env steps; transitions for offline learners)",
+               r.normalizers.empty() ? "IQM of evaluation returns" : "IQM of normalised scores",
+               task + " learning curves");
   for (const auto& c : r.curves) {
     if (c.task != task || c.steps.empty()) continue;
     const char* col = colour(arm_index(r, c.arm));
@@ -123,27 +166,30 @@ std::string intervals_svg(const Report& r, const std::string& task, const char* 
   for (const auto& row : r.rows)
     if (row.task == task) lo = std::min(lo, pick(row).lo), hi = std::max(hi, pick(row).hi), ++n;
   if (n == 0) return "";
-  // Room on the right for the value labels.
+  // Room on the right for the value labels; each arm's full name on a line above its interval.
   Chart ch(lo, hi + (hi - lo) * 0.6 + 1e-9, 0, n);
+  double narrowest = 1e300;
+  for (const auto& row : r.rows)
+    if (row.task == task) narrowest = std::min(narrowest, pick(row).hi - pick(row).lo);
+  const int digits = digits_for(narrowest);
+  constexpr int kRow = 40;
   std::ostringstream o;
   o << "<svg role=\"img\" aria-label=\"" << esc(task) << " " << metric << "\" width=\"" << Chart::W << "\" height=\""
-    << 40 + 28 * n << "\">";
+    << 44 + kRow * n << "\">";
   int k = 0;
   for (const auto& row : r.rows) {
     if (row.task != task) continue;
     const Interval iv = pick(row);
-    const double y = 24 + 28 * k++;
+    const double y = 34 + kRow * k++;
     const char* col = colour(arm_index(r, row.arm));
-    o << "<text x=\"" << Chart::L - 6 << "\" y=\"" << y + 4 << "\" text-anchor=\"end\">" << esc(row.arm.substr(0, 10))
-      << "</text>";
+    o << "<text class=\"arm-label\" x=\"" << Chart::L << "\" y=\"" << y - 10 << "\">" << esc(row.arm) << "</text>";
     o << "<line class=\"interval\" x1=\"" << ch.px(iv.lo) << "\" x2=\"" << ch.px(iv.hi) << "\" y1=\"" << y << "\" y2=\""
       << y << "\" stroke=\"" << col << "\" stroke-width=\"8\" stroke-opacity=\"0.5\"/>";
     o << "<circle cx=\"" << ch.px(iv.point) << "\" cy=\"" << y << "\" r=\"5\" fill=\"" << col << "\"/>";
-    o << "<text x=\"" << ch.px(iv.hi) + 8 << "\" y=\"" << y + 4 << "\">" << num(iv.point) << " [" << num(iv.lo) << ", "
-      << num(iv.hi) << "]</text>";
+    o << "<text x=\"" << ch.px(iv.hi) + 8 << "\" y=\"" << y + 4 << "\">" << interval_text(iv, digits) << "</text>";
   }
-  o << "<text x=\"" << (Chart::L + Chart::W) / 2 << "\" y=\"" << 36 + 28 * n << "\" text-anchor=\"middle\">" << metric
-    << " of the final scores (95 % stratified bootstrap interval)</text>";
+  o << "<text x=\"" << (Chart::L + Chart::W) / 2 << "\" y=\"" << 36 + kRow * n << "\" text-anchor=\"middle\">" << metric
+    << " of the runs' scores (95 % stratified bootstrap interval)</text>";
   return o.str() + "</svg>";
 }
 
@@ -205,9 +251,10 @@ std::string report_html(const Report& r, const std::filesystem::path& dir, const
     << "pre{background:#f6f6f6;padding:8px;overflow:auto}</style></head><body>";
   o << "<h1>" << esc(title) << "</h1>";
   o << "<p>" << r.runs.size() << " runs, " << r.arms.size() << " arms, " << r.tasks.size()
-    << " task(s). Score of a run: the mean return of its final evaluation(s). Intervals: 95 % stratified bootstrap "
-       "(rliable, Agarwal et al. 2021). Optimality gap: how far the scores fall below the task's success "
-       "threshold.</p>";
+    << " task(s). Score of a run: " << esc(r.score) << ". Intervals: 95 % stratified bootstrap over runs ("
+    << r.bootstrap_reps << " resamples, seed " << r.bootstrap_seed
+    << "; rliable, Agarwal et al. 2021). Optimality gap: how far the scores fall below the task's success "
+       "threshold. Incomplete runs are listed below and left out of every statistic and curve.</p>";
   for (const auto& n : r.normalizers)
     o << "<p>" << esc(n.task) << ": scores normalised as (return &minus; " << num(n.random) << ") / ("
       << num(n.heuristic) << " &minus; " << num(n.random)
@@ -221,9 +268,8 @@ std::string report_html(const Report& r, const std::filesystem::path& dir, const
     for (const auto& row : r.rows) {
       if (row.task != task) continue;
       o << "<tr><td>" << esc(row.arm) << "</td><td>" << row.runs << "</td>";
-      const int d = r.normalizers.empty() ? 1 : 3;
       for (const Interval& iv : {row.mean, row.median, row.iqm, row.optimality_gap})
-        o << "<td>" << num(iv.point, d) << " [" << num(iv.lo, d) << ", " << num(iv.hi, d) << "]</td>";
+        o << "<td>" << interval_text(iv, digits_for(iv.hi - iv.lo)) << "</td>";
       o << "</tr>";
     }
     o << "</table><h3>Learning curves</h3>" << curves_svg(r, task);

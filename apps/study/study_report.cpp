@@ -198,8 +198,9 @@ void add_profiles(Report& rep, const std::string& task) {
 void add_curves(Report& rep, const std::string& task, const ReportSettings& st) {
   for (const auto& arm : rep.arms) {
     std::vector<const RunRecord*> rs;
+    // The runs the statistics count: an unfinished run would shape a curve the table leaves it out of.
     for (const auto& r : rep.runs)
-      if (r.arm == arm && r.task == task) rs.push_back(&r);
+      if (r.complete && r.arm == arm && r.task == task) rs.push_back(&r);
     if (rs.empty()) continue;
     CurveRow c{.arm = arm, .task = task};
     for (const auto& e : rs.front()->evals) {
@@ -234,9 +235,18 @@ void add_pairs(Report& rep, const ReportSettings& st) {
 
 }  // namespace
 
+std::string score_rule(int last_k, bool best, const std::string& metric) {
+  if (!metric.empty()) return "the last logged " + metric;
+  if (best) return "the mean return of the best evaluation (the one best.pt was saved at)";
+  if (last_k > 1) return "the mean return of the last " + std::to_string(last_k) + " evaluations";
+  return "the mean return of the final evaluation";
+}
+
 Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
   Report rep;
   rep.score = st.score;
+  rep.bootstrap_reps = st.bootstrap_reps;
+  rep.bootstrap_seed = st.seed;
   for (const auto& r : runs) add_unique(rep.arms, r.arm), add_unique(rep.tasks, r.task);
   if (st.normalize) normalize_scores(rep, runs, st);
   rep.runs = std::move(runs);
@@ -334,6 +344,10 @@ void write_summary(const Report& r, const fs::path& dir, const std::string& titl
     norms.push_back(JsonObject().add("task", n.task).add("random", n.random).add("heuristic", n.heuristic).str());
   write_file_atomic(dir / "summary.json", JsonObject()
                                                   .add("title", title)
+                                                  .add("score", r.score)
+                                                  .add("confidence", 0.95)
+                                                  .add("bootstrap_reps", r.bootstrap_reps)
+                                                  .add("bootstrap_seed", r.bootstrap_seed)
                                                   .raw("normalizers", json_array(norms))
                                                   .raw("rows", json_array(rows))
                                                   .raw("probability_of_improvement", json_array(pairs))

@@ -34,7 +34,7 @@ struct ReportSettings {
   bool normalize = false;
   int normalize_episodes = 100;
   int bootstrap_reps = 2000;
-  std::string score = "mean return of the final evaluation(s)";  // what a score is, for the table
+  std::string score = "the mean return of the final evaluation";  // what a score is (score_rule)
   uint64_t seed = 0;
 };
 
@@ -65,6 +65,8 @@ struct Normalizer {
 struct Report {
   std::vector<Normalizer> normalizers;  // empty: raw returns
   std::string score;                    // what a score is (ReportSettings::score)
+  int bootstrap_reps = 0;               // the intervals' resamples and their seed
+  uint64_t bootstrap_seed = 0;
   std::vector<RunRecord> runs;
   std::vector<std::string> arms, tasks;  // in first-seen order
   std::vector<ArmTaskRow> rows;
@@ -89,6 +91,9 @@ std::string study_arm_of(const std::filesystem::path& run_dir);
 void name_arms(std::vector<RunRecord>& runs);
 // Runs that are not complete are left out of the statistics (listed in the report as such).
 Report build_report(std::vector<RunRecord> runs, const ReportSettings& settings);
+// What a run's score is, as the report states it: the last logged `metric`, the best evaluation, or
+// the mean of the last `last_k` evaluations.
+std::string score_rule(int last_k, bool best, const std::string& metric);
 
 // The terminal table.
 std::string report_table(const Report& r);
