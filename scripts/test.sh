@@ -18,6 +18,16 @@ if ((fast)); then
   ctest --test-dir build --output-on-failure --timeout 300 -j "$jobs" -L fast "${args[@]}"
   exit 0
 fi
+# Tests never write into the source tree: the tracked and untracked files' state before the suite
+# must be the state after it.
+tree_state() { git status --porcelain --untracked-files=all 2>/dev/null || true; }
+before=$(tree_state)
 # One test binary per core; the long ones start first (their COST in tests/CMakeLists.txt).
 ctest --test-dir build --output-on-failure --timeout 900 -j "$jobs" "${args[@]}"
 if [[ "${SOFTRL_SKIP_SANITIZERS:-0}" != 1 ]]; then scripts/test_sanitizers.sh; fi
+after=$(tree_state)
+if [[ "$before" != "$after" ]]; then
+  echo "scripts/test.sh: the test suite changed files in the source tree:"
+  diff <(echo "$before") <(echo "$after") || true
+  exit 1
+fi

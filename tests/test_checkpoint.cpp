@@ -79,11 +79,15 @@ TEST_CASE("format 1 checkpoints (before the run-loop split) evaluate and resume"
   // uninterrupted 600-step run of the same config; *_eval.json are that version's `softrl eval
   // --episodes 3 --seed 1000000 --json` of each file (6 significant digits).
   const fs::path fixtures = fs::path(SOFTRL_FIXTURES) / "format1";
+  // Evaluated from a copy: eval writes eval_report.json beside the checkpoint, never into the sources.
+  const fs::path copies = fresh_dir("format1_eval");
+  fs::create_directories(copies);
   for (const char* name : {"sac_llc_600", "sac_ll_300"}) {
     std::ifstream in(fixtures / (std::string(name) + "_eval.json"));
     const std::string expected((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    fs::copy_file(fixtures / (std::string(name) + ".pt"), copies / (std::string(name) + ".pt"));
     std::ostringstream out, err;
-    REQUIRE(apps::run_eval({.target = (fixtures / (std::string(name) + ".pt")).string(), .episodes = 3, .json = true},
+    REQUIRE(apps::run_eval({.target = (copies / (std::string(name) + ".pt")).string(), .episodes = 3, .json = true},
                            out, err) == 0);
     for (const char* key : {"\"mean\": ", "\"min\": ", "\"max\": ", "\"mean_length\": "}) {
       auto value = [&](const std::string& json) {
@@ -111,6 +115,7 @@ TEST_CASE("format 1 checkpoints (before the run-loop split) evaluate and resume"
     CHECK((a[i] - b[i]).abs().max().item<double>() < 1e-6);
   }
   fs::remove_all(dir);
+  fs::remove_all(copies);
 }
 
 TEST_CASE("all_finite finds a single infinite or NaN element anywhere, in float32 and float64",

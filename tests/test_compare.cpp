@@ -65,7 +65,7 @@ TEST_CASE("bad studies are refused before anything runs, naming the file and key
       {"arms[0].colour=red", st + ": arms[0].colour: unknown key"},
       {"arms[1].name=bc", st + ": arms[1].name: duplicate arm name 'bc'"},
       {"arms[0].overrides={bc.batch_size: 0}", st + ": arm 'bc': " + (dir / "bc.yaml").string() + ": bc.batch_size"},
-      {"arms[0].config=nothing.yaml", "nothing.yaml: cannot read the config file"},
+      {"arms[0].config=nothing.yaml", "nothing.yaml: no such config file"},
       {"seeds=0", st + ": seeds: expected an integer in [1, 1000]"},
       {"seeds=[]", st + ": seeds: expected a seed count or a non-empty list of seeds"},
       {"arms[0].name=''", st + ": arms[0].name: '' cannot name the arm's directory: it is empty"},
