@@ -29,18 +29,20 @@ ReturnStats evaluate(Env& env, Policy& policy, int episodes, uint64_t first_seed
 
 GroupEvaluation evaluate_groups(Env& env, Policy& policy, int start_states, int group, uint64_t first_seed,
                                 const StepObserver& observe, double success_threshold) {
-  std::vector<double> returns;
-  std::vector<int> lengths;
   const double threshold = std::isnan(success_threshold) ? env.spec().reward_threshold : success_threshold;
   GroupEvaluation g{.start_states = start_states, .group = group, .threshold = threshold};
+  std::vector<double>& returns = g.returns;
+  std::vector<int>& lengths = g.lengths;
   for (int s = 0; s < start_states; ++s) {
     bool any = false;
     double best = -std::numeric_limits<double>::infinity();
     for (int j = 0; j < group; ++j) {
       const int k = static_cast<int>(returns.size());
-      const EpisodeStats e = run_episode(env, policy, first_seed + static_cast<uint64_t>(s), observe, k);
+      const uint64_t seed = first_seed + static_cast<uint64_t>(s);
+      const EpisodeStats e = run_episode(env, policy, seed, observe, k);
       returns.push_back(e.ret);
       lengths.push_back(e.length);
+      g.seeds.push_back(seed);
       any = any || e.ret >= threshold;
       best = std::max(best, e.ret);
     }

@@ -36,6 +36,10 @@ ReturnStats evaluate(Env& env, Policy& policy, int episodes, uint64_t first_seed
 // at least one of the k = group episodes does (Chen et al. 2021's estimator with n = k).
 struct GroupEvaluation {
   ReturnStats stats;  // over all start_states x group episodes
+  // Every episode in the order played: its return, length and start seed.
+  std::vector<double> returns;
+  std::vector<int> lengths;
+  std::vector<uint64_t> seeds;
   int start_states = 0, group = 1;
   double pass_at_1 = 0, pass_at_k = 0;
   double best_of_k = 0;  // the mean over start states of the best of its `group` returns

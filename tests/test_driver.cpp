@@ -20,6 +20,7 @@
 #include "common/stats.h"
 #include "envs/registry.h"
 #include "tests/run_fixtures.h"
+#include "tests/shell.h"
 
 using namespace softrl;
 using namespace softrl::test;
@@ -87,7 +88,12 @@ TEST_CASE("eval of a run directory prints and writes every statistic", "[driver]
   for (const char* key : {"\"mean\"", "\"std\"", "\"median\"", "\"iqm\"", "\"min\"", "\"max\"", "\"success_rate\"",
                           "\"mean_length\"", "\"episodes\": 3", "\"env\": \"LunarLanderContinuous-v3\""})
     CHECK(out.str().find(key) != std::string::npos);
-  CHECK(fs::exists(dir / "run" / "eval_report.json"));
+  // Beside the checkpoint evaluated (the run's best.pt), with every episode's return, length and seed.
+  const std::string report = testing::read_text(dir / "run" / "checkpoints" / "eval_report.json");
+  CHECK_FALSE(fs::exists(dir / "run" / "eval_report.json"));
+  CHECK(report.find("\"seeds\": [5, 6, 7]") != std::string::npos);
+  CHECK(report.find("\"lengths\": [") != std::string::npos);
+  CHECK(report.find("\"returns\": [") != std::string::npos);
   const ReturnStats s = return_stats({1, 2, 3, 4, 100, -50, 7, 8}, {1, 1, 1, 1, 1, 1, 1, 1}, 5);
   CHECK(s.median == Approx(3.5));
   CHECK(s.iqm == Approx((2 + 3 + 4 + 7) / 4.0));

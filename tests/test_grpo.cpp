@@ -145,7 +145,7 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
   const std::string csv = testing::read_text(dir / "full" / "metrics.csv");
   CHECK(csv.substr(0, csv.find('\n')) ==
         "step,wall_time,iteration,mean_return,group_max_return,zero_std_groups,loss,clip_fraction,approx_kl,"
-        "kl_to_reference,entropy,collect_s,learn_s,steps_per_s,updates_per_s");
+        "grad_norm,kl_to_reference,entropy,collect_s,learn_s,steps_per_s,updates_per_s");
 
   // Pass@k: k sampled episodes per start seed; Pass@k >= Pass@1. A deterministic policy (the
   // heuristic) repeats itself, so its Pass@k is its Pass@1.
@@ -160,7 +160,8 @@ TEST_CASE("GRPO run: interrupted and resumed = uninterrupted; Pass@k evaluation"
   const auto quiet =
       testing::run_shell(std::string(SOFTRL_BIN) + " eval " + (dir / "full").string() + " --episodes 1 --no-report");
   CHECK(quiet.code == 0);
-  CHECK(testing::read_text(dir / "full" / "eval_report.json").find("\"episodes\": 12") != std::string::npos);
+  CHECK(testing::read_text(dir / "full" / "checkpoints" / "eval_report.json").find("\"episodes\": 12") !=
+        std::string::npos);
   const auto h = testing::run_shell(std::string(SOFTRL_BIN) + " eval heuristic:LunarLander-v3 --episodes 10 --group 3");
   INFO(h.output);
   CHECK(h.code == 0);

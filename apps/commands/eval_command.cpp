@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 #include <ostream>
+#include <type_traits>
 #include <vector>
 
 #include "agents/core/checkpoint.h"
@@ -58,7 +59,7 @@ Evaluated value_guided(Evaluated p, const RunConfig& cfg, const std::string& ckp
 Evaluated checkpoint_policy(const std::string& target, const EvalOptions& opt) {
   Evaluated p;
   const fs::path ckpt = agents::checkpoint_of(target);
-  p.report_dir = fs::is_directory(target) ? fs::path(target) : ckpt.parent_path();
+  p.report_dir = ckpt.parent_path();  // beside the checkpoint evaluated, whatever named it
   p.loaded = agents::load_policy(ckpt.string());
   const RunConfig cfg = parse_config(p.loaded.header.config_yaml, ckpt.string() + " (embedded config)");
   p.label = ckpt.string();
@@ -70,6 +71,15 @@ Evaluated checkpoint_policy(const std::string& target, const EvalOptions& opt) {
   // Groups of episodes from one start state differ only by the policy's draws: --group samples.
   p.actor = make_actor(cfg, *p.loaded.policy, !opt.stochastic && opt.group == 1, opt.seed);
   return p;
+}
+
+// A JSON list of an evaluation's per-episode numbers (integers exact, returns to 10 digits).
+template <class T>
+std::string json_list(const std::vector<T>& values) {
+  std::vector<std::string> items;
+  for (const T& v : values)
+    items.push_back(std::is_integral_v<T> ? std::to_string(v) : json_number(static_cast<double>(v)));
+  return json_array(items);
 }
 
 std::string stats_json(const Evaluated& p, const EvalOptions& opt, const envs::GroupEvaluation& g, double threshold) {
@@ -97,6 +107,9 @@ std::string stats_json(const Evaluated& p, const EvalOptions& opt, const envs::G
       .add("mean_length", s.mean_length)
       .add("value_guided", opt.value_guided)
       .add("env_steps_per_decision", p.guided.env_steps_per_decision ? p.guided.env_steps_per_decision() : 1.0)
+      .raw("returns", json_list(g.returns))
+      .raw("lengths", json_list(g.lengths))
+      .raw("seeds", json_list(g.seeds))
       .str();
 }
 

@@ -50,7 +50,10 @@ double metric_of_run(const fs::path& dir, const std::string& metric) {
   try {
     return read_last_metric(dir, metric);
   } catch (const InputError& e) {
-    const fs::path report = dir / "eval_report.json";
+    // softrl eval writes it beside the checkpoint it evaluated (a run's best.pt: checkpoints/);
+    // runs evaluated before that have it in the run directory.
+    fs::path report = dir / "checkpoints" / "eval_report.json";
+    if (!fs::exists(report)) report = dir / "eval_report.json";
     if (!fs::exists(report)) throw;
     YAML::Node n;
     try {
