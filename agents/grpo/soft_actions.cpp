@@ -111,9 +111,9 @@ torch::Tensor soft_policy_inputs(const SoftActionSettings& s, const torch::Tenso
   if (s.extra_inputs() == 0) return obs;
   torch::NoGradGuard no_grad;
   const int64_t n = obs.size(0), k = s.num_actions();
-  const torch::Tensor y = softmax(perturbed.to(torch::kFloat32).contiguous(), {.temperature = s.gumbel_temperature});
   torch::Tensor previous = torch::zeros({n, k}, torch::kFloat32);
   if (!s.feedback) return torch::cat({obs.to(torch::kFloat32), previous}, 1);
+  const torch::Tensor y = softmax(perturbed.to(torch::kFloat32).contiguous(), {.temperature = s.gumbel_temperature});
   if (n > 1) previous.narrow(0, 1, n - 1).copy_(y.narrow(0, 0, n - 1));
   // An episode's first step has no previous soft action.
   const torch::Tensor first = episode_start.to(torch::kLong).narrow(0, 0, episode_start.size(0) - 1);
