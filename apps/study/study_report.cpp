@@ -206,13 +206,15 @@ void add_curves(Report& rep, const std::string& task, const ReportSettings& st) 
       if (r.complete && r.arm == arm && r.task == task) rs.push_back(&r);
     if (rs.empty()) continue;
     CurveRow c{.arm = arm, .task = task};
-    for (const auto& e : rs.front()->evals) {
+    // The k-th evaluation of every run, at the mean of their steps: group learners evaluate after
+    // the iteration that crosses each multiple of eval.every, at steps that differ from run to run.
+    size_t evaluations = rs.front()->evals.size();
+    for (const RunRecord* r : rs) evaluations = std::min(evaluations, r->evals.size());
+    for (size_t k = 0; k < evaluations; ++k) {
       ScoreMatrix at(1);
-      for (const RunRecord* r : rs)
-        for (const auto& x : r->evals)
-          if (x.step == e.step) at[0].push_back(x.mean);
-      if (at[0].size() != rs.size()) continue;
-      c.steps.push_back(e.step);
+      double step = 0;
+      for (const RunRecord* r : rs) at[0].push_back(r->evals[k].mean), step += static_cast<double>(r->evals[k].step);
+      c.steps.push_back(std::llround(step / static_cast<double>(rs.size())));
       c.iqm.push_back(stratified_bootstrap(
           at, [](const ScoreMatrix& s) { return iqm(s); }, 500, st.seed));
     }
