@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "apps/study/study_report.h"
 #include "tests/mixed_dataset.h"
 #include "tests/shell.h"
 
@@ -227,6 +228,25 @@ double ink_share(const fs::path& png) {
   return static_cast<double>(ink) / static_cast<double>(px.size());
 }
 }  // namespace
+
+TEST_CASE("learning curves pair each run's k-th evaluation, at steps that differ between runs", "[compare]") {
+  // Group learners evaluate after the iteration that crosses each multiple of eval.every: every run
+  // at its own steps. An unfinished run is left out of the curve as out of the statistics.
+  std::vector<softrl::apps::RunRecord> runs(3);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    runs[i].arm = "grpo", runs[i].task = "LunarLander-v3", runs[i].seed = i, runs[i].threshold = 200;
+    runs[i].total_steps = 2000;
+    runs[i].evals = {{1000 + static_cast<int64_t>(i) * 7, 10.0 * (i + 1)}, {2000 + static_cast<int64_t>(i) * 11, 50.0}};
+    runs[i].complete = true, runs[i].score = 50;
+  }
+  runs[2].evals.pop_back(), runs[2].complete = false;
+  const softrl::apps::Report r = softrl::apps::build_report(runs, {});
+  REQUIRE(r.curves.size() == 1);
+  REQUIRE(r.curves[0].steps.size() == 2);
+  CHECK(r.curves[0].steps[0] == 1004);  // the mean of 1000 and 1007, rounded
+  CHECK(r.curves[0].steps[1] == 2006);  // of 2000 and 2011
+  CHECK(r.curves[0].iqm[0].point == Approx(15.0));  // runs 0 and 1 only
+}
 
 TEST_CASE("report.html renders in headless Chromium with the study's curves and intervals", "[compare][browser]") {
   const fs::path dir = study_fixture();
