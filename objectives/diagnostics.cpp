@@ -1,12 +1,11 @@
 #include "objectives/diagnostics.h"
 
-#include <limits>
+#include "objectives/softmax.h"
 
 namespace softrl {
 
 double softmax_collapse_fraction(const torch::Tensor& logits, const torch::Tensor& mask) {
   torch::NoGradGuard no_grad;
-  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   torch::Tensor x = logits.detach().to(torch::kFloat32);
   if (mask.defined()) x = x.masked_fill(mask.logical_not(), kNegInf);
   const torch::Tensor counted = (x != kNegInf).sum(-1) >= 2;

@@ -5,8 +5,6 @@
 
 namespace softrl {
 namespace {
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
-
 // Log-probabilities with -inf (excluded entries) replaced by 0, for 0 * log 0 = 0 products.
 torch::Tensor finite_log_softmax(const torch::Tensor& x, const SoftmaxOptions& opt) {
   const torch::Tensor ls = log_softmax(x, opt);

@@ -13,7 +13,6 @@ namespace {
 namespace k = kernels;
 using torch::autograd::variable_list;
 
-constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 // Rows are split between threads in chunks of at least this many elements (about 15-60 us of
 // kernel time): handing a chunk to another thread costs ~20 us on the 2-core VM, so a batch of
 // 4096 four-action rows (~16 us on one thread) runs faster on one thread than split in two.

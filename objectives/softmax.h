@@ -22,12 +22,16 @@
 // Float32 CPU tensors use the fused kernels (AVX-512 or AVX2+FMA when the CPU has it, else portable code;
 // non-contiguous ones are made contiguous first); anything else (float64, other devices, double
 // backward) runs an equivalent LibTorch composition with the same conventions.
+#include <limits>
+
 #include <torch/torch.h>
 
 namespace softrl {
 
 // The temperatures the core takes: outside, 1/tau is not a finite float (configs validate against it).
 constexpr double kMinTemperature = 1e-30, kMaxTemperature = 1e30;
+// The log-probability of an excluded entry (what a mask fills in).
+inline constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 struct SoftmaxOptions {
   torch::Tensor mask = {};   // undefined = every entry included

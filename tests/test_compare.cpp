@@ -239,13 +239,49 @@ TEST_CASE("learning curves pair each run's k-th evaluation, at steps that differ
     runs[i].evals = {{1000 + static_cast<int64_t>(i) * 7, 10.0 * (i + 1)}, {2000 + static_cast<int64_t>(i) * 11, 50.0}};
     runs[i].complete = true, runs[i].score = 50;
   }
+  // Training metrics pair the k-th logged rows the same way; a row where no run has a value yet
+  // (before the first update) draws nothing.
+  const double nan = std::nan("");
+  for (size_t i = 0; i < runs.size(); ++i)
+    runs[i].metrics = {{"step", "wall_time", "loss", "steps_per_s"},
+                       {{1000.0 + 7.0 * i, 1, 2.0 * (i + 1), 5}, {2000.0 + 11.0 * i, 2, nan, 5}}};
   runs[2].evals.pop_back(), runs[2].complete = false;
   const softrl::apps::Report r = softrl::apps::build_report(runs, {});
+  REQUIRE(r.metric_curves.size() == 1);  // loss; the step, wall time and rates are not curves
+  CHECK(r.metric_curves[0].metric == "loss");
+  REQUIRE(r.metric_curves[0].steps.size() == 1);
+  CHECK(r.metric_curves[0].steps[0] == 1004);
+  CHECK(r.metric_curves[0].mean[0] == Approx(3.0));  // runs 0 and 1: 2 and 4
   REQUIRE(r.curves.size() == 1);
   REQUIRE(r.curves[0].steps.size() == 2);
   CHECK(r.curves[0].steps[0] == 1004);  // the mean of 1000 and 1007, rounded
   CHECK(r.curves[0].steps[1] == 2006);  // of 2000 and 2011
   CHECK(r.curves[0].iqm[0].point == Approx(15.0));  // runs 0 and 1 only
+}
+
+TEST_CASE("a multi-task study on one scale aggregates over its tasks as one runs x tasks matrix", "[compare]") {
+  // Two tasks, scores already in [0, 1] (normalised): the "all tasks" row pools both tasks' runs;
+  // its mean is the mean over all runs, its IQM rliable's IQM of the pooled scores.
+  std::vector<softrl::apps::RunRecord> runs;
+  const std::vector<double> a = {0.2, 0.4, 0.6, 0.8}, b = {0.5, 0.7, 0.9, 1.1};
+  for (size_t i = 0; i < a.size(); ++i)
+    for (const auto& [task, score] : {std::pair{"LunarLander-v3", a[i]}, std::pair{"BipedalWalker-v3", b[i]}}) {
+      softrl::apps::RunRecord r;
+      r.arm = "bc", r.task = task, r.seed = i, r.total_steps = 100, r.threshold = 1.0;
+      r.evals = {{100, score}}, r.complete = true, r.score = score, r.share = true;
+      runs.push_back(r);
+    }
+  softrl::apps::Report r = softrl::apps::build_report(runs, {});
+  const auto all = std::find_if(r.rows.begin(), r.rows.end(), [](const auto& row) { return row.task == "all tasks"; });
+  REQUIRE(all != r.rows.end());
+  CHECK(all->runs == 8);
+  CHECK(all->mean.point == Approx((0.2 + 0.4 + 0.6 + 0.8 + 0.5 + 0.7 + 0.9 + 1.1) / 8));
+  CHECK(all->iqm.point == Approx((0.5 + 0.6 + 0.7 + 0.8) / 4));  // the middle half of the 8 pooled scores
+  CHECK(softrl::apps::report_table(r).find("all tasks (score:") != std::string::npos);
+  // Raw returns of different tasks share no scale: no aggregate.
+  for (auto& run : runs) run.share = false;
+  r = softrl::apps::build_report(runs, {});
+  CHECK(std::none_of(r.rows.begin(), r.rows.end(), [](const auto& row) { return row.task == "all tasks"; }));
 }
 
 TEST_CASE("report.html renders in headless Chromium with the study's curves and intervals", "[compare][browser]") {
@@ -280,6 +316,10 @@ TEST_CASE("report.html renders in headless Chromium with the study's curves and 
   CHECK(count(dom.output, "class=\"profile\"") == 2);
   CHECK(count(dom.output, "class=\"interval\"") == 8);
   CHECK(count(dom.output, ">" + long_arm + "</text>") == 4);  // one label per aggregate metric, whole
+  // A chart per training metric BC logs, a line per arm in each.
+  const size_t metric_charts = count(dom.output, "training metric ");
+  CHECK(metric_charts >= 1);
+  CHECK(count(dom.output, "class=\"metric-curve\"") == 2 * metric_charts);
   // Axis ticks step by 1, 2 or 5 times a power of ten.
   for (const std::string cls : {"ytick", "xtick"}) {
     std::vector<double> ticks;

@@ -19,6 +19,7 @@
 #include "common/runtime.h"
 #include "common/stats.h"
 #include "envs/registry.h"
+#include "envs/rollout.h"
 #include "tests/run_fixtures.h"
 #include "tests/shell.h"
 
@@ -37,6 +38,7 @@ TEST_CASE("an interrupted then resumed run ends with the same parameters", "[dri
     std::ofstream(dir / "split" / "metrics.csv", std::ios::app) << "300,1e9,0,0,0,0,0,0,0,0,0,0,0,0,0\n";
     std::ofstream(dir / "split" / "metrics.jsonl", std::ios::app) << "{\"step\": 300, \"wall_time\": 1e9}\n";
     std::ofstream(dir / "split" / "eval.csv", std::ios::app) << "240,1,0,0,0,0,0,0,0\n";
+    std::ofstream(dir / "split" / "evaluations.csv", std::ios::app) << "240,0,1000000,1,1\n";
     apps::TrainOptions r;
     r.resume_dir = (dir / "split").string();
     r.progress = false;
@@ -61,6 +63,9 @@ TEST_CASE("an interrupted then resumed run ends with the same parameters", "[dri
     const auto evals = csv_rows(dir / "split" / "eval.csv");
     REQUIRE(evals.size() == 1);
     CHECK(evals[0][0] == 500);
+    const auto episodes = csv_rows(dir / "split" / "evaluations.csv");
+    REQUIRE_FALSE(episodes.empty());
+    for (const auto& e : episodes) CHECK(e[0] == 500);
     // Resuming a finished run says so and changes nothing.
     std::ostringstream again;
     CHECK(apps::run_train(r, again, err) == 0);
@@ -80,6 +85,22 @@ TEST_CASE("eval of a run directory prints and writes every statistic", "[driver]
   REQUIRE(train(cfg, dir / "evals", {"total_steps=600", "eval.every=150", "eval.episodes=2"}) == 0);
   const auto evals = csv_rows(dir / "evals" / "eval.csv");
   REQUIRE(evals.size() == 4);
+  // evaluations.csv: each evaluation's episodes (step, episode, seed, return, length), whose mean
+  // return is eval.csv's mean (both written with 6 significant digits).
+  const auto episodes = csv_rows(dir / "evals" / "evaluations.csv");
+  REQUIRE(episodes.size() == 8);
+  for (size_t e = 0; e < evals.size(); ++e) {
+    double sum = 0;
+    for (size_t k = 0; k < 2; ++k) {
+      const auto& row = episodes[2 * e + k];
+      CHECK(row[0] == evals[e][0]);
+      CHECK(row[1] == static_cast<double>(k));
+      CHECK(row[2] == static_cast<double>(envs::kEvalSeedBase + k));
+      CHECK(row[4] >= 1);
+      sum += row[3];
+    }
+    CHECK(sum / 2 == Approx(evals[e][1]).epsilon(1e-5));
+  }
   const auto best =
       std::max_element(evals.begin(), evals.end(), [](const auto& a, const auto& b) { return a[1] < b[1]; });
   CHECK(agents::open_checkpoint((dir / "evals" / "checkpoints" / "best.pt").string()).header.env_steps == (*best)[0]);

@@ -4,15 +4,8 @@
 
 namespace softrl::agents {
 
-namespace {
-PolicyHead seeded_policy(const PolicySpec& spec, uint64_t seed) {
-  torch::manual_seed(seed);  // the initial weights are part of the run's determinism
-  return PolicyHead(spec);
-}
-}  // namespace
-
 BehaviourCloning::BehaviourCloning(const PolicySpec& spec, double learning_rate, uint64_t seed)
-    : policy_(seeded_policy(spec, seed)),
+    : policy_(*seeded_policy(spec, seed)),
       optimizer_(policy_.parameters(), torch::optim::AdamOptions(learning_rate)) {}
 
 DeferredMetrics BehaviourCloning::update(const Batch& b, at::Generator&) {

@@ -77,11 +77,6 @@ PolicySpec ReferenceRecipe::spec(const envs::EnvSpec& env) const {
   return policy ? policy->spec() : PolicySpec::for_env(env, bc_net_arch);
 }
 
-std::shared_ptr<PolicyHead> seeded_policy(const PolicySpec& spec, uint64_t seed) {
-  torch::manual_seed(seed);
-  return std::make_shared<PolicyHead>(spec);
-}
-
 void copy_parameters(PolicyHead& to, PolicyHead& from) {
   torch::NoGradGuard no_grad;
   const auto dst = to.parameters(), src = from.parameters();

@@ -54,9 +54,6 @@ struct ReferenceRecipe {
   PolicySpec spec(const envs::EnvSpec& env) const;
 };
 
-// A policy whose initial weights depend only on `seed` (LibTorch's initialisers draw from the
-// global generator).
-std::shared_ptr<PolicyHead> seeded_policy(const PolicySpec& spec, uint64_t seed);
 void copy_parameters(PolicyHead& to, PolicyHead& from);
 // An exponential moving average: to <- (1 - rate) to + rate from (an EMA anchor following a policy).
 void follow(PolicyHead& to, PolicyHead& from, double rate);

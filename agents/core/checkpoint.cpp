@@ -6,16 +6,11 @@
 
 #include "common/atomic_file.h"
 #include "common/error.h"
+#include "common/fnv1a.h"
 
 namespace softrl::agents {
 namespace {
 constexpr char kMagic[8] = {'S', 'O', 'F', 'T', 'R', 'L', 'C', 'K'};
-
-uint64_t fnv1a(const char* data, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(data[i])) * 1099511628211ull;
-  return h;
-}
 
 template <class T>
 void put(std::string& s, T v) {

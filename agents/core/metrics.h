@@ -7,9 +7,16 @@
 #include <utility>
 #include <vector>
 
+namespace at {
+class Tensor;
+}
+
 namespace softrl::agents {
 
 using Metrics = std::vector<std::pair<std::string, double>>;
+
+// A scalar tensor's value for the logs: detached, read in float64.
+double metric_value(const at::Tensor& t);
 
 // An update's metrics, computed when first read: a loop keeps only the last update's and reads
 // them once per log row, so a learner whose losses are not on its gradient path (SAC's continuous

@@ -166,4 +166,9 @@ std::vector<float> PolicyActor::act(std::span<const float> obs) {
   return std::vector<float>(a.data_ptr<float>(), a.data_ptr<float>() + a.numel());
 }
 
+std::shared_ptr<PolicyHead> seeded_policy(const PolicySpec& spec, uint64_t seed) {
+  torch::manual_seed(seed);
+  return std::make_shared<PolicyHead>(spec);
+}
+
 }  // namespace softrl::agents

@@ -97,4 +97,8 @@ class PolicyActor : public envs::Policy {
   at::Generator gen_;
 };
 
+// A policy whose initial weights depend only on `seed` (LibTorch's initialisers draw from the
+// global generator): the initial weights are part of a run's determinism.
+std::shared_ptr<PolicyHead> seeded_policy(const PolicySpec& spec, uint64_t seed);
+
 }  // namespace softrl::agents

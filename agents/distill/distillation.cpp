@@ -15,8 +15,6 @@ torch::Tensor candidate_log_probs(const GaussianPolicyImpl::Params& p, const tor
                                     p.log_std.unsqueeze(1).expand({-1, K, -1}), torch::ones({}, u.options()));
 }
 
-double item(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).item<double>(); }
-
 }  // namespace
 
 Distillation::Distillation(const torch::Tensor& states, std::shared_ptr<PolicyHead> teacher, const PolicySpec& student,
@@ -86,18 +84,18 @@ Metrics Distillation::update_items(const torch::Tensor& items, at::Generator&, i
       kd ? log_softmax(l.detach()) : log_softmax(l.detach() - l_anchor, {.temperature = cfg_.tau_anchor});
   const torch::Tensor kl_target = (q * (q.clamp_min(1e-30).log() - logp)).sum(1).mean();
   const torch::Tensor mass = logp.exp().gather(1, q.argmax(1, true)).mean();
-  return {{"loss", item(loss)},
-          {"kl_to_target", item(kl_target)},
-          {"target_mass", item(mass)},
-          {"kl_teacher_student", item(gaussian_kl(pt.mu, pt.log_std, p.mu, p.log_std).mean())},
-          {"kl_to_anchor", anchor_ ? item(gaussian_kl(p.mu, p.log_std, pa.mu, pa.log_std).mean()) : 0.0}};
+  return {{"loss", metric_value(loss)},
+          {"kl_to_target", metric_value(kl_target)},
+          {"target_mass", metric_value(mass)},
+          {"kl_teacher_student", metric_value(gaussian_kl(pt.mu, pt.log_std, p.mu, p.log_std).mean())},
+          {"kl_to_anchor", anchor_ ? metric_value(gaussian_kl(p.mu, p.log_std, pa.mu, pa.log_std).mean()) : 0.0}};
 }
 
 double Distillation::teacher_kl() {
   torch::NoGradGuard no_grad;
   const auto pt = teacher_->gaussian()->params(states_);
   const auto ps = student_->gaussian()->params(states_);
-  return item(gaussian_kl(pt.mu, pt.log_std, ps.mu, ps.log_std).mean());
+  return metric_value(gaussian_kl(pt.mu, pt.log_std, ps.mu, ps.log_std).mean());
 }
 
 void Distillation::set_learning_rate(double lr) {

@@ -9,8 +9,6 @@
 namespace softrl::agents {
 namespace {
 
-double item(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).item<double>(); }
-
 // Each group's members (episode indices) in dataset order.
 std::vector<std::vector<int64_t>> group_members(const data::Dataset& d) {
   std::vector<std::vector<int64_t>> m(d.num_groups());
@@ -45,9 +43,9 @@ Metrics noise_statistics(const SoftActionSettings& s, const torch::Tensor& logit
   const torch::Tensor eps = perturbed.to(torch::kFloat64) - soft_log_probs(s, logits).to(torch::kFloat64);
   const double tol = 1e-4;
   const torch::Tensor at_clamp = (eps - o.noise_min).abs().lt(tol).logical_or((eps - o.noise_max).abs().lt(tol));
-  return {{"noise_mean", item(eps.mean())},
-          {"noise_std", item(eps.std())},
-          {"noise_at_clamp", item(at_clamp.to(torch::kFloat64).mean())}};
+  return {{"noise_mean", metric_value(eps.mean())},
+          {"noise_std", metric_value(eps.std())},
+          {"noise_at_clamp", metric_value(at_clamp.to(torch::kFloat64).mean())}};
 }
 
 // An iteration's steps as every minibatch reads them: the policy's inputs, the sampling policy's
@@ -85,8 +83,8 @@ void update_minibatch(PolicyHead& policy, torch::optim::Adam& optimizer, const G
   optimizer.step();
   torch::NoGradGuard no_grad;
   const torch::Tensor h = policy.discrete() ? entropy(pi.a) : (pi.b + 0.5 * std::log(2 * M_PI * M_E)).sum(-1);
-  totals.loss += item(loss), totals.clip += info.clip_fraction, totals.approx_kl += info.approx_kl_old;
-  totals.kl += info.kl, totals.entropy += item(h.mean());
+  totals.loss += metric_value(loss), totals.clip += info.clip_fraction, totals.approx_kl += info.approx_kl_old;
+  totals.kl += info.kl, totals.entropy += metric_value(h.mean());
   ++totals.n;
 }
 
@@ -144,7 +142,7 @@ torch::Tensor Grpo::advantages(const data::Dataset& d, double* zero_std_share) c
     const Rows rows = rows_of(R);
     const GroupStats s =
         group_normalize(rows.values, {.mask = rows.mask, .eps = opt.eps, .scale_by_std = opt.scale_by_std});
-    if (zero_std_share) *zero_std_share = item(s.zero_std.to(torch::kFloat64).mean());
+    if (zero_std_share) *zero_std_share = metric_value(s.zero_std.to(torch::kFloat64).mean());
     const torch::Tensor adv = s.advantages.contiguous();
     for (size_t g = 0; g < members.size(); ++g)
       for (size_t j = 0; j < members[g].size(); ++j) {
@@ -166,7 +164,7 @@ torch::Tensor Grpo::advantages(const data::Dataset& d, double* zero_std_share) c
   const Rows rows = rows_of(steps);
   const GroupStats s =
       group_normalize(rows.values, {.mask = rows.mask, .eps = opt.eps, .scale_by_std = opt.scale_by_std});
-  if (zero_std_share) *zero_std_share = item(s.zero_std.to(torch::kFloat64).mean());
+  if (zero_std_share) *zero_std_share = metric_value(s.zero_std.to(torch::kFloat64).mean());
   const torch::Tensor norm = s.advantages.contiguous();
   for (size_t g = 0; g < members.size(); ++g) {
     const double* row = norm[static_cast<int64_t>(g)].data_ptr<double>();
@@ -201,7 +199,7 @@ Metrics Grpo::learn(const data::Dataset& d, at::Generator& gen, int64_t* updates
   }
   *updates = totals.n;
   const double k = static_cast<double>(std::max<int64_t>(1, totals.n));
-  Metrics out = {{"mean_return", item(d.episode_return.to(torch::kFloat64).mean())},
+  Metrics out = {{"mean_return", metric_value(d.episode_return.to(torch::kFloat64).mean())},
                  {"group_max_return", mean_group_best(d)},
                  {"zero_std_groups", zero_std},
                  {"loss", totals.loss / k},

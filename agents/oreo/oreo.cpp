@@ -105,8 +105,6 @@ ValueFunction seeded_value(const data::Dataset& d, const OreoSettings& cfg, uint
 
 torch::optim::AdamOptions adam(double lr) { return torch::optim::AdamOptions(lr).betas({0.9, 0.95}); }  // OREO's betas
 
-double item(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).item<double>(); }
-
 // The soft Bellman batch of episodes `ep` laid out as L: the policy's log-probs `logp` at L's steps,
 // the reference's, the rewards, V at each row's first step (with gradient) and V at each episode's
 // cut (a constant: the bootstrap of truncated episodes).
@@ -214,8 +212,8 @@ Metrics Oreo::update_items(const torch::Tensor& items, at::Generator&, int64_t* 
           {"policy_loss", pinfo.policy_loss},
           {"mean_abs_residual", vinfo.mean_abs_residual},
           {"kl_to_reference", pinfo.kl},
-          {"v_start", item(b.values.select(1, 0).mean())},
-          {"return_start", item(b.rewards.sum(1).mean())}};
+          {"v_start", metric_value(b.values.select(1, 0).mean())},
+          {"return_start", metric_value(b.rewards.sum(1).mean())}};
 }
 
 void Oreo::set_learning_rate(double lr) {

@@ -181,7 +181,6 @@ torch::Tensor objective_loss(const PreferenceLearnerSettings& cfg, const Pool& t
   return loss;
 }
 
-double item(const torch::Tensor& t) { return t.detach().to(torch::kFloat64).item<double>(); }
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 }  // namespace
@@ -259,7 +258,7 @@ PreferenceLearner::Scores PreferenceLearner::training_scores(const torch::Tensor
 
 double PreferenceLearner::temperature(const torch::Tensor& entropy_per_step) const {
   if (!cfg_.adaptive_tau) return cfg_.objective == Objective::dpo ? 1.0 / cfg_.dpo.beta : cfg_.tau_anchor;
-  const double h = item(entropy_per_step.mean()) / std::log(static_cast<double>(policy_->spec().num_actions));
+  const double h = metric_value(entropy_per_step.mean()) / std::log(static_cast<double>(policy_->spec().num_actions));
   return std::clamp(cfg_.tau_anchor * (1.0 + cfg_.tau_alpha * h), cfg_.tau_min, cfg_.tau_max);
 }
 
@@ -306,12 +305,12 @@ Metrics PreferenceLearner::update_items(const torch::Tensor& items, at::Generato
   for (int64_t b = 0; b < L.G; ++b) winner[b][train_->groups[groups[b]].label_best] = true;
   const torch::Tensor losers = L.mask & ~winner;
   const torch::Tensor accuracy = holdout_metrics_[0], win_mass = holdout_metrics_[1];
-  return {{"loss", item(loss)},
+  return {{"loss", metric_value(loss)},
           {"heldout_accuracy", accuracy.item<double>()},
           {"heldout_win_mass", win_mass.item<double>()},
-          {"logratio_winners", item(ratio.index({winner}).mean())},
-          {"logratio_losers", losers.any().item<bool>() ? item(ratio.index({losers}).mean()) : kNaN},
-          {"kl_to_anchor", item(step_kl(pi, anchor, policy_->discrete()).mean())},
+          {"logratio_winners", metric_value(ratio.index({winner}).mean())},
+          {"logratio_losers", losers.any().item<bool>() ? metric_value(ratio.index({losers}).mean()) : kNaN},
+          {"kl_to_anchor", metric_value(step_kl(pi, anchor, policy_->discrete()).mean())},
           {"tau", tau}};
 }
 
@@ -335,8 +334,8 @@ void PreferenceLearner::refresh_holdout() {
     const torch::Tensor decided = p.q != 0.5;
     // A tie of the implicit rewards (the reference itself) counts as a coin flip.
     const torch::Tensor agree = torch::where(d == 0, torch::full_like(d, 0.5), ((d > 0) == (p.q > 0.5)).to(d.dtype()));
-    correct += item((agree * decided).sum());
-    compared += item(decided.sum());
+    correct += metric_value((agree * decided).sum());
+    compared += metric_value(decided.sum());
     const torch::Tensor pt = softmax(ratio, {.mask = L.mask, .temperature = tau_});
     for (int64_t b = 0; b < L.G; ++b) mass += pt[b][h.groups[groups[b]].best].item<double>();
   }

@@ -22,6 +22,7 @@
 #include "apps/run/run_logs.h"
 #include "common/atomic_file.h"
 #include "common/distributed.h"
+#include "common/fnv1a.h"
 #include "common/runtime.h"
 #include "envs/rollout.h"
 
@@ -252,9 +253,10 @@ class RunDriver {
     const envs::StepObserver stop_on_signal = [](int, const envs::Env&, const envs::StepResult*) {
       if (pending_signal()) throw Interrupted{};
     };
-    const ReturnStats s =
-        envs::evaluate(*env, *actor, static_cast<int>(cfg_.eval_episodes), envs::kEvalSeedBase, stop_on_signal);
-    logs_->eval(step, s);
+    const envs::GroupEvaluation g =
+        envs::evaluate_groups(*env, *actor, static_cast<int>(cfg_.eval_episodes), 1, envs::kEvalSeedBase, stop_on_signal);
+    const ReturnStats& s = g.stats;
+    logs_->eval(step, g);
     const bool best = s.mean > result_.best_eval;
     if (best) {
       result_.best_eval = s.mean;
@@ -330,14 +332,14 @@ std::string named_files(const std::string& yaml) {
       for (const auto& v : n) visit(v);
     else if (n.IsScalar() && n.Scalar().size() < 4096 && fs::is_regular_file(n.Scalar())) {
       std::ifstream in(n.Scalar(), std::ios::binary);
-      uint64_t h = 1469598103934665603ull, size = 0;
+      Fnv1a hash;
+      uint64_t size = 0;
       char buf[1 << 16];
       while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-        for (std::streamsize i = 0; i < in.gcount(); ++i)
-          h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+        hash.update(buf, static_cast<size_t>(in.gcount()));
         size += static_cast<uint64_t>(in.gcount());
       }
-      out += "file " + n.Scalar() + ": " + std::to_string(size) + " bytes, FNV-1a " + std::to_string(h) + "\n";
+      out += "file " + n.Scalar() + ": " + std::to_string(size) + " bytes, FNV-1a " + std::to_string(hash.value()) + "\n";
     }
   };
   visit(YAML::Load(yaml));

@@ -18,6 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kEvalHeader = "step,mean,std,median,iqm,min,max,success_rate,mean_length";
+constexpr const char* kEpisodesHeader = "step,episode,seed,return,length";
 
 // The step a data line records: a CSV line's first field, or a JSONL line's "step" value.
 std::optional<int64_t> step_of(const std::string& line) {
@@ -86,14 +87,13 @@ void check_written(std::ofstream& f, const fs::path& path) {
 RunLogs::RunLogs(const fs::path& run_dir, std::optional<int64_t> resume_step)
     : csv_path_(run_dir / "metrics.csv"),
       jsonl_path_(run_dir / "metrics.jsonl"),
-      eval_path_(run_dir / "eval.csv") {
-  const fs::path &csv = csv_path_, &jsonl = jsonl_path_, &eval = eval_path_;
+      eval_path_(run_dir / "eval.csv"),
+      episodes_path_(run_dir / "evaluations.csv") {
+  const fs::path &csv = csv_path_, &jsonl = jsonl_path_, &eval = eval_path_, &episodes = episodes_path_;
   if (resume_step) {
-    check_csv_header(csv);  // both checked before either is shortened
-    check_csv_header(eval);
+    for (const fs::path& p : {csv, eval, episodes}) check_csv_header(p);  // all checked before any is shortened
     const std::string csv_header = drop_rows_after(csv, *resume_step);
-    drop_rows_after(eval, *resume_step);
-    drop_rows_after(jsonl, *resume_step);
+    for (const fs::path& p : {eval, episodes, jsonl}) drop_rows_after(p, *resume_step);
     std::stringstream header(csv_header);
     for (std::string col; std::getline(header, col, ',');) columns_.push_back(col);
   }
@@ -101,10 +101,14 @@ RunLogs::RunLogs(const fs::path& run_dir, std::optional<int64_t> resume_step)
   csv_.open(csv, mode);
   jsonl_.open(jsonl, mode);
   eval_.open(eval, mode);
+  episodes_.open(episodes, mode);
+  // A run resumed from before evaluations.csv existed starts the file with its header.
   if (!resume_step || fs::file_size(eval) == 0) eval_ << kEvalHeader << "\n" << std::flush;
+  if (!resume_step || fs::file_size(episodes) == 0) episodes_ << kEpisodesHeader << "\n" << std::flush;
   check_written(csv_, csv);
   check_written(jsonl_, jsonl);
   check_written(eval_, eval);
+  check_written(episodes_, episodes);
 }
 
 void RunLogs::metrics(const agents::Metrics& row) {
@@ -129,10 +133,17 @@ void RunLogs::metrics(const agents::Metrics& row) {
   check_written(jsonl_, jsonl_path_);
 }
 
-void RunLogs::eval(int64_t step, const ReturnStats& s) {
+void RunLogs::eval(int64_t step, const envs::GroupEvaluation& g) {
+  const ReturnStats& s = g.stats;
   eval_ << step << "," << s.mean << "," << s.std << "," << s.median << "," << s.iqm << "," << s.min << "," << s.max
         << "," << s.success_rate << "," << s.mean_length << std::endl;
   check_written(eval_, eval_path_);
+  std::string rows;
+  for (size_t k = 0; k < g.returns.size(); ++k)
+    rows += std::to_string(step) + "," + std::to_string(k) + "," + std::to_string(g.seeds[k]) + "," +
+            csv_number(g.returns[k]) + "," + std::to_string(g.lengths[k]) + "\n";
+  episodes_ << rows << std::flush;
+  check_written(episodes_, episodes_path_);
 }
 
 std::vector<EvalRecord> read_eval_log(const fs::path& run_dir) {
@@ -156,7 +167,7 @@ std::vector<EvalRecord> read_eval_log(const fs::path& run_dir) {
   return rows;
 }
 
-double read_last_metric(const fs::path& run_dir, const std::string& name) {
+MetricLog read_metric_log(const fs::path& run_dir) {
   const fs::path path = run_dir / "metrics.csv";
   std::ifstream in(path);
   if (!in) throw InputError(path.string() + ": no metrics.csv (has the run logged anything?)");
@@ -167,22 +178,32 @@ double read_last_metric(const fs::path& run_dir, const std::string& name) {
     if (!line.empty() && line.back() == ',') cells.emplace_back();
     return cells;
   };
+  MetricLog log;
   std::string line;
   std::getline(in, line);
-  const std::vector<std::string> header = split(line);
-  const auto it = std::find(header.begin(), header.end(), name);
-  if (it == header.end()) {
-    std::string names;
-    for (const auto& h : header) names += (names.empty() ? "" : ", ") + h;
-    throw InputError(path.string() + ": no metric '" + name + "'; logged: " + names);
-  }
-  const size_t column = static_cast<size_t>(it - header.begin());
-  double last = std::numeric_limits<double>::quiet_NaN();
+  log.columns = split(line);
   while (std::getline(in, line)) {
     const std::vector<std::string> cells = split(line);
-    if (column < cells.size())
-      if (const std::optional<double> v = parse_whole_double(cells[column])) last = *v;
+    std::vector<double> row(log.columns.size(), std::numeric_limits<double>::quiet_NaN());
+    for (size_t c = 0; c < std::min(cells.size(), row.size()); ++c)
+      if (const std::optional<double> v = parse_whole_double(cells[c])) row[c] = *v;
+    log.rows.push_back(std::move(row));
   }
+  return log;
+}
+
+double read_last_metric(const fs::path& run_dir, const std::string& name) {
+  const MetricLog log = read_metric_log(run_dir);
+  const auto it = std::find(log.columns.begin(), log.columns.end(), name);
+  if (it == log.columns.end()) {
+    std::string names;
+    for (const auto& h : log.columns) names += (names.empty() ? "" : ", ") + h;
+    throw InputError((run_dir / "metrics.csv").string() + ": no metric '" + name + "'; logged: " + names);
+  }
+  const size_t column = static_cast<size_t>(it - log.columns.begin());
+  double last = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& row : log.rows)
+    if (!std::isnan(row[column])) last = row[column];
   return last;
 }
 

@@ -121,6 +121,8 @@ std::string legend(const std::vector<std::string>& arms) {
   return o + "</p>";
 }
 
+constexpr const char* kStepsLabel = "training steps (env steps; transitions for offline learners)";
+
 size_t arm_index(const Report& r, const std::string& arm) {
   return static_cast<size_t>(std::find(r.arms.begin(), r.arms.end(), arm) - r.arms.begin());
 }
@@ -135,7 +137,7 @@ std::string curves_svg(const Report& r, const std::string& task) {
   if (ya > yb) return "<p>No evaluations.</p>";
   const Chart ch(xa, xb, ya, yb);
   std::ostringstream o;
-  o << ch.open("training steps (env steps; transitions for offline learners)",
+  o << ch.open(kStepsLabel,
                r.normalizers.empty() ? "IQM of evaluation returns" : "IQM of normalised scores",
                task + " learning curves");
   for (const auto& c : r.curves) {
@@ -154,6 +156,34 @@ std::string curves_svg(const Report& r, const std::string& task) {
       << "\" stroke-width=\"2\"/>";
   }
   return o.str() + "</svg>";
+}
+
+// One chart per training metric (a metrics.csv column) logged on `task`, a line per arm: the
+// losses, temperatures, KL and entropies TensorBoard users read beside the returns.
+std::string metric_charts(const Report& r, const std::string& task) {
+  std::vector<std::string> names;
+  for (const auto& c : r.metric_curves)
+    if (c.task == task && std::find(names.begin(), names.end(), c.metric) == names.end()) names.push_back(c.metric);
+  std::ostringstream o;
+  for (const auto& name : names) {
+    double xb = 1, ya = 1e300, yb = -1e300;
+    for (const auto& c : r.metric_curves)
+      if (c.task == task && c.metric == name)
+        for (size_t k = 0; k < c.steps.size(); ++k)
+          xb = std::max(xb, static_cast<double>(c.steps[k])), ya = std::min(ya, c.mean[k]), yb = std::max(yb, c.mean[k]);
+    const Chart ch(0, xb, ya, yb);
+    o << ch.open(kStepsLabel, name + " (mean over runs)", task + " training metric " + name);
+    for (const auto& c : r.metric_curves) {
+      if (c.task != task || c.metric != name) continue;
+      std::string line;
+      for (size_t k = 0; k < c.steps.size(); ++k)
+        line += num(ch.px(c.steps[k]), 1) + "," + num(ch.py(c.mean[k]), 1) + " ";
+      o << "<polyline class=\"metric-curve\" points=\"" << line << "\" fill=\"none\" stroke=\""
+        << colour(arm_index(r, c.arm)) << "\" stroke-width=\"1.5\"/>";
+    }
+    o << "</svg>";
+  }
+  return o.str();
 }
 
 std::string intervals_svg(const Report& r, const std::string& task, const char* metric) {
@@ -237,6 +267,20 @@ std::string gifs_html(const Report& r) {
   return o.empty() ? "" : "<h2>Best run of each arm (one evaluation episode)</h2>" + o;
 }
 
+// The arms' aggregate metrics on `task` with their intervals.
+std::string rows_table(const Report& r, const std::string& task) {
+  std::ostringstream o;
+  o << "<table><tr><th>arm</th><th>runs</th><th>mean</th><th>median</th><th>IQM</th><th>optimality gap</th></tr>";
+  for (const auto& row : r.rows) {
+    if (row.task != task) continue;
+    o << "<tr><td>" << esc(row.arm) << "</td><td>" << row.runs << "</td>";
+    for (const Interval& iv : {row.mean, row.median, row.iqm, row.optimality_gap})
+      o << "<td>" << interval_text(iv, digits_for(iv.hi - iv.lo)) << "</td>";
+    o << "</tr>";
+  }
+  return o.str() + "</table>";
+}
+
 }  // namespace
 
 std::string report_html(const Report& r, const std::filesystem::path& dir, const std::string& title,
@@ -262,20 +306,19 @@ std::string report_html(const Report& r, const std::filesystem::path& dir, const
   o << legend(r.arms);
   for (size_t t = 0; t < r.tasks.size(); ++t) {
     const std::string& task = r.tasks[t];
-    o << "<h2>" << esc(task)
-      << "</h2><table><tr><th>arm</th><th>runs</th><th>mean</th><th>median</th><th>IQM</th><th>optimality "
-         "gap</th></tr>";
-    for (const auto& row : r.rows) {
-      if (row.task != task) continue;
-      o << "<tr><td>" << esc(row.arm) << "</td><td>" << row.runs << "</td>";
-      for (const Interval& iv : {row.mean, row.median, row.iqm, row.optimality_gap})
-        o << "<td>" << interval_text(iv, digits_for(iv.hi - iv.lo)) << "</td>";
-      o << "</tr>";
-    }
-    o << "</table><h3>Learning curves</h3>" << curves_svg(r, task);
+    o << "<h2>" << esc(task) << "</h2>" << rows_table(r, task);
+    o << "<h3>Learning curves</h3>" << curves_svg(r, task);
+    if (std::any_of(r.metric_curves.begin(), r.metric_curves.end(), [&](const MetricCurve& c) { return c.task == task; }))
+      o << "<h3>Training metrics</h3>" << metric_charts(r, task);
     o << "<h3>Aggregate metrics</h3>";
     for (const char* m : {"mean", "median", "IQM", "optimality gap"}) o << intervals_svg(r, task, m);
     o << "<h3>Performance profile</h3>" << profile_svg(r, t);
+  }
+  if (std::any_of(r.rows.begin(), r.rows.end(), [](const ArmTaskRow& row) { return row.task == kAllTasks; })) {
+    o << "<h2>All tasks</h2><p>Normalised scores of every task pooled as one runs &times; tasks matrix "
+         "(rliable's aggregate; bootstrap resamples runs within each task).</p>"
+      << rows_table(r, kAllTasks);
+    for (const char* m : {"mean", "median", "IQM", "optimality gap"}) o << intervals_svg(r, kAllTasks, m);
   }
   if (!r.pairs.empty()) {
     o << "<h2>Probability of improvement P(row &gt; column)</h2><table><tr><th></th>";

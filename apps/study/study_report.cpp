@@ -1,6 +1,7 @@
 #include "apps/study/study_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -83,6 +84,7 @@ RunRecord read_run(const fs::path& dir, const std::string& arm, int last_k, bool
   r.total_steps = cfg.total_steps;
   r.threshold = envs::make_env(cfg.env_id, cfg.env_options)->spec().reward_threshold;
   r.evals = read_eval_log(dir);
+  if (fs::exists(dir / "metrics.csv")) r.metrics = read_metric_log(dir);
   r.complete = !r.evals.empty() && r.evals.back().step >= r.total_steps;
   const size_t k = std::min(r.evals.size(), static_cast<size_t>(std::max(1, last_k)));
   for (size_t i = r.evals.size() - k; i < r.evals.size(); ++i) r.score += r.evals[i].mean / static_cast<double>(k);
@@ -159,18 +161,21 @@ void normalize_scores(Report& rep, std::vector<RunRecord>& runs, const ReportSet
   }
 }
 
-// Each arm's aggregate metrics on `task`, with stratified-bootstrap intervals.
-void add_rows(Report& rep, const std::string& task, const ReportSettings& st) {
+// Each arm's aggregate metrics on `tasks` (one task, or every task as `label`), with
+// stratified-bootstrap intervals.
+void add_rows(Report& rep, const std::string& label, const std::vector<std::string>& tasks, const ReportSettings& st) {
   const auto stat = [&](const ScoreMatrix& m, double (*f)(const ScoreMatrix&)) {
     return stratified_bootstrap(
         m, [f](const ScoreMatrix& s) { return f(s); }, st.bootstrap_reps, st.seed);
   };
   for (const auto& arm : rep.arms) {
-    const ScoreMatrix m = scores_of(rep.runs, arm, {task});
+    const ScoreMatrix m = scores_of(rep.runs, arm, tasks);
     if (m.empty()) continue;
-    ArmTaskRow row{.arm = arm, .task = task, .runs = static_cast<int>(m[0].size())};
+    int runs = 0;
+    for (const auto& per_task : m) runs += static_cast<int>(per_task.size());
+    ArmTaskRow row{.arm = arm, .task = label, .runs = runs};
     for (const auto& r : rep.runs)
-      if (r.task == task) row.threshold = r.threshold, row.share = r.share;
+      if (std::find(tasks.begin(), tasks.end(), r.task) != tasks.end()) row.threshold = r.threshold, row.share = r.share;
     row.mean = stat(m, mean);
     row.median = stat(m, median);
     row.iqm = stat(m, iqm);
@@ -222,6 +227,37 @@ void add_curves(Report& rep, const std::string& task, const ReportSettings& st) 
   }
 }
 
+// Training-metric curves: every column of the runs' metrics.csv but the step, time and rates.
+void add_metric_curves(Report& rep, const std::string& task) {
+  static const std::set<std::string> not_curves = {"step", "wall_time", "steps_per_s", "updates_per_s"};
+  for (const auto& arm : rep.arms) {
+    std::vector<const RunRecord*> rs;
+    for (const auto& r : rep.runs)
+      if (r.complete && r.arm == arm && r.task == task && !r.metrics.rows.empty()) rs.push_back(&r);
+    if (rs.empty()) continue;
+    size_t rows = rs.front()->metrics.rows.size();
+    for (const RunRecord* r : rs) rows = std::min(rows, r->metrics.rows.size());
+    for (const std::string& name : rs.front()->metrics.columns) {
+      if (not_curves.count(name)) continue;
+      MetricCurve c{.arm = arm, .task = task, .metric = name};
+      for (size_t k = 0; k < rows; ++k) {
+        double step = 0, sum = 0;
+        int values = 0;
+        for (const RunRecord* r : rs) {
+          const auto& cols = r->metrics.columns;
+          const size_t at = static_cast<size_t>(std::find(cols.begin(), cols.end(), name) - cols.begin());
+          step += r->metrics.rows[k][0];
+          if (at < cols.size() && std::isfinite(r->metrics.rows[k][at])) sum += r->metrics.rows[k][at], ++values;
+        }
+        if (values == 0) continue;  // not logged yet at this row (e.g. before the first update)
+        c.steps.push_back(std::llround(step / static_cast<double>(rs.size())));
+        c.mean.push_back(sum / values);
+      }
+      if (!c.steps.empty()) rep.metric_curves.push_back(std::move(c));
+    }
+  }
+}
+
 // The probability that each arm improves on each other, over the tasks both ran.
 void add_pairs(Report& rep, const ReportSettings& st) {
   for (const auto& x : rep.arms)
@@ -256,10 +292,13 @@ Report build_report(std::vector<RunRecord> runs, const ReportSettings& st) {
   if (st.normalize) normalize_scores(rep, runs, st);
   rep.runs = std::move(runs);
   for (const auto& task : rep.tasks) {
-    add_rows(rep, task, st);
+    add_rows(rep, task, {task}, st);
     add_profiles(rep, task);
     add_curves(rep, task, st);
+    add_metric_curves(rep, task);
   }
+  const bool shared_scale = std::all_of(rep.runs.begin(), rep.runs.end(), [](const RunRecord& r) { return r.share; });
+  if (rep.tasks.size() > 1 && shared_scale) add_rows(rep, kAllTasks, rep.tasks, st);
   add_pairs(rep, st);
   return rep;
 }
@@ -272,10 +311,16 @@ std::string report_table(const Report& r) {
                   n.task.c_str(), n.random, n.heuristic, n.random);
     out += buf;
   }
-  for (const auto& task : r.tasks) {
+  std::vector<std::string> sections = r.tasks;
+  if (std::any_of(r.rows.begin(), r.rows.end(), [](const ArmTaskRow& row) { return row.task == kAllTasks; }))
+    sections.push_back(kAllTasks);
+  for (const auto& task : sections) {
     out += task + " (score: " + r.score + "; 95 % stratified bootstrap intervals)\n";
-    std::snprintf(buf, sizeof buf, "  %-34s %4s  %-26s %-26s %-26s %-26s\n", "arm", "runs", "mean", "median", "IQM",
-                  "optimality gap");
+    // Arm names print whole: the column is as wide as the longest one.
+    int arm_width = 3;
+    for (const auto& row : r.rows) arm_width = std::max(arm_width, static_cast<int>(row.arm.size()));
+    std::snprintf(buf, sizeof buf, "  %-*s %4s  %-26s %-26s %-26s %-26s\n", arm_width, "arm", "runs", "mean", "median",
+                  "IQM", "optimality gap");
     out += buf;
     for (const auto& row : r.rows) {
       if (row.task != task) continue;
@@ -286,16 +331,18 @@ std::string report_table(const Report& r) {
         std::snprintf(b, sizeof b, "%.*f [%.*f, %.*f]", digits, i.point, digits, i.lo, digits, i.hi);
         return std::string(b);
       };
-      std::snprintf(buf, sizeof buf, "  %-34s %4d  %-26s %-26s %-26s %-26s\n", row.arm.substr(0, 34).c_str(), row.runs,
-                    iv(row.mean).c_str(), iv(row.median).c_str(), iv(row.iqm).c_str(), iv(row.optimality_gap).c_str());
+      out += "  " + row.arm + std::string(static_cast<size_t>(arm_width) - row.arm.size() + 1, ' ');
+      std::snprintf(buf, sizeof buf, "%4d  %-26s %-26s %-26s %-26s\n", row.runs, iv(row.mean).c_str(),
+                    iv(row.median).c_str(), iv(row.iqm).c_str(), iv(row.optimality_gap).c_str());
       out += buf;
     }
   }
   if (!r.pairs.empty()) out += "probability of improvement P(X > Y):\n";
+  size_t x_width = 0, y_width = 0;
+  for (const auto& p : r.pairs) x_width = std::max(x_width, p.x.size()), y_width = std::max(y_width, p.y.size());
   for (const auto& p : r.pairs) {
-    std::snprintf(buf, sizeof buf, "  %-30s > %-30s %.2f [%.2f, %.2f]\n", p.x.substr(0, 30).c_str(),
-                  p.y.substr(0, 30).c_str(), p.probability.point, p.probability.lo, p.probability.hi);
-    out += buf;
+    std::snprintf(buf, sizeof buf, " %.2f [%.2f, %.2f]\n", p.probability.point, p.probability.lo, p.probability.hi);
+    out += "  " + p.x + std::string(x_width - p.x.size(), ' ') + " > " + p.y + std::string(y_width - p.y.size(), ' ') + buf;
   }
   int incomplete = 0;
   for (const auto& run : r.runs) incomplete += !run.complete;

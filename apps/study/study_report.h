@@ -20,6 +20,7 @@ struct RunRecord {
   int64_t total_steps = 0;
   double threshold = 0;  // the task's success threshold (reward_threshold)
   std::vector<EvalRecord> evals;
+  MetricLog metrics;  // its metrics.csv (empty when it has none)
   bool complete = false;  // its final evaluation (at total_steps) is logged
   double score = 0;       // the mean of its last `last_k` evaluations, its best, or a training metric
                           // (then the optimality gap is taken below 1)
@@ -37,6 +38,11 @@ struct ReportSettings {
   std::string score = "the mean return of the final evaluation";  // what a score is (score_rule)
   uint64_t seed = 0;
 };
+
+// The task of the rows that aggregate every task of a multi-task study whose scores share a scale
+// (normalised returns or metrics in [0, 1]; raw returns of different tasks do not), as rliable pools
+// its runs x tasks matrix.
+inline constexpr const char* kAllTasks = "all tasks";
 
 struct ArmTaskRow {
   std::string arm, task;
@@ -57,6 +63,14 @@ struct CurveRow {
   std::vector<Interval> iqm;   // IQM of the runs' evaluation means there, with its interval
 };
 
+// A training metric's curve (a metrics.csv column): the mean over the arm's complete runs of their
+// k-th logged values, at the mean of their steps.
+struct MetricCurve {
+  std::string arm, task, metric;
+  std::vector<int64_t> steps;
+  std::vector<double> mean;
+};
+
 struct Normalizer {
   std::string task;
   double random = 0, heuristic = 0;  // mean returns over the evaluation seeds
@@ -72,6 +86,7 @@ struct Report {
   std::vector<ArmTaskRow> rows;
   std::vector<PairRow> pairs;
   std::vector<CurveRow> curves;
+  std::vector<MetricCurve> metric_curves;
   std::vector<std::vector<double>> profile_thresholds;     // [task][k], shared by the arms
   std::vector<std::vector<std::vector<double>>> profiles;  // [task][arm][threshold]
   // Per arm: a recorded episode (GIF) of its best run's policy, embedded in report.html ("" if none).
