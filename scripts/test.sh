@@ -22,7 +22,7 @@ fi
 # must be the state after it.
 tree_state() { git status --porcelain --untracked-files=all 2>/dev/null || true; }
 before=$(tree_state)
-# One test binary per core; the long ones start first (their COST in tests/CMakeLists.txt).
+# One ctest entry per core; the long ones start first (their COST in tests/CMakeLists.txt).
 ctest --test-dir build --output-on-failure --timeout 900 -j "$jobs" "${args[@]}"
 if [[ "${SOFTRL_SKIP_SANITIZERS:-0}" != 1 ]]; then scripts/test_sanitizers.sh; fi
 after=$(tree_state)

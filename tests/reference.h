@@ -7,6 +7,7 @@
 namespace softrl::test {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kU = 1.0 / 16777216.0;  // float32's unit roundoff, 2^-24
 
 // x / tau in float64 with excluded entries at -inf. `scale` is the float32 value of 1 / tau the
 // kernels multiply by, so the reference sees the same scaled input as any float32 code does.

@@ -28,6 +28,11 @@ inline ShellResult run_shell(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+#ifdef SOFTRL_BIN
+// `softrl ARGS` through the shell (SOFTRL_BIN: the binary the tests were built with).
+inline ShellResult run_softrl(const std::string& args) { return run_shell(std::string(SOFTRL_BIN) + " " + args); }
+#endif
+
 // A fresh, empty directory under the system's temporary directory.
 inline std::filesystem::path fresh_dir(const std::string& name) {
   const std::filesystem::path p = std::filesystem::temp_directory_path() / name;

@@ -30,9 +30,9 @@ Result run_with_prefix(const std::string& prefix, const std::string& args) {
   return softrl::testing::run_shell(prefix + std::string(SOFTRL_BIN) + " " + args);
 }
 
-Result run(const std::string& args) { return run_with_prefix("", args); }
+using softrl::testing::run_softrl;
 
-fs::path fresh_dir(const std::string& name) {
+fs::path cli_dir(const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("softrl_cli_" + name);
   fs::remove_all(p);
   fs::create_directories(p);
@@ -74,29 +74,29 @@ const char* kConfig = softrl::testing::kSmallSacConfig;
 }  // namespace
 
 TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]") {
-  const fs::path dir = fresh_dir("bad");
+  const fs::path dir = cli_dir("bad");
   std::ofstream(dir / "bad.yaml") << "env: {id: LunarLander-v3}\nsac: {batch_size: -3}\n";
-  Result r = run("train " + (dir / "bad.yaml").string());
+  Result r = run_softrl("train " + (dir / "bad.yaml").string());
   CHECK(r.code == 2);
   CHECK(r.output.find("bad.yaml: sac.batch_size: expected an integer in [1, 1048576], got \"-3\"") !=
         std::string::npos);
-  r = run("train " + (dir / "missing.yaml").string());
+  r = run_softrl("train " + (dir / "missing.yaml").string());
   CHECK(r.code == 2);
   CHECK(r.output.find("missing.yaml: no such config file (softrl config ALGO > ") != std::string::npos);
   // An SB3 / TRL reflex: the option form of an override gets the key=value form back.
-  r = run("train " + (dir / "missing.yaml").string() + " --total_steps=100");
+  r = run_softrl("train " + (dir / "missing.yaml").string() + " --total_steps=100");
   CHECK(r.code == 2);
   CHECK(r.output.find("overrides are key=value without dashes (e.g. total_steps=100)") != std::string::npos);
   // The top-level help names what a config may choose.
-  r = run("--help");
+  r = run_softrl("--help");
   CHECK(r.code == 0);
   CHECK(r.output.find("Algorithms (a config's `algo:`): adpo, bc, distill, dpo, grpo, oreo, sac, soft_grpo") !=
         std::string::npos);
   CHECK(r.output.find("LunarLanderContinuous-v3, BipedalWalker-v3") != std::string::npos);
-  r = run("frobnicate");
+  r = run_softrl("frobnicate");
   CHECK(r.code == 2);
   CHECK(r.output.find("unknown command 'frobnicate'") != std::string::npos);
-  r = run("train /dev/zero");
+  r = run_softrl("train /dev/zero");
   CHECK(r.code == 2);
   CHECK(r.output.find("/dev/zero: cannot read the config file (not a regular file)") != std::string::npos);
   // Memory that cannot be had (here a 3 GB address-space limit against a 3.6 GB layer): exit 3.
@@ -108,26 +108,26 @@ TEST_CASE("bad command lines and configs exit with code 2 and say why", "[cli]")
   CHECK(r.output.find("out of memory") != std::string::npos);
   // A setting refused once the environment is known (after the run directory was claimed): the
   // directory is left as it was found, not made or left empty with a lock file.
-  r = run("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "twin").string());
+  r = run_softrl("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "twin").string());
   CHECK(r.code == 2);
   CHECK(r.output.find("sac.twin_q: mean is for discrete actions; LunarLanderContinuous-v3 has continuous actions") !=
         std::string::npos);
   CHECK_FALSE(fs::exists(dir / "twin"));
   fs::create_directories(dir / "empty");
-  CHECK(run("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "empty").string()).code ==
+  CHECK(run_softrl("train " + (dir / "big.yaml").string() + " sac.twin_q=mean --run-dir " + (dir / "empty").string()).code ==
         2);
   CHECK(fs::is_empty(dir / "empty"));
-  r = run("eval heuristic:Nope-v0");
+  r = run_softrl("eval heuristic:Nope-v0");
   CHECK(r.code == 2);
   CHECK(r.output.find("valid ids") != std::string::npos);
-  r = run("eval heuristic:LunarLander-v3 --episodes 2 --json");
+  r = run_softrl("eval heuristic:LunarLander-v3 --episodes 2 --json");
   CHECK(r.code == 0);
   CHECK(r.output.find("\"iqm\"") != std::string::npos);
   fs::remove_all(dir);
 }
 
 TEST_CASE("SIGINT during training saves a checkpoint that resumes", "[cli]") {
-  const fs::path dir = fresh_dir("sigint");
+  const fs::path dir = cli_dir("sigint");
   std::ofstream(dir / "c.yaml") << kConfig;
   const fs::path run_dir = dir / "run";
   const pid_t pid = start_training(dir / "c.yaml", run_dir, {});
@@ -150,13 +150,13 @@ TEST_CASE("SIGINT during training saves a checkpoint that resumes", "[cli]") {
   const auto c = softrl::agents::open_checkpoint(ckpt.string());
   CHECK(c.header.env_steps >= 250);
   CHECK(c.header.env_steps < 1000000);
-  const Result e = run("eval " + run_dir.string() + " --episodes 1");
+  const Result e = run_softrl("eval " + run_dir.string() + " --episodes 1");
   CHECK(e.code == 0);
   fs::remove_all(dir);
 }
 
 TEST_CASE("SIGTERM inside a long evaluation stops within a second with exit 143 and a checkpoint", "[cli]") {
-  const fs::path dir = fresh_dir("sigterm");
+  const fs::path dir = cli_dir("sigterm");
   // The first evaluation (at step 100) has 100000 episodes: hours, unless the signal is seen
   // inside it.
   std::ofstream(dir / "c.yaml") << kConfig;
@@ -185,7 +185,7 @@ TEST_CASE("SIGTERM inside a long evaluation stops within a second with exit 143 
 }
 
 TEST_CASE("a full disk, then a read-only one: exit 3, a message, and the last checkpoint intact", "[cli][faults]") {
-  const fs::path dir = fresh_dir("enospc");
+  const fs::path dir = cli_dir("enospc");
   const fs::path mnt = dir / "mnt";
   fs::create_directories(mnt);
   if (std::system(("mount -t tmpfs -o size=600k tmpfs " + mnt.string() + " 2>/dev/null").c_str()) != 0) {
@@ -195,7 +195,7 @@ TEST_CASE("a full disk, then a read-only one: exit 3, a message, and the last ch
   // Checkpoints with the replay buffer grow by 80 bytes a step until the 600 KiB disk is full.
   std::ofstream(dir / "c.yaml") << kConfig;
   const fs::path run_dir = mnt / "run";
-  Result r = run("train " + (dir / "c.yaml").string() + " total_steps=100000 checkpoint.every=200 " +
+  Result r = run_softrl("train " + (dir / "c.yaml").string() + " total_steps=100000 checkpoint.every=200 " +
                  "checkpoint.save_replay_buffer=true --no-progress --run-dir " + run_dir.string());
   INFO(r.output);
   CHECK(r.code == 3);
@@ -207,7 +207,7 @@ TEST_CASE("a full disk, then a read-only one: exit 3, a message, and the last ch
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
   // Read-only: eval prints its results, then says the report could not be written.
   REQUIRE(std::system(("mount -o remount,ro " + mnt.string()).c_str()) == 0);
-  r = run("eval " + run_dir.string() + " --episodes 1");
+  r = run_softrl("eval " + run_dir.string() + " --episodes 1");
   CHECK(r.code == 3);
   CHECK(r.output.find("return mean") != std::string::npos);
   CHECK(r.output.find("eval_report.json: cannot create a temporary file beside it (Read-only file system)") !=
@@ -217,7 +217,7 @@ TEST_CASE("a full disk, then a read-only one: exit 3, a message, and the last ch
 }
 
 TEST_CASE("two trainings started at once into one directory: one runs, the other is refused", "[cli][faults]") {
-  const fs::path dir = fresh_dir("concurrent");
+  const fs::path dir = cli_dir("concurrent");
   std::ofstream(dir / "c.yaml") << kConfig;
   const std::vector<std::string> ov = {"total_steps=400"};
   const pid_t a = start_training(dir / "c.yaml", dir / "run", ov), b = start_training(dir / "c.yaml", dir / "run", ov);
@@ -238,7 +238,7 @@ TEST_CASE("two trainings started at once into one directory: one runs, the other
 }
 
 TEST_CASE("a storm of SIGINTs, some during checkpoint writes, leaves one valid checkpoint", "[cli][faults]") {
-  const fs::path dir = fresh_dir("storm");
+  const fs::path dir = cli_dir("storm");
   std::ofstream(dir / "c.yaml") << kConfig;
   const fs::path run_dir = dir / "run";
   // A checkpoint with a 10000-transition buffer every 50 steps: writes are a good part of the time.
@@ -257,25 +257,25 @@ TEST_CASE("a storm of SIGINTs, some during checkpoint writes, leaves one valid c
   CHECK(c.header.env_steps >= 50);
   for (const auto& e : fs::directory_iterator(run_dir / "checkpoints"))
     CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
-  CHECK(run("train --resume " + run_dir.string() + " total_steps=1").code == 2);  // overrides refused on resume
+  CHECK(run_softrl("train --resume " + run_dir.string() + " total_steps=1").code == 2);  // overrides refused on resume
   fs::remove_all(dir);
 }
 
 TEST_CASE("collect: bad configs exit 2 naming the key; SIGINT leaves nothing or a valid shorter dataset", "[cli]") {
-  const fs::path dir = fresh_dir("collect");
+  const fs::path dir = cli_dir("collect");
   std::ofstream(dir / "c.yaml") << "env: {id: LunarLander-v3}\nthreads: 2\nstart_seeds: 3000\ngroup_size: 2\n"
                                    "sources:\n  - {kind: heuristic, epsilon: 0.2}\n  - {kind: random, weight: 0.5}\n";
   const std::string c = (dir / "c.yaml").string(), out = (dir / "d.hdf5").string();
-  Result r = run("collect " + c + " sources[0].epsilon=2 --out " + out);
+  Result r = run_softrl("collect " + c + " sources[0].epsilon=2 --out " + out);
   CHECK(r.code == 2);
   CHECK(r.output.find(c + ": sources[0].epsilon: expected a number in [0, 1], got \"2\"") != std::string::npos);
-  r = run("collect " + c + " \"sources[1]={kind: policy, path: " + dir.string() + "/nothing}\" --out " + out);
+  r = run_softrl("collect " + c + " \"sources[1]={kind: policy, path: " + dir.string() + "/nothing}\" --out " + out);
   CHECK(r.code == 2);
   CHECK(r.output.find("sources[1].path") != std::string::npos);
-  r = run("collect " + c + " sources[0].noise_std=0.1 --out " + out);
+  r = run_softrl("collect " + c + " sources[0].noise_std=0.1 --out " + out);
   CHECK(r.code == 2);
   CHECK(r.output.find("continuous actions only") != std::string::npos);
-  r = run("dataset info " + c);
+  r = run_softrl("dataset info " + c);
   CHECK(r.code == 2);
   CHECK(r.output.find(c + ": not an HDF5 file") != std::string::npos);
 
@@ -302,10 +302,10 @@ TEST_CASE("collect: bad configs exit 2 naming the key; SIGINT leaves nothing or 
   CHECK(read_text(log).find("interrupted: wrote the " + std::to_string(d.num_groups()) + " complete groups") !=
         std::string::npos);
   // An existing dataset is not replaced without --overwrite.
-  r = run("collect " + c + " start_seeds=2 --out " + out);
+  r = run_softrl("collect " + c + " start_seeds=2 --out " + out);
   CHECK(r.code == 2);
   CHECK(r.output.find("already exists") != std::string::npos);
-  r = run("dataset info " + out + " --json");
+  r = run_softrl("dataset info " + out + " --json");
   CHECK(r.code == 0);
   CHECK(r.output.find("\"episodes\": " + std::to_string(d.num_episodes())) != std::string::npos);
   fs::remove_all(dir);
@@ -313,7 +313,7 @@ TEST_CASE("collect: bad configs exit 2 naming the key; SIGINT leaves nothing or 
 
 TEST_CASE("bench softmax's JSON carries the ceilings: the two-pass one exactly for long-row log_softmax and softmax",
           "[cli][bench]") {
-  const Result r = run("bench softmax --quick --json");
+  const Result r = run_softrl("bench softmax --quick --json");
   REQUIRE(r.code == 0);
   const YAML::Node rows = YAML::Load(r.output)["results"];
   double two_pass_gbs = 0;
@@ -342,7 +342,7 @@ TEST_CASE("bench softmax's JSON carries the ceilings: the two-pass one exactly f
 
 TEST_CASE("bench sac and bench envs print every figure in their JSON, each ratio inside its rounds' range",
           "[cli][bench]") {
-  Result r = run("bench sac --threads 1 --seconds 0.3 --json");
+  Result r = run_softrl("bench sac --threads 1 --seconds 0.3 --json");
   REQUIRE(r.code == 0);
   const YAML::Node sac = YAML::Load(r.output);  // JSON is YAML
   CHECK(sac["rounds"].as<int>() == 5);
@@ -353,7 +353,7 @@ TEST_CASE("bench sac and bench envs print every figure in their JSON, each ratio
   CHECK(lo <= fraction);  // a median of the rounds' own ratios
   CHECK(fraction <= hi);
 
-  r = run("bench envs --seconds 0.02 --rounds 1 --envs 4 --json");
+  r = run_softrl("bench envs --seconds 0.02 --rounds 1 --envs 4 --json");
   REQUIRE(r.code == 0);
   const YAML::Node envs = YAML::Load(r.output)["results"];
   REQUIRE(envs.size() == 4);  // every registered task

@@ -27,7 +27,7 @@ using Result = softrl::testing::ShellResult;
 using softrl::testing::read_text;
 Result sh(const std::string& cmd) { return softrl::testing::run_shell(cmd); }
 
-Result run_softrl(const std::string& args) { return sh(std::string(SOFTRL_BIN) + " " + args); }
+using softrl::testing::run_softrl;
 
 // A study directory with a small mixed LunarLander dataset and a BC config on it (~2 s per cell).
 fs::path study_fixture() {

@@ -24,7 +24,7 @@ using Kind = agents::BehaviourSource::Kind;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) { return testing::fresh_dir("softrl_data_" + name); }
+fs::path data_dir(const std::string& name) { return testing::fresh_dir("softrl_data_" + name); }
 
 agents::CollectSettings settings(const std::string& env, int64_t start_seeds, int64_t group_size,
                                  std::vector<agents::BehaviourSource> sources) {
@@ -106,7 +106,7 @@ agents::CollectSettings continuous_mixture() {
 }  // namespace
 
 TEST_CASE("a collected dataset survives C++ -> HDF5 -> C++ unchanged", "[data]") {
-  const fs::path dir = fresh_dir("roundtrip");
+  const fs::path dir = data_dir("roundtrip");
   for (const agents::CollectSettings& s :
        {settings("LunarLander-v3", 5, 3, {heuristic(0.0, 2.0), heuristic(0.2), random_source()}),
         continuous_mixture()}) {
@@ -178,7 +178,7 @@ TEST_CASE("behaviour log-probabilities and pre-tanh actions are the behaviour's"
 }
 
 TEST_CASE("same config and seed give byte-identical files; env and thread counts do not change the data", "[data]") {
-  const fs::path dir = fresh_dir("determinism");
+  const fs::path dir = data_dir("determinism");
   const agents::CollectSettings s = continuous_mixture();
   data::write_dataset((dir / "a.hdf5").string(), collect_all(s));
   data::write_dataset((dir / "b.hdf5").string(), collect_all(s));
@@ -248,7 +248,7 @@ std::string expected_json(const data::Dataset& d) {
 }  // namespace
 
 TEST_CASE("h5py opens a softrl dataset and finds the layout, dtypes and values C++ wrote", "[data][h5py]") {
-  const fs::path dir = fresh_dir("h5py");
+  const fs::path dir = data_dir("h5py");
   for (const agents::CollectSettings& s :
        {settings("LunarLander-v3", 3, 2, {heuristic(0.2), random_source()}), continuous_mixture()}) {
     const data::Dataset d = collect_all(s);
@@ -285,7 +285,7 @@ std::string refusal(const fs::path& file, const std::optional<envs::EnvSpec>& en
 }  // namespace
 
 TEST_CASE("malformed, truncated and mismatched datasets are refused with the file named", "[data]") {
-  const fs::path dir = fresh_dir("malformed");
+  const fs::path dir = data_dir("malformed");
   const fs::path good = dir / "good.hdf5";
   data::write_dataset(good.string(), collect_all(settings("LunarLander-v3", 2, 2, {heuristic(0.1)})));
   REQUIRE(refusal(good) == "(accepted)");
@@ -494,7 +494,7 @@ double bc_return(const fs::path& dir, const fs::path& dataset, uint64_t seed, co
 }  // namespace
 
 TEST_CASE("behaviour cloning of the heuristic reaches 90% of its return on LunarLander-v3", "[data][bc]") {
-  const fs::path dir = fresh_dir("bc");
+  const fs::path dir = data_dir("bc");
   const fs::path file = dir / "heuristic.hdf5";
   data::write_dataset(file.string(), collect_all(settings("LunarLander-v3", 100, 1, {heuristic(0.0)})));
   auto env = envs::make_env("LunarLander-v3");
@@ -523,7 +523,7 @@ TEST_CASE("behaviour cloning of the heuristic reaches 90% of its return on Lunar
 }
 
 TEST_CASE("filtered BC beats plain BC on a mixed-quality dataset", "[data][bc]") {
-  const fs::path dir = fresh_dir("filtered");
+  const fs::path dir = data_dir("filtered");
   const fs::path file = dir / "mixed.hdf5";
   data::write_dataset(
       file.string(),

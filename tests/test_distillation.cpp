@@ -15,11 +15,11 @@
 
 using namespace softrl;
 namespace fs = std::filesystem;
-using Settings = agents::DistillationSettings;
+using DistillSettings = agents::DistillationSettings;
 
 namespace {
 
-agents::PolicySpec spec(std::vector<int64_t> hidden) {
+agents::PolicySpec lander_policy_spec(std::vector<int64_t> hidden) {
   return agents::PolicySpec::for_env(envs::make_env("LunarLanderContinuous-v3")->spec(), std::move(hidden));
 }
 
@@ -31,23 +31,23 @@ TEST_CASE("distillation: every objective fits its target; KD and ADPO with a uni
           "[distillation]") {
   torch::manual_seed(3);
   const torch::Tensor states = torch::randn({2048, 8});
-  auto teacher = agents::seeded_policy(spec({32}), 11);
+  auto teacher = agents::seeded_policy(lander_policy_spec({32}), 11);
   struct Arm {
     const char* name;
-    Settings::Objective objective;
-    Settings::Anchor anchor;
+    DistillSettings::Objective objective;
+    DistillSettings::Anchor anchor;
   };
   std::vector<std::vector<torch::Tensor>> students;
-  for (const Arm& arm : {Arm{"KD", Settings::Objective::kd, Settings::Anchor::uniform},
-                         Arm{"ADPO uniform", Settings::Objective::adpo, Settings::Anchor::uniform},
-                         Arm{"ADPO fixed", Settings::Objective::adpo, Settings::Anchor::fixed},
-                         Arm{"ADPO EMA", Settings::Objective::adpo, Settings::Anchor::ema}}) {
-    Settings s;
+  for (const Arm& arm : {Arm{"KD", DistillSettings::Objective::kd, DistillSettings::Anchor::uniform},
+                         Arm{"ADPO uniform", DistillSettings::Objective::adpo, DistillSettings::Anchor::uniform},
+                         Arm{"ADPO fixed", DistillSettings::Objective::adpo, DistillSettings::Anchor::fixed},
+                         Arm{"ADPO EMA", DistillSettings::Objective::adpo, DistillSettings::Anchor::ema}}) {
+    DistillSettings s;
     s.objective = arm.objective;
     s.anchor = arm.anchor;
     s.ema_rate = 0.05;
     s.learning_rate = 1e-3;
-    agents::Distillation d(states, teacher, spec({64, 64}), s, 0);
+    agents::Distillation d(states, teacher, lander_policy_spec({64, 64}), s, 0);
     const double before = d.teacher_kl();
     agents::OfflineLoop loop(d, {.total_steps = 2048 * 30, .batch_size = 256, .learning_rate = {.initial = 1e-3}}, 0);
     loop.begin(0);
@@ -61,11 +61,11 @@ TEST_CASE("distillation: every objective fits its target; KD and ADPO with a uni
     // fixed anchor starts at p~ uniform (0.171) and halves it (0.087) while holding the student at
     // anchor x q^tau (KL to the teacher 2.60); the EMA anchor moves the target (0.171 -> 0.114) and
     // sharpens the student past the teacher (5.7).
-    if (arm.anchor == Settings::Anchor::uniform) {
+    if (arm.anchor == DistillSettings::Anchor::uniform) {
       CHECK(fit_end < 0.1 * fit_start);
       CHECK(after < 0.25 * before);
     }
-    if (arm.anchor == Settings::Anchor::fixed) CHECK(fit_end < 0.6 * fit_start);
+    if (arm.anchor == DistillSettings::Anchor::fixed) CHECK(fit_end < 0.6 * fit_start);
     students.push_back({});
     for (const auto& p : d.policy().parameters()) students.back().push_back(p.detach().clone());
   }

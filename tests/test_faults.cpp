@@ -28,9 +28,9 @@ using softrl::testing::ShellResult;
 
 namespace {
 
-ShellResult run(const std::string& args) { return run_shell(std::string(SOFTRL_BIN) + " " + args); }
+using softrl::testing::run_softrl;
 
-fs::path fresh_dir(const std::string& name) { return softrl::testing::fresh_dir("softrl_faults_" + name); }
+fs::path faults_dir(const std::string& name) { return softrl::testing::fresh_dir("softrl_faults_" + name); }
 
 // `softrl ARGS...` in a child process with its output into `log`, for the tests that signal it.
 pid_t start_softrl(std::vector<std::string> args, const fs::path& log) {
@@ -99,12 +99,12 @@ const char* kSac = softrl::testing::kSmallSacConfig;
 TEST_CASE("eval: a threshold that is not finite is refused; results are shown before an unwritable recording",
           "[faults]") {
   for (const char* t : {"nan", "inf", "-inf", "1e400"}) {
-    const ShellResult r = run(std::string("eval heuristic:LunarLander-v3 --episodes 1 --threshold ") + t);
+    const ShellResult r = run_softrl(std::string("eval heuristic:LunarLander-v3 --episodes 1 --threshold ") + t);
     INFO(r.output);
     CHECK(r.code == 2);
     CHECK(r.output.find("expected a finite return") != std::string::npos);
   }
-  const ShellResult r = run("eval heuristic:LunarLander-v3 --episodes 1 --record /nonexistent-dir/episode.gif");
+  const ShellResult r = run_softrl("eval heuristic:LunarLander-v3 --episodes 1 --record /nonexistent-dir/episode.gif");
   INFO(r.output);
   CHECK(r.code == 3);
   CHECK(r.output.find("return mean") != std::string::npos);                   // the results,
@@ -112,12 +112,12 @@ TEST_CASE("eval: a threshold that is not finite is refused; results are shown be
 }
 
 TEST_CASE("collect --out: only a regular file is replaced, and nothing is collected before refusing", "[faults]") {
-  const fs::path dir = fresh_dir("collect_out");
+  const fs::path dir = faults_dir("collect_out");
   std::ofstream(dir / "c.yaml") << "env: {id: LunarLander-v3}\nstart_seeds: 100000\nsources: [{kind: random}]\n";
   fs::create_directories(dir / "a_directory");
   for (const std::string& out : {(dir / "a_directory").string(), std::string("/dev/null")}) {
     const auto t0 = std::chrono::steady_clock::now();
-    const ShellResult r = run("collect " + (dir / "c.yaml").string() + " --overwrite --out " + out);
+    const ShellResult r = run_softrl("collect " + (dir / "c.yaml").string() + " --overwrite --out " + out);
     INFO(r.output);
     CHECK(r.code == 2);
     CHECK(r.output.find(out + " is not a regular file") != std::string::npos);
@@ -129,10 +129,10 @@ TEST_CASE("collect --out: only a regular file is replaced, and nothing is collec
 }
 
 TEST_CASE("a resumed run removes a killed writer's temporaries and refuses a log it cannot append to", "[faults]") {
-  const fs::path dir = fresh_dir("resume_logs");
+  const fs::path dir = faults_dir("resume_logs");
   std::ofstream(dir / "c.yaml") << kSac;
   const std::string run_dir = (dir / "run").string();
-  REQUIRE(run("train " + (dir / "c.yaml").string() + " total_steps=200 --no-progress --run-dir " + run_dir).code == 0);
+  REQUIRE(run_softrl("train " + (dir / "c.yaml").string() + " total_steps=200 --no-progress --run-dir " + run_dir).code == 0);
   // Train longer: total_steps is the one key a resume may change.
   std::string cfg = read_text(dir / "run" / "config.yaml");
   cfg.replace(cfg.find("total_steps: 200"), 16, "total_steps: 300");
@@ -140,7 +140,7 @@ TEST_CASE("a resumed run removes a killed writer's temporaries and refuses a log
   // A byte-order mark before metrics.csv's header: refused, the file untouched.
   const std::string metrics = read_text(dir / "run" / "metrics.csv");
   std::ofstream(dir / "run" / "metrics.csv", std::ios::trunc) << "\xEF\xBB\xBF" << metrics;
-  ShellResult r = run("train --resume " + run_dir + " --no-progress");
+  ShellResult r = run_softrl("train --resume " + run_dir + " --no-progress");
   INFO(r.output);
   CHECK(r.code == 2);
   CHECK(r.output.find("metrics.csv: its first line is not a header starting with 'step,' (a byte-order mark") !=
@@ -150,7 +150,7 @@ TEST_CASE("a resumed run removes a killed writer's temporaries and refuses a log
   // What a writer killed mid-write leaves beside latest.pt goes once the run is locked again.
   const fs::path stale = dir / "run" / "checkpoints" / "latest.pt.tmp.Ab3xYz";
   std::ofstream(stale) << std::string(1000, 'x');
-  r = run("train --resume " + run_dir + " --no-progress");
+  r = run_softrl("train --resume " + run_dir + " --no-progress");
   INFO(r.output);
   CHECK(r.code == 0);
   CHECK_FALSE(fs::exists(stale));
@@ -159,7 +159,7 @@ TEST_CASE("a resumed run removes a killed writer's temporaries and refuses a log
 }
 
 TEST_CASE("a study directory is held by one compare; a killed compare's cells stop with it", "[faults]") {
-  const fs::path dir = fresh_dir("study_lock");
+  const fs::path dir = faults_dir("study_lock");
   std::ofstream(dir / "c.yaml") << kSac;
   std::ofstream(dir / "study.yaml")
       << "name: locked\narms: [{name: a, config: c.yaml, overrides: {total_steps: 100000000}}]\nseeds: [0]\n";
@@ -169,7 +169,7 @@ TEST_CASE("a study directory is held by one compare; a killed compare's cells st
   const fs::path cell_metrics = study / "runs" / "a" / "default-seed0" / "metrics.csv";
   REQUIRE(wait_until([&] { return fs::exists(cell_metrics); }));
   // A second compare of the same study while the first runs: refused, nothing of the first touched.
-  const ShellResult r = run("compare --resume " + study.string());
+  const ShellResult r = run_softrl("compare --resume " + study.string());
   INFO(r.output);
   CHECK(r.code == 2);
   CHECK(r.output.find(study.string() + " is in use by another softrl process") != std::string::npos);
@@ -183,7 +183,7 @@ TEST_CASE("a study directory is held by one compare; a killed compare's cells st
 }
 
 TEST_CASE("SIGINT inside a long phase of an iteration is honoured within a second", "[faults]") {
-  const fs::path dir = fresh_dir("long_phases");
+  const fs::path dir = faults_dir("long_phases");
   // A GRPO iteration that collects 2048 start states x 16 episodes (minutes): stopped during it,
   // the run saves the state before the iteration and exits 130.
   std::ofstream(dir / "grpo.yaml") << "env: {id: LunarLander-v3}\nalgo: grpo\ntotal_steps: 100000000\n"
@@ -204,7 +204,7 @@ TEST_CASE("SIGINT inside a long phase of an iteration is honoured within a secon
   const fs::path data = dir / "d.hdf5";
   std::ofstream(dir / "collect.yaml") << "env: {id: LunarLander-v3}\nstart_seeds: 4\ngroup_size: 2\n"
                                          "sources: [{kind: heuristic, epsilon: 0.2}]\n";
-  REQUIRE(run("collect " + (dir / "collect.yaml").string() + " --no-progress --out " + data.string()).code == 0);
+  REQUIRE(run_softrl("collect " + (dir / "collect.yaml").string() + " --no-progress --out " + data.string()).code == 0);
   std::ofstream(dir / "oreo.yaml") << "env: {id: LunarLander-v3}\nalgo: oreo\noreo: {dataset: " << data.string()
                                    << ", reference: {bc_steps: 1000000000, net_arch: [16]}}\n";
   const fs::path oreo_dir = dir / "oreo";
@@ -223,7 +223,7 @@ TEST_CASE("SIGINT inside a long phase of an iteration is honoured within a secon
 }
 
 TEST_CASE("grpo.init of other hidden layers than grpo.net_arch is refused", "[faults]") {
-  const fs::path dir = fresh_dir("grpo_init");
+  const fs::path dir = faults_dir("grpo_init");
   const auto env = softrl::envs::make_env("LunarLander-v3");
   softrl::agents::PolicyHead wide(softrl::agents::PolicySpec::for_env(env->spec(), {32}));
   softrl::agents::CheckpointHeader h = softrl::agents::CheckpointHeader::for_env(env->spec());
@@ -233,13 +233,13 @@ TEST_CASE("grpo.init of other hidden layers than grpo.net_arch is refused", "[fa
   std::ofstream(dir / "grpo.yaml") << "env: {id: LunarLander-v3}\nalgo: grpo\ntotal_steps: 1000\n"
                                       "grpo: {net_arch: [16, 16], init: "
                                    << ckpt.string() << "}\n";
-  const ShellResult r = run("train " + (dir / "grpo.yaml").string() + " --run-dir " + (dir / "run").string());
+  const ShellResult r = run_softrl("train " + (dir / "grpo.yaml").string() + " --run-dir " + (dir / "run").string());
   INFO(r.output);
   CHECK(r.code == 2);
   CHECK(r.output.find("grpo.init: " + ckpt.string() + " holds a") != std::string::npos);
   CHECK(r.output.find("set net_arch to the saved policy's hidden layers") != std::string::npos);
   // The same widths are taken.
-  CHECK(run("train " + (dir / "grpo.yaml").string() + " 'grpo.net_arch=[32]' grpo.groups=2 --no-progress --run-dir " +
+  CHECK(run_softrl("train " + (dir / "grpo.yaml").string() + " 'grpo.net_arch=[32]' grpo.groups=2 --no-progress --run-dir " +
             (dir / "run2").string())
             .code == 0);
   fs::remove_all(dir);

@@ -101,7 +101,7 @@ log: {every: 5000}
 bc_test: {net_arch: [64, 64], batch_size: 64, learning_rate: 0.001, demo_episodes: 20}
 )";
 
-fs::path fresh_dir(const std::string& name) {
+fs::path plugin_dir(const std::string& name) {
   const fs::path p = fs::temp_directory_path() / ("softrl_plugin_" + name);
   fs::remove_all(p);
   fs::create_directories(p);
@@ -115,16 +115,21 @@ std::vector<torch::Tensor> policy_parameters(const fs::path& ckpt) {
   return p;
 }
 
-const bool registered = [] {
-  apps::register_algo(bc_entry());
-  return true;
-}();
+// Registered when the test runs (once), not at start-up: the other tests in this binary see the
+// shipped registry only.
+bool register_plugin() {
+  static const bool registered = [] {
+    apps::register_algo(bc_entry());
+    return true;
+  }();
+  return registered;
+}
 
 }  // namespace
 
 TEST_CASE("a learner registered from outside runs through train, eval and resume", "[plugin]") {
-  REQUIRE(registered);
-  const fs::path dir = fresh_dir("bc");
+  REQUIRE(register_plugin());
+  const fs::path dir = plugin_dir("bc");
   std::ostringstream out;
   const apps::RunResult r =
       apps::start_run(apps::load_config((dir / "bc.yaml").string(), {"seed=0"}), dir / "run", {.progress = false}, out);

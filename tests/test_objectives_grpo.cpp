@@ -51,7 +51,6 @@ TEST_CASE("GRPO surrogate: clipping, dual clip, KL and aggregation", "[grpo]") {
 
   // sequence_mean and fixed_length aggregations.
   const torch::Tensor per = torch::arange(N * T, torch::kFloat32).reshape({N, T});
-  const grpo::SurrogateOptions plain{.clip_low = 1e9, .clip_high = 1e9};
   // With logp == logp_old and A = -1 the per-step loss is exactly 1.
   const torch::Tensor ones_loss =
       grpo::surrogate_loss(per, per, -torch::ones({N}), valid,

@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) { return testing::fresh_dir("softrl_oreo_" + name); }
+fs::path oreo_dir(const std::string& name) { return testing::fresh_dir("softrl_oreo_" + name); }
 
 // One episode of 3 steps on the task's spec, rewards 100, 200, 300 (dense scale 100: 1, 2, 3).
 data::Dataset three_steps(const std::string& env_id, bool truncated) {
@@ -246,7 +246,7 @@ std::vector<torch::Tensor> learner_tensors(const fs::path& ckpt) {
 }  // namespace
 
 TEST_CASE("OREO run: interrupted and resumed (across a round) = uninterrupted; value-guided eval", "[oreo][resume]") {
-  const fs::path dir = fresh_dir("resume");
+  const fs::path dir = oreo_dir("resume");
   const fs::path cfg = write_small_run_config(dir);
   // Stopped after the second round's collection began (round 2 starts at 6000 transitions).
   testing::check_resume_exact(cfg, dir, 8000, learner_tensors);
@@ -269,7 +269,7 @@ TEST_CASE("OREO run: interrupted and resumed (across a round) = uninterrupted; v
 }
 
 TEST_CASE("OREO bad configs are refused with the key path (exit 2)", "[oreo][config]") {
-  const fs::path dir = fresh_dir("config");
+  const fs::path dir = oreo_dir("config");
   const fs::path cfg = write_small_run_config(dir);
   const std::string train = std::string(SOFTRL_BIN) + " train " + cfg.string() + " --run-dir " + (dir / "run").string();
   testing::expect_refused(train, dir / "run",

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "objectives/primitives.h"
+#include "tests/objectives_reference.h"
 #include "tests/reference.h"
 
 using namespace softrl;
@@ -12,9 +13,7 @@ using namespace softrl::test;
 
 namespace {
 
-torch::Tensor f64(const torch::Tensor& t) { return t.detach().to(torch::kFloat64); }
-
-bool close(const torch::Tensor& got, const torch::Tensor& want, double rtol = 2e-5, double atol = 2e-6) {
+bool close_with_infinities(const torch::Tensor& got, const torch::Tensor& want, double rtol = 2e-5, double atol = 2e-6) {
   const torch::Tensor g = f64(got), w = f64(want);
   const torch::Tensor inf = w.isinf();
   if (!torch::equal(g.masked_select(inf), w.masked_select(inf))) return false;
@@ -32,7 +31,7 @@ bool grad_close(const torch::Tensor& x, Ours ours, Ref ref, double rtol = 5e-5, 
   const torch::Tensor g32 = torch::autograd::grad({(y32 * v).sum()}, {x32})[0];
   const torch::Tensor y64 = ref(x64);
   const torch::Tensor g64 = torch::autograd::grad({(y64 * f64(v)).sum()}, {x64})[0];
-  return close(g32, g64, rtol, atol);
+  return close_with_infinities(g32, g64, rtol, atol);
 }
 
 }  // namespace
@@ -42,7 +41,7 @@ TEST_CASE("selective_log_softmax", "[primitives]") {
   const torch::Tensor x = torch::randn({64, 6}) * 5;
   const torch::Tensor idx = torch::randint(0, 6, {64}, torch::kLong);
   auto ref = [&](const torch::Tensor& t) { return ref_log_softmax(t / 0.7).gather(-1, idx.unsqueeze(-1)).squeeze(-1); };
-  CHECK(close(selective_log_softmax(x, idx, {.temperature = 0.7}), ref(f64(x))));
+  CHECK(close_with_infinities(selective_log_softmax(x, idx, {.temperature = 0.7}), ref(f64(x))));
   CHECK(grad_close(
       x, [&](const torch::Tensor& t) { return selective_log_softmax(t, idx, {.temperature = 0.7}); }, ref));
   // An excluded index gives -inf.
@@ -55,8 +54,8 @@ TEST_CASE("softplus and log_sigmoid are accurate for tiny and large results", "[
   const torch::Tensor x64 = f64(x);
   const torch::Tensor sp_ref = x64.clamp_min(0) + (-x64.abs()).exp().log1p();
   // Relative accuracy everywhere, including softplus(-100) = 3.7e-44 (a float32 subnormal).
-  CHECK(close(softrl::softplus(x).narrow(0, 1, 8), sp_ref.narrow(0, 1, 8), 1e-6, 0.0));
-  CHECK(close(softrl::log_sigmoid(x), -(x64.neg().clamp_min(0) + (-x64.abs()).exp().log1p()), 1e-6, 1e-44));
+  CHECK(close_with_infinities(softrl::softplus(x).narrow(0, 1, 8), sp_ref.narrow(0, 1, 8), 1e-6, 0.0));
+  CHECK(close_with_infinities(softrl::log_sigmoid(x), -(x64.neg().clamp_min(0) + (-x64.abs()).exp().log1p()), 1e-6, 1e-44));
   CHECK(grad_close(
       x, [](const torch::Tensor& t) { return softrl::softplus(t); },
       [](const torch::Tensor& t) { return t.exp().log1p(); }));  // float64: exact enough for |x| <= 80
@@ -77,7 +76,7 @@ TEST_CASE("entropy, kl and soft cross-entropy", "[primitives]") {
   auto xlogy = [](const torch::Tensor& p, const torch::Tensor& l) { return (p * l.masked_fill(p == 0, 0)).sum(-1); };
 
   auto ent_ref = [&](const torch::Tensor& t) { return -xlogy(ref_ls(t).exp(), ref_ls(t)); };
-  CHECK(close(entropy(a, opt), ent_ref(f64(a))));
+  CHECK(close_with_infinities(entropy(a, opt), ent_ref(f64(a))));
   CHECK(entropy(a, opt)[0].item<float>() == 0.0f);  // fully masked row
   // Gradient against the closed form dH/dx_i = -p_i (log p_i + H) / tau.
   {
@@ -85,14 +84,14 @@ TEST_CASE("entropy, kl and soft cross-entropy", "[primitives]") {
     entropy(x, opt).sum().backward();
     const torch::Tensor ls = ref_ls(f64(a)), p = ls.exp();
     const torch::Tensor want = (-p * (ls.masked_fill(p == 0, 0) + ent_ref(f64(a)).unsqueeze(-1)) / 1.5);
-    CHECK(close(x.grad(), want, 5e-5, 5e-6));
+    CHECK(close_with_infinities(x.grad(), want, 5e-5, 5e-6));
   }
 
   auto kl_ref = [&](const torch::Tensor& p_logits, const torch::Tensor& q_logits) {
     const torch::Tensor lp = ref_ls(p_logits), lq = ref_ls(q_logits);
     return xlogy(lp.exp(), lp - lq.masked_fill(lp == -kInf, 0));
   };
-  CHECK(close(kl(a, b, opt), kl_ref(f64(a), f64(b))));
+  CHECK(close_with_infinities(kl(a, b, opt), kl_ref(f64(a), f64(b))));
   CHECK(grad_close(
       a, [&](const torch::Tensor& t) { return kl(t, b, opt); },
       [&](const torch::Tensor& t) { return kl_ref(t, f64(b)); }));
@@ -102,7 +101,7 @@ TEST_CASE("entropy, kl and soft cross-entropy", "[primitives]") {
 
   const torch::Tensor q = softrl::softmax(torch::randn({32, 5}), {.mask = mask});
   auto ce_ref = [&](const torch::Tensor& u) { return -xlogy(f64(q), ref_ls(u)); };
-  CHECK(close(soft_cross_entropy(a, q, opt), ce_ref(f64(a))));
+  CHECK(close_with_infinities(soft_cross_entropy(a, q, opt), ce_ref(f64(a))));
   CHECK(grad_close(
       a, [&](const torch::Tensor& t) { return soft_cross_entropy(t, q, opt); }, ce_ref));
 }
@@ -111,14 +110,14 @@ TEST_CASE("reverse cumulative logsumexp", "[primitives]") {
   torch::manual_seed(3);
   const torch::Tensor x = torch::randn({10, 9}) * 4;
   auto ref = [](const torch::Tensor& t) { return t.flip(-1).logcumsumexp(-1).flip(-1); };
-  CHECK(close(reverse_cumulative_logsumexp(x), ref(f64(x))));
+  CHECK(close_with_infinities(reverse_cumulative_logsumexp(x), ref(f64(x))));
   CHECK(grad_close(
       x, [](const torch::Tensor& t) { return reverse_cumulative_logsumexp(t); }, ref));
   // With a mask, excluded entries drop out of every suffix; an all-excluded suffix is -inf.
   const torch::Tensor mask = torch::ones({10, 9}, torch::kBool);
   mask.narrow(1, 6, 3).fill_(false);
   const torch::Tensor got = reverse_cumulative_logsumexp(x, {.mask = mask});
-  CHECK(close(got.narrow(1, 0, 6), ref(f64(x).narrow(1, 0, 6))));
+  CHECK(close_with_infinities(got.narrow(1, 0, 6), ref(f64(x).narrow(1, 0, 6))));
   CHECK((got.narrow(1, 6, 3) == -kInf).all().item<bool>());
 }
 
@@ -127,8 +126,8 @@ TEST_CASE("stablemax and log_stablemax", "[primitives]") {
   const torch::Tensor x = torch::randn({16, 7}) * 10;
   auto s = [](const torch::Tensor& t) { return torch::where(t >= 0, t + 1, 1 / (1 - t.clamp_max(0))); };
   auto ref = [&](const torch::Tensor& t) { return s(t) / s(t).sum(-1, true); };
-  CHECK(close(stablemax(x), ref(f64(x))));
-  CHECK(close(log_stablemax(x), ref(f64(x)).log()));
+  CHECK(close_with_infinities(stablemax(x), ref(f64(x))));
+  CHECK(close_with_infinities(log_stablemax(x), ref(f64(x)).log()));
   CHECK(grad_close(
       x, [](const torch::Tensor& t) { return stablemax(t); }, ref));
   CHECK(grad_close(
@@ -154,7 +153,7 @@ TEST_CASE("squashed Gaussian log-prob", "[primitives]") {
     return (logn - f64(scale).log() + 2 * uu.cosh().log()).sum(-1);
   };
   auto ref = [&](const torch::Tensor& uu) { return ref_at(uu, mu, ls); };
-  CHECK(close(squashed_gaussian_log_prob(u, mu, ls, scale), ref(f64(u)), 2e-5, 2e-5));
+  CHECK(close_with_infinities(squashed_gaussian_log_prob(u, mu, ls, scale), ref(f64(u)), 2e-5, 2e-5));
   CHECK(grad_close(
       u, [&](const torch::Tensor& t) { return squashed_gaussian_log_prob(t, mu, ls, scale); }, ref));
   // Large |u| where 1 - tanh^2 underflows in float32: still finite and matching float64.
@@ -163,7 +162,7 @@ TEST_CASE("squashed Gaussian log-prob", "[primitives]") {
   CHECK(std::isfinite(squashed_gaussian_log_prob(big, mu[0].unsqueeze(0), ls[0].unsqueeze(0), scale).item<float>()));
   const torch::Tensor got = squashed_gaussian_log_prob(big, mu[0].unsqueeze(0), ls[0].unsqueeze(0), scale);
   INFO("got " << got.item<double>() << " want " << want.item<double>());
-  CHECK(close(got, want, 1e-5, 1e-3));
+  CHECK(close_with_infinities(got, want, 1e-5, 1e-3));
 }
 
 TEST_CASE("k3 KL estimator", "[primitives]") {
@@ -171,7 +170,7 @@ TEST_CASE("k3 KL estimator", "[primitives]") {
   const torch::Tensor lr = torch::tensor({0.0f, -2.0f, -1.0f, 0.0f, -0.5f});
   const torch::Tensor d = f64(lr) - f64(l);
   const torch::Tensor want = d.exp() - d - 1;
-  CHECK(close(k3_kl(l, lr), want, 1e-5, 1e-12));
+  CHECK(close_with_infinities(k3_kl(l, lr), want, 1e-5, 1e-12));
   CHECK((k3_kl(l, lr) >= 0).all().item<bool>());
   // Tiny differences: expm1 keeps the d^2/2 term that exp(d) - d - 1 in float32 loses.
   CHECK(k3_kl(torch::tensor({0.0f}), torch::tensor({1e-4f})).item<float>() == Approx(5.0002e-9).epsilon(1e-3));

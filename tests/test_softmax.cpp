@@ -12,6 +12,7 @@
 #include "objectives/diagnostics.h"
 #include "objectives/kernels/row_kernels.h"
 #include "objectives/softmax.h"
+#include "tests/kernel_isas.h"
 #include "tests/reference.h"
 
 using namespace softrl;
@@ -19,8 +20,6 @@ using namespace softrl::test;
 namespace k = softrl::kernels;
 
 namespace {
-
-constexpr double kU = 1.0 / 16777216.0;
 
 struct Case {
   torch::Tensor x;     // float32 logits
@@ -95,13 +94,6 @@ void check_case(const Case& c) {
     const torch::Tensor tol = 2 * scale * rel * p * (ga + (ga * p).sum(-1, true)) + 1e-34;
     CHECK(worst_ratio(x32.grad(), want_g, tol) <= 1.0);
   }
-}
-
-std::vector<k::Isa> isas() {
-  std::vector<k::Isa> v{k::Isa::scalar};
-  if (k::cpu_has_avx2_fma()) v.push_back(k::Isa::avx2);
-  if (k::cpu_has_avx512()) v.push_back(k::Isa::avx512);
-  return v;
 }
 
 struct IsaGuard {

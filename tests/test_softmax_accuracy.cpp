@@ -23,14 +23,15 @@
 
 #include "objectives/kernels/row_kernels.h"
 #include "objectives/softmax.h"
+#include "tests/kernel_isas.h"
+#include "tests/reference.h"
 
 using namespace softrl;
+using namespace softrl::test;
 namespace k = softrl::kernels;
 
 namespace {
 
-constexpr double kU = 1.0 / 16777216.0;
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 struct Reference {
   torch::Tensor lse, y, p, log_sum;  // float64
@@ -180,13 +181,6 @@ void check_case(const RowCase& c, torch::ScalarType dtype) {
     const torch::Tensor bound = 8 * u * r.p * ((1 + logp) * (g.abs() + dot.abs()) + sum_err) * inv_tau + tiny;
     CHECK(worst(grad(2), want, bound) <= 1.0);
   }
-}
-
-std::vector<k::Isa> isas() {
-  std::vector<k::Isa> v = {k::Isa::scalar};
-  if (k::cpu_has_avx2_fma()) v.push_back(k::Isa::avx2);
-  if (k::cpu_has_avx512()) v.push_back(k::Isa::avx512);
-  return v;
 }
 
 }  // namespace
