@@ -240,14 +240,18 @@ void add_metric_curves(Report& rep, const std::string& task) {
     for (const std::string& name : rs.front()->metrics.columns) {
       if (not_curves.count(name)) continue;
       MetricCurve c{.arm = arm, .task = task, .metric = name};
+      std::vector<size_t> column;  // the metric's column in each run's log (past the end: not logged)
+      for (const RunRecord* r : rs) {
+        const auto& cols = r->metrics.columns;
+        column.push_back(static_cast<size_t>(std::find(cols.begin(), cols.end(), name) - cols.begin()));
+      }
       for (size_t k = 0; k < rows; ++k) {
         double step = 0, sum = 0;
         int values = 0;
-        for (const RunRecord* r : rs) {
-          const auto& cols = r->metrics.columns;
-          const size_t at = static_cast<size_t>(std::find(cols.begin(), cols.end(), name) - cols.begin());
-          step += r->metrics.rows[k][0];
-          if (at < cols.size() && std::isfinite(r->metrics.rows[k][at])) sum += r->metrics.rows[k][at], ++values;
+        for (size_t i = 0; i < rs.size(); ++i) {
+          const std::vector<double>& row = rs[i]->metrics.rows[k];
+          step += row[0];
+          if (column[i] < row.size() && std::isfinite(row[column[i]])) sum += row[column[i]], ++values;
         }
         if (values == 0) continue;  // not logged yet at this row (e.g. before the first update)
         c.steps.push_back(std::llround(step / static_cast<double>(rs.size())));
